@@ -1,0 +1,124 @@
+"""The envoykit exception hierarchy.
+
+    EnvoykitError
+    ├── ConfigError              a config cannot be built, loaded or rendered
+    │   ├── ConfigLoadError      YAML/JSON syntax or shape error (file and line)
+    │   └── SemanticError        cross-resource checks (field path in every issue)
+    ├── ValidationError          the real `envoy --mode validate` refused the config
+    ├── BinaryNotFound           no envoy binary could be found
+    ├── ProcessError             the supervised process misbehaved
+    │   ├── StartupError         envoy exited or timed out before becoming ready
+    │   ├── ProcessExited        envoy exited while it was expected to run
+    │   └── HotRestartError      a hot restart failed (the old epoch keeps serving)
+    └── AdminError               the admin API failed (see envoykit.admin)
+
+Every error carries what a user needs to act on it: a field path, a file and line,
+or envoy's exit code and the last lines it printed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "AdminError",
+    "BinaryNotFound",
+    "ConfigError",
+    "ConfigLoadError",
+    "EnvoykitError",
+    "HotRestartError",
+    "Issue",
+    "ProcessError",
+    "ProcessExited",
+    "SemanticError",
+    "StartupError",
+    "ValidationError",
+]
+
+
+class EnvoykitError(Exception):
+    """Base class of every error envoykit raises."""
+
+
+class ConfigError(EnvoykitError):
+    """A config cannot be built, loaded or rendered."""
+
+
+class ConfigLoadError(ConfigError):
+    """A config file or text could not be parsed; names the source and line."""
+
+    def __init__(self, message: str, *, source: str = "<string>", line: int | None = None) -> None:
+        self.source = source
+        self.line = line
+        where = f"{source}:{line}" if line is not None else source
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem found by a check: where (a field path) and what."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+class SemanticError(ConfigError):
+    """Cross-resource checks failed; `issues` lists every problem with its field path."""
+
+    def __init__(self, issues: Sequence[Issue]) -> None:
+        self.issues = list(issues)
+        lines = "\n".join(f"  - {issue}" for issue in self.issues)
+        super().__init__(f"{len(self.issues)} config problem(s):\n{lines}")
+
+
+class ValidationError(EnvoykitError):
+    """`envoy --mode validate` rejected the config; `output` is envoy's own message."""
+
+    def __init__(self, message: str, *, output: str = "", returncode: int | None = None) -> None:
+        self.output = output
+        self.returncode = returncode
+        super().__init__(message)
+
+
+class BinaryNotFound(EnvoykitError):
+    """No usable envoy binary was found."""
+
+
+class ProcessError(EnvoykitError):
+    """The supervised envoy process misbehaved; carries its exit code and output tail."""
+
+    def __init__(
+        self, message: str, *, returncode: int | None = None, output_tail: Sequence[str] = ()
+    ) -> None:
+        self.returncode = returncode
+        self.output_tail = list(output_tail)
+        text = message
+        if returncode is not None:
+            text += f" (exit code {returncode})"
+        if self.output_tail:
+            text += "\nlast lines from envoy:\n" + "\n".join(f"  {ln}" for ln in self.output_tail)
+        super().__init__(text)
+
+
+class StartupError(ProcessError):
+    """Envoy exited or timed out before it became ready."""
+
+
+class ProcessExited(ProcessError):
+    """Envoy exited while it was expected to keep running."""
+
+
+class HotRestartError(ProcessError):
+    """A hot restart failed; the previous epoch keeps serving."""
+
+
+class AdminError(EnvoykitError):
+    """An admin API call failed; `endpoint` names the admin path."""
+
+    def __init__(self, message: str, *, endpoint: str = "") -> None:
+        self.endpoint = endpoint
+        super().__init__(f"{endpoint}: {message}" if endpoint else message)
