@@ -209,6 +209,11 @@ class TypedConfig(EnvoyModel):
     """
 
     type_url: ClassVar[str] = ""
+    filter_name: ClassVar[str] = ""
+    """The extension name under which a filter config is installed (if it is a filter)."""
+    render_type: ClassVar[bool] = True
+    """False for xDS resources (listener, cluster, ...) that are plain messages in a
+    bootstrap and carry their ``@type`` only as dynamic resources (:meth:`to_resource`)."""
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -229,7 +234,13 @@ class TypedConfig(EnvoyModel):
     @model_serializer(mode="wrap")
     def _add_type(self, handler: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
         body = handler(self)
+        if not self.render_type:
+            return body
         return {"@type": TYPE_PREFIX + self.type_url, **body}
+
+    def to_resource(self) -> dict[str, Any]:
+        """This config as an xDS resource: its dict with ``@type`` first."""
+        return {"@type": TYPE_PREFIX + self.type_url, **self.to_dict()}
 
 
 class RawConfig(TypedConfig):

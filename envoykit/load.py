@@ -1,0 +1,140 @@
+"""Load an Envoy bootstrap (YAML or JSON, text or file) into the typed model.
+
+Syntax errors name the file and line (a tab in indentation is the classic). Field errors
+name the field path *and* the line of the offending value in the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Hashable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from envoykit.config import Bootstrap
+from envoykit.config._base import ModelError
+from envoykit.errors import ConfigLoadError, Issue
+
+__all__ = ["load_bootstrap", "load_data"]
+
+try:
+    _BaseLoader: type[yaml.SafeLoader] = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover
+    _BaseLoader = yaml.SafeLoader
+
+
+class _StrictLoader(_BaseLoader):  # type: ignore[misc,valid-type]
+    """SafeLoader that refuses duplicate keys (envoy would silently see only the last)."""
+
+
+def _mapping_no_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: dict[Hashable, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (first on line {seen[key] + 1})",
+                key_node.start_mark,
+            )
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node)
+
+
+_StrictLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_no_duplicates
+)
+
+
+def _read(source: str | os.PathLike[str]) -> tuple[str, str]:
+    """(text, name): a path is read; a string with a newline or a brace is config text."""
+    if isinstance(source, os.PathLike) or ("\n" not in source and "{" not in source):
+        path = Path(source)
+        try:
+            return path.read_text(encoding="utf-8"), str(path)
+        except OSError as exc:
+            raise ConfigLoadError(f"cannot read config: {exc.strerror}", source=str(path)) from None
+    return str(source), "<string>"
+
+
+def load_data(source: str | os.PathLike[str]) -> tuple[dict[str, Any], str, str]:
+    """Parse YAML or JSON into a dict; returns (data, text, source name)."""
+    text, name = _read(source)
+    try:
+        if name.endswith(".json"):
+            data = json.loads(text)
+        else:
+            data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except json.JSONDecodeError as exc:
+        raise ConfigLoadError(exc.msg, source=name, line=exc.lineno) from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        message = " ".join(p for p in (exc.context, exc.problem) if p)
+        if "\t" in text.splitlines()[line - 1] if line else False:
+            message += " (a tab character: YAML indentation must use spaces)"
+        raise ConfigLoadError(message, source=name, line=line) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigLoadError(f"expected a mapping at the top, got {type(data).__name__}",
+                              source=name, line=1)
+    return data, text, name
+
+
+def load_bootstrap(source: str | os.PathLike[str]) -> Bootstrap:
+    """Load a bootstrap from a file path or YAML/JSON text into a :class:`Bootstrap`."""
+    data, text, name = load_data(source)
+    try:
+        result: Bootstrap = Bootstrap.from_dict(data)
+    except ModelError as exc:
+        lines = _line_finder(text, name)
+        issues = [Issue(_with_line(i.path, lines(i.path)), i.message) for i in exc.issues]
+        raise ModelError(issues, model="Bootstrap", source=name) from None
+    return result
+
+
+def _with_line(path: str, line: int | None) -> str:
+    return f"{path} (line {line})" if line else path
+
+
+def _line_finder(text: str, name: str) -> Any:
+    """A function: field path → 1-based line in the YAML text (or None)."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        root = None
+
+    def find(path: str) -> int | None:
+        node = root
+        best = None
+        for part in _split_path(path):
+            if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+                node = next((v for k, v in node.value if k.value == part), None)
+                if node is None:
+                    # an unknown key: point at the key itself in the parent
+                    break
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+                node = node.value[part] if part < len(node.value) else None
+            else:
+                node = None
+            if node is None:
+                break
+            best = node.start_mark.line + 1
+        return best
+
+    return find
+
+
+def _split_path(path: str) -> list[str | int]:
+    parts: list[str | int] = []
+    for chunk in path.replace("[", ".[").split("."):
+        if not chunk:
+            continue
+        if chunk.startswith("[") and chunk.endswith("]") and chunk[1:-1].isdigit():
+            parts.append(int(chunk[1:-1]))
+        else:
+            parts.append(chunk)
+    return parts

@@ -1,0 +1,49 @@
+"""Render a config to Envoy's JSON or YAML, deterministically (same input, same bytes)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import yaml
+
+__all__ = ["ConfigLike", "to_dict", "to_json", "to_yaml"]
+
+try:
+    _Dumper: type[yaml.SafeDumper] = yaml.CSafeDumper
+except AttributeError:  # pragma: no cover - PyYAML built without libyaml
+    _Dumper = yaml.SafeDumper
+
+
+class _HasToDict(Protocol):
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+ConfigLike = _HasToDict | Mapping[str, Any]
+"""A typed model (anything with ``to_dict()``, e.g. a Bootstrap or a builder) or a dict."""
+
+
+def to_dict(config: ConfigLike) -> dict[str, Any]:
+    """The plain Envoy JSON form of a model, a builder or a mapping."""
+    if isinstance(config, Mapping):
+        return dict(config)
+    return config.to_dict()
+
+
+def to_json(config: ConfigLike, *, indent: int | None = 2) -> str:
+    """Envoy JSON text; keys keep the model's field order."""
+    return json.dumps(to_dict(config), indent=indent, ensure_ascii=False) + "\n"
+
+
+def to_yaml(config: ConfigLike) -> str:
+    """Envoy YAML text; block style, keys in the model's field order."""
+    text: str = yaml.dump(
+        to_dict(config),
+        Dumper=_Dumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=100,
+    )
+    return text
