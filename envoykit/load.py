@@ -20,13 +20,10 @@ from envoykit.errors import ConfigLoadError, Issue
 
 __all__ = ["load_bootstrap", "load_data"]
 
-try:
-    _BaseLoader: type[yaml.SafeLoader] = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover
-    _BaseLoader = yaml.SafeLoader
+_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
 
 
-class _StrictLoader(_BaseLoader):  # type: ignore[misc,valid-type]
+class _StrictLoader(_BaseLoader):  # type: ignore[misc]
     """SafeLoader that refuses duplicate keys (envoy would silently see only the last)."""
 
 
@@ -66,7 +63,7 @@ def load_data(source: str | os.PathLike[str]) -> tuple[dict[str, Any], str, str]
         if name.endswith(".json"):
             data = json.loads(text)
         else:
-            data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+            data = yaml.load(text, Loader=_StrictLoader)
     except json.JSONDecodeError as exc:
         raise ConfigLoadError(exc.msg, source=name, line=exc.lineno) from None
     except yaml.MarkedYAMLError as exc:

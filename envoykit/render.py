@@ -10,10 +10,7 @@ import yaml
 
 __all__ = ["ConfigLike", "to_dict", "to_json", "to_yaml"]
 
-try:
-    _Dumper: type[yaml.SafeDumper] = yaml.CSafeDumper
-except AttributeError:  # pragma: no cover - PyYAML built without libyaml
-    _Dumper = yaml.SafeDumper
+_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when available
 
 
 class _HasToDict(Protocol):
