@@ -18,7 +18,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_serializer, model_validator
+from pydantic import (
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from envoykit.config._base import TYPE_PREFIX, Duration, EnvoyModel, TypedConfig
@@ -27,11 +33,10 @@ from envoykit.config.core import (
     DataSource,
     HeaderMatcher,
     HttpUri,
-    RegexMatcher,
-    RuntimeFractionalPercent,
     StringMatcher,
     TypedExtensionConfig,
 )
+from envoykit.config.route import RouteMatch
 from envoykit.config.tls import SdsSecretConfig
 from envoykit.errors import Issue
 
@@ -69,7 +74,6 @@ __all__ = [
     "RBACRules",
     "RemoteJwks",
     "RequirementRule",
-    "RouteMatch",
     "SdsSecretConfig",
 ]
 
@@ -108,43 +112,6 @@ class Int32Range(EnvoyModel):
         if self.end < self.start:
             raise ValueError(f"end ({self.end}) must not be below start ({self.start})")
         return self
-
-
-class RouteMatch(EnvoyModel):
-    """``envoy.config.route.v3.RouteMatch``, the subset a JWT requirement rule needs:
-    one of ``prefix``/``path``/``safe_regex``/``path_separated_prefix``, plus headers,
-    query parameters (raw dicts) and case sensitivity."""
-
-    prefix: str | None = None
-    path: str | None = None
-    safe_regex: RegexMatcher | None = None
-    connect_matcher: Empty | None = None
-    path_separated_prefix: str | None = None
-    path_match_policy: TypedExtensionConfig | None = None
-    case_sensitive: bool | None = None
-    runtime_fraction: RuntimeFractionalPercent | None = None
-    headers: list[HeaderMatcher] | None = None
-    query_parameters: list[dict[str, Any]] | None = None
-    cookies: list[dict[str, Any]] | None = None
-    grpc: Empty | None = None
-    tls_context: dict[str, Any] | None = None
-    dynamic_metadata: list[dict[str, Any]] | None = None
-    filter_state: list[dict[str, Any]] | None = None
-
-    @model_validator(mode="after")
-    def _one(self) -> RouteMatch:
-        self._exactly_one(
-            "prefix", "path", "safe_regex", "connect_matcher", "path_separated_prefix",
-            "path_match_policy",
-        )
-        return self
-
-
-def _as_envoy_dict(value: Any) -> Any:
-    """Accept a model of another module with the same Envoy shape (e.g. ``route.RouteMatch``)."""
-    if isinstance(value, BaseModel) and not isinstance(value, RouteMatch):
-        return value.model_dump(mode="json", exclude_none=True, by_alias=True)
-    return value
 
 
 # --- JWT authentication ---------------------------------------------------------------------
@@ -314,11 +281,6 @@ class RequirementRule(EnvoyModel):
     requires: JwtRequirement | None = None
     requirement_name: str | None = Field(default=None, min_length=1)
 
-    @field_validator("match", mode="before")
-    @classmethod
-    def _coerce_match(cls, value: Any) -> Any:
-        return _as_envoy_dict(value)
-
     @model_validator(mode="after")
     def _one(self) -> RequirementRule:
         self._exactly_one("requires", "requirement_name", required=False)
@@ -340,46 +302,47 @@ class JwtAuthentication(TypedConfig):
     type_url = "envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication"
     filter_name: ClassVar[str] = "envoy.filters.http.jwt_authn"
 
+    # declared before ``rules`` so that the rules can be checked against both maps
     providers: dict[str, JwtProvider] | None = None
+    requirement_map: dict[str, JwtRequirement] | None = None
     rules: list[RequirementRule] | None = None
     filter_state_rules: JwtFilterStateRule | None = None
     bypass_cors_preflight: bool | None = None
-    requirement_map: dict[str, JwtRequirement] | None = None
     strip_failure_response: bool | None = None
     stat_prefix: str | None = None
 
-    @model_validator(mode="after")
-    def _known_names(self) -> JwtAuthentication:
-        known = set(self.providers or {})
+    @field_validator("requirement_map", "rules", "filter_state_rules")
+    @classmethod
+    def _known_names(cls, value: Any, info: ValidationInfo) -> Any:
+        """Every provider (and requirement) name a requirement uses must be defined."""
+        if value is None or "providers" not in info.data:  # providers invalid: said already
+            return value
+        known = set(info.data["providers"] or {})
+        found: list[tuple[str, JwtRequirement]] = []
         problems: list[Issue] = []
-        for where, req in self._requirements():
+        if isinstance(value, JwtFilterStateRule):
+            found = [(f"requires.{k}", r) for k, r in (value.requires or {}).items()]
+        elif isinstance(value, dict):
+            found = [(str(k), r) for k, r in value.items()]
+        else:
+            names = info.data.get("requirement_map") or {}
+            for i, rule in enumerate(value):
+                if rule.requires is not None:
+                    found.append((f"[{i}].requires", rule.requires))
+                if rule.requirement_name is not None and rule.requirement_name not in names:
+                    problems.append(Issue(f"[{i}].requirement_name",
+                                          f"{rule.requirement_name!r} is not in "
+                                          f"requirement_map ({sorted(names) or 'empty'})"))
+        for where, req in found:
             for path, name in req.provider_names():
                 if name not in known:
                     problems.append(Issue(f"{where}.{path}", f"unknown provider {name!r} "
                                           f"(providers: {sorted(known) or 'none'})"))
-        names = set(self.requirement_map or {})
-        for i, rule in enumerate(self.rules or []):
-            if rule.requirement_name is not None and rule.requirement_name not in names:
-                problems.append(Issue(f"rules[{i}].requirement_name",
-                                      f"{rule.requirement_name!r} is not in requirement_map "
-                                      f"({sorted(names) or 'empty'})"))
         if problems:
             # ``inner`` lets envoykit's error formatting report each issue at its own path
             raise PydanticCustomError("jwt_names", "{summary}", {
                 "summary": "; ".join(str(p) for p in problems), "inner": problems})
-        return self
-
-    def _requirements(self) -> list[tuple[str, JwtRequirement]]:
-        found: list[tuple[str, JwtRequirement]] = []
-        for i, rule in enumerate(self.rules or []):
-            if rule.requires is not None:
-                found.append((f"rules[{i}].requires", rule.requires))
-        for key, req in (self.requirement_map or {}).items():
-            found.append((f"requirement_map.{key}", req))
-        if self.filter_state_rules is not None:
-            for key, req in (self.filter_state_rules.requires or {}).items():
-                found.append((f"filter_state_rules.requires.{key}", req))
-        return found
+        return value
 
 
 class JwtPerRouteConfig(TypedConfig):
