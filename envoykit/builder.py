@@ -1,0 +1,585 @@
+"""The intent-level builder: say what the edge should do, get a secure Envoy bootstrap.
+
+    edge = (
+        EdgeProxy()
+        .site("a.example.com", "127.0.0.20:8080", cert=("a.pem", "a-key.pem"))
+        .site("b.example.com", "127.0.0.21:8080", cert=("b.pem", "b-key.pem"))
+        .https(port=8443)
+        .redirect_http(port=8080)
+        .rate_limit(requests=100, per="1s")
+        .admin(port=9901)
+    )
+    bootstrap = edge.build()
+
+Every default is the one a careful operator would write (see ``docs/defaults.md``) and
+every one can be overridden through :class:`EdgeDefaults` or a method argument.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Literal
+
+from envoykit.config import (
+    AccessLog,
+    Address,
+    Admin,
+    Bootstrap,
+    CertificateValidationContext,
+    Cluster,
+    ClusterLoadAssignment,
+    CommonTlsContext,
+    DataSource,
+    DownstreamConnectionsConfig,
+    DownstreamTlsContext,
+    Filter,
+    FilterChain,
+    FilterChainMatch,
+    HeaderValue,
+    HeaderValueOption,
+    Http2ProtocolOptions,
+    HttpConnectionManager,
+    HttpFilter,
+    HttpProtocolOptions,
+    LayeredRuntime,
+    Listener,
+    ListenerFilter,
+    LocalRateLimit,
+    OverloadManager,
+    RedirectAction,
+    ResourceMonitor,
+    Route,
+    RouteAction,
+    RouteConfiguration,
+    RouteMatch,
+    Router,
+    RuntimeFractionalPercent,
+    RuntimeLayer,
+    StaticResources,
+    StringMatcher,
+    SubjectAltNameMatcher,
+    SubstitutionFormatString,
+    TlsCertificate,
+    TlsParameters,
+    TokenBucket,
+    UpstreamTlsContext,
+    VirtualHost,
+)
+from envoykit.config._base import ModelError, parse_duration
+from envoykit.config.tls import INTERMEDIATE_CIPHERS, tls_transport_socket
+from envoykit.errors import ConfigError, Issue, SemanticError
+
+__all__ = ["Cert", "EdgeDefaults", "EdgeProxy", "RateLimit", "Site", "UpstreamTLS"]
+
+log = logging.getLogger("envoykit.builder")
+
+HSTS = "max-age=63072000; includeSubDomains"
+LOOPBACK = "127.0.0.1"
+_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+_HOST_RE = re.compile(rf"^(\*\.)?({_LABEL}\.)*{_LABEL}$")
+
+
+@dataclass(frozen=True)
+class Cert:
+    """A certificate chain and private key: file paths, or PEM text (``inline=True``)."""
+
+    cert: str
+    key: str
+    inline: bool = False
+
+    def to_model(self) -> TlsCertificate:
+        if self.inline:
+            return TlsCertificate(certificate_chain=DataSource(inline_string=self.cert),
+                                  private_key=DataSource(inline_string=self.key))
+        return TlsCertificate.from_files(self.cert, self.key)
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """A token bucket: ``requests`` per ``per`` (burst up to ``burst``, default ``requests``)."""
+
+    requests: int
+    per: timedelta = timedelta(seconds=1)
+    burst: int | None = None
+
+    def bucket(self) -> TokenBucket:
+        return TokenBucket(max_tokens=self.burst if self.burst is not None else self.requests,
+                           tokens_per_fill=self.requests, fill_interval=self.per)
+
+
+@dataclass(frozen=True)
+class UpstreamTLS:
+    """TLS towards a site's upstream. Verifies the peer unless ``verify=False``:
+    the CA in ``ca`` (a PEM file), the name in ``san`` (default: ``sni``) and SNI."""
+
+    sni: str
+    ca: str | None = None
+    san: str | None = None
+    verify: bool = True
+    client_cert: Cert | None = None
+
+    def context(self) -> UpstreamTlsContext:
+        common = CommonTlsContext(
+            tls_params=TlsParameters(tls_minimum_protocol_version="TLSv1_2"),
+            tls_certificates=[self.client_cert.to_model()] if self.client_cert else None,
+            validation_context=self._validation(),
+        )
+        return UpstreamTlsContext(sni=self.sni, common_tls_context=common)
+
+    def _validation(self) -> CertificateValidationContext | None:
+        if not self.verify:
+            return None
+        if self.ca is None:
+            raise ConfigError(
+                f"upstream TLS for {self.sni!r}: verify=True needs ca= (a CA bundle file); "
+                "pass verify=False to skip verification (not recommended)"
+            )
+        san = SubjectAltNameMatcher(san_type="DNS",
+                                    matcher=StringMatcher(exact=self.san or self.sni))
+        return CertificateValidationContext(trusted_ca=DataSource(filename=self.ca),
+                                            match_typed_subject_alt_names=[san])
+
+
+@dataclass(frozen=True)
+class Site:
+    """One public host name served by one upstream cluster."""
+
+    host: str
+    upstreams: tuple[tuple[str, int], ...]
+    cert: Cert | None = None
+    aliases: tuple[str, ...] = ()
+    rate_limit: RateLimit | Literal[False] | None = None
+    upstream_tls: UpstreamTLS | None = None
+    client_ca: str | None = None
+    http2_upstream: bool = False
+    timeout: timedelta | None = None
+    prefix_rewrite: str | None = None
+    host_rewrite: str | None = None
+
+    @property
+    def slug(self) -> str:
+        """A stat- and name-safe form of the host: ``a.example.com`` → ``a_example_com``."""
+        return re.sub(r"[^a-z0-9]+", "_", self.host.lower()).strip("_")
+
+    @property
+    def domains(self) -> list[str]:
+        return [self.host, *self.aliases]
+
+
+@dataclass(frozen=True)
+class EdgeDefaults:
+    """The secure production defaults; replace any with ``dataclasses.replace``."""
+
+    listen_address: str = LOOPBACK
+    connect_timeout: timedelta = timedelta(seconds=5)
+    request_headers_timeout: timedelta = timedelta(seconds=10)
+    stream_idle_timeout: timedelta = timedelta(seconds=300)
+    idle_timeout: timedelta = timedelta(seconds=3600)
+    route_timeout: timedelta = timedelta(seconds=15)
+    buffer_limit_bytes: int = 32768
+    max_concurrent_streams: int = 100
+    initial_stream_window_size: int = 65536
+    initial_connection_window_size: int = 1048576
+    max_connections: int = 50000
+    tls_profile: Literal["intermediate", "modern"] = "intermediate"
+    alpn: tuple[str, ...] = ("h2", "http/1.1")
+    hsts: str | None = HSTS
+    redirect_code: Literal["MOVED_PERMANENTLY", "PERMANENT_REDIRECT"] = "MOVED_PERMANENTLY"
+    path_with_escaped_slashes_action: Literal[
+        "KEEP_UNCHANGED", "REJECT_REQUEST", "UNESCAPE_AND_REDIRECT", "UNESCAPE_AND_FORWARD"
+    ] = "UNESCAPE_AND_REDIRECT"
+    headers_with_underscores_action: Literal["ALLOW", "REJECT_REQUEST", "DROP_HEADER"] = (
+        "REJECT_REQUEST"
+    )
+    use_remote_address: bool = True
+    ratelimit_headers: bool = True
+
+
+def _fail(where: str, message: str) -> ConfigError:
+    return ConfigError(f"{where}: {message}")
+
+
+def _parse_upstream(where: str, value: str | tuple[str, int]) -> tuple[str, int]:
+    if isinstance(value, tuple):
+        host, port = value
+    else:
+        host, sep, port_text = value.rpartition(":")
+        if not sep or not port_text.isdigit():
+            raise _fail(where, f"expected 'host:port', got {value!r}")
+        host, port = host.strip("[]"), int(port_text)
+    if not 0 < port < 65536:
+        raise _fail(where, f"port {port} is out of range 1-65535")
+    if not host:
+        raise _fail(where, f"empty host in {value!r}")
+    return host, port
+
+
+def _check_host(where: str, host: str) -> str:
+    name = host.strip().lower()
+    if not _HOST_RE.match(name):
+        raise _fail(where, f"{host!r} is not a valid host name")
+    return name
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _duration(where: str, value: str | float | timedelta) -> timedelta:
+    try:
+        return parse_duration(value)
+    except Exception as exc:  # pydantic_core.PydanticCustomError
+        raise _fail(where, str(exc)) from None
+
+
+def _percent100() -> RuntimeFractionalPercent:
+    return RuntimeFractionalPercent.percent(100)
+
+
+def _header(key: str, value: str, *, overwrite: bool = True) -> HeaderValueOption:
+    action = "OVERWRITE_IF_EXISTS_OR_ADD" if overwrite else "APPEND_IF_EXISTS_OR_ADD"
+    return HeaderValueOption(header=HeaderValue(key=key, value=value), append_action=action)
+
+
+class EdgeProxy:
+    """Build an edge proxy: sites by host name, HTTPS by SNI, redirect, rate limits, admin."""
+
+    def __init__(self, name: str = "edge", *, defaults: EdgeDefaults | None = None) -> None:
+        self.name = name
+        self.defaults = defaults or EdgeDefaults()
+        self.sites: list[Site] = []
+        self._https: tuple[str, int] | None = None
+        self._http: tuple[str, int] | None = None
+        self._redirect = False
+        self._rate_limit: RateLimit | None = None
+        self._admin: tuple[str, int] | None = (LOOPBACK, 9901)
+        self._access_log: AccessLog | None = None
+        self._runtime: dict[str, Any] = {}
+
+    # -- intent --------------------------------------------------------------------------
+
+    def site(
+        self,
+        host: str,
+        *upstreams: str | tuple[str, int],
+        cert: Cert | tuple[str, str] | None = None,
+        aliases: Sequence[str] = (),
+        rate_limit: RateLimit | Literal[False] | None = None,
+        upstream_tls: UpstreamTLS | None = None,
+        client_ca: str | None = None,
+        http2_upstream: bool = False,
+        timeout: str | float | timedelta | None = None,
+        prefix_rewrite: str | None = None,
+        host_rewrite: str | None = None,
+    ) -> EdgeProxy:
+        """Serve ``host`` (and ``aliases``) from ``upstreams`` (``"ip:port"`` or names).
+
+        ``cert`` is needed once HTTPS is on; ``client_ca`` requires client certificates
+        (mTLS); ``rate_limit`` overrides the edge default for this site (``False``: none).
+        """
+        where = f"site({host!r})"
+        name = _check_host(where, host)
+        if any(s.host == name for s in self.sites):
+            raise _fail(where, "this host is already a site")
+        if not upstreams:
+            raise _fail(where, "give at least one upstream 'host:port'")
+        parsed = tuple(_parse_upstream(f"{where}.upstreams[{i}]", u)
+                       for i, u in enumerate(upstreams))
+        alias_names = tuple(_check_host(f"{where}.aliases[{i}]", a) for i, a in enumerate(aliases))
+        self.sites.append(Site(
+            host=name, upstreams=parsed, cert=Cert(*cert) if isinstance(cert, tuple) else cert,
+            aliases=alias_names, rate_limit=rate_limit, upstream_tls=upstream_tls,
+            client_ca=client_ca, http2_upstream=http2_upstream,
+            timeout=_duration(f"{where}.timeout", timeout) if timeout is not None else None,
+            prefix_rewrite=prefix_rewrite, host_rewrite=host_rewrite,
+        ))
+        return self
+
+    def https(self, port: int = 443, *, address: str | None = None) -> EdgeProxy:
+        """Terminate TLS on ``address:port``; each site gets its own SNI filter chain."""
+        self._https = (address or self.defaults.listen_address, self._port("https", port))
+        return self
+
+    def http(self, port: int = 80, *, address: str | None = None) -> EdgeProxy:
+        """Serve plain HTTP on ``address:port`` (the sites, or a redirect, see below)."""
+        self._http = (address or self.defaults.listen_address, self._port("http", port))
+        return self
+
+    def redirect_http(self, port: int = 80, *, address: str | None = None) -> EdgeProxy:
+        """Answer plain HTTP on ``port`` with a redirect to HTTPS (301 by default)."""
+        self.http(port, address=address)
+        self._redirect = True
+        return self
+
+    def rate_limit(self, requests: int, per: str | float | timedelta = "1s", *,
+                   burst: int | None = None) -> EdgeProxy:
+        """Default request limit: every site gets its own bucket of ``requests`` per ``per``."""
+        self._rate_limit = self._limit("rate_limit", requests, per, burst)
+        return self
+
+    def admin(self, port: int = 9901, *, address: str = LOOPBACK) -> EdgeProxy:
+        """The admin interface (loopback by default; a warning for anything else)."""
+        if not _is_loopback(address):
+            log.warning("admin on %s:%s is reachable from the network; it is unauthenticated "
+                        "and can shut envoy down", address, port)
+        self._admin = (address, self._port("admin", port, allow_zero=True))
+        return self
+
+    def no_admin(self) -> EdgeProxy:
+        """No admin interface at all."""
+        self._admin = None
+        return self
+
+    def access_log(self, path: str | None = None, *, json: bool = True) -> EdgeProxy:
+        """Log every request to stdout (or ``path``), as JSON lines by default."""
+        fmt = SubstitutionFormatString.json_fields() if json else None
+        self._access_log = AccessLog.file(path, fmt) if path else AccessLog.stdout(fmt)
+        return self
+
+    def runtime(self, **values: Any) -> EdgeProxy:
+        """Static runtime values (a ``static_layer``)."""
+        self._runtime.update(values)
+        return self
+
+    # -- helpers -------------------------------------------------------------------------
+
+    @staticmethod
+    def _port(where: str, port: int, *, allow_zero: bool = True) -> int:
+        if not isinstance(port, int) or not (0 if allow_zero else 1) <= port <= 65535:
+            raise _fail(f"{where}(port={port!r})", "port must be an integer in 0-65535")
+        return port
+
+    @staticmethod
+    def _limit(where: str, requests: int, per: str | float | timedelta,
+               burst: int | None) -> RateLimit:
+        if not isinstance(requests, int) or requests < 1:
+            raise _fail(f"{where}(requests={requests!r})", "must be a positive integer "
+                        "(a bucket of 0 tokens would refuse every request)")
+        interval = _duration(f"{where}(per={per!r})", per)
+        if interval < timedelta(milliseconds=50):
+            raise _fail(f"{where}(per={per!r})", "envoy needs an interval of at least 50ms")
+        if burst is not None and burst < 1:
+            raise _fail(f"{where}(burst={burst!r})", "must be a positive integer")
+        return RateLimit(requests=requests, per=interval, burst=burst)
+
+    # -- compile -------------------------------------------------------------------------
+
+    def build(self) -> Bootstrap:
+        """Compile the intent into a :class:`Bootstrap` (raises :class:`ConfigError`)."""
+        self._check_intent()
+        try:
+            return Bootstrap(
+                admin=self._admin_model(),
+                static_resources=StaticResources(
+                    listeners=self._listeners(), clusters=[self._cluster(s) for s in self.sites]
+                ),
+                layered_runtime=self._layered_runtime(),
+                overload_manager=self._overload_manager(),
+            )
+        except ModelError as exc:
+            raise ConfigError(f"edge {self.name!r} compiles to an invalid config:\n{exc}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The compiled bootstrap as Envoy JSON (so a builder renders like a model)."""
+        return self.build().to_dict()
+
+    def _check_intent(self) -> None:
+        issues: list[Issue] = []
+        if not self.sites:
+            issues.append(Issue("sites", "no site: call .site(host, upstream)"))
+        if self._https is None and self._http is None:
+            issues.append(Issue("listeners", "no listener: call .https(...) and/or .http(...)"))
+        if self._https is not None:
+            issues += [Issue(f"site({s.host!r}).cert", "HTTPS is on: a certificate is needed")
+                       for s in self.sites if s.cert is None]
+        if self._redirect and self._https is None:
+            issues.append(Issue("redirect_http", "redirect to HTTPS needs .https(...)"))
+        if self._https and self._http and self._https == self._http:
+            issues.append(Issue("listeners", f"HTTP and HTTPS both on {self._https}"))
+        domains = [d for s in self.sites for d in s.domains]
+        issues += [Issue("sites", f"domain {d!r} is claimed by two sites")
+                   for d in sorted({d for d in domains if domains.count(d) > 1})]
+        if issues:
+            raise SemanticError(issues)
+
+    def _admin_model(self) -> Admin | None:
+        if self._admin is None:
+            return None
+        return Admin(address=Address.tcp(*self._admin))
+
+    def _layered_runtime(self) -> LayeredRuntime:
+        layers = [RuntimeLayer(name="admin", admin_layer={})]
+        if self._runtime:
+            layers.insert(0, RuntimeLayer(name="static", static_layer=dict(self._runtime)))
+        return LayeredRuntime(layers=layers)
+
+    def _overload_manager(self) -> OverloadManager:
+        monitor = ResourceMonitor(
+            name=DownstreamConnectionsConfig.filter_name,
+            typed_config=DownstreamConnectionsConfig(
+                max_active_downstream_connections=self.defaults.max_connections
+            ),
+        )
+        return OverloadManager(resource_monitors=[monitor])
+
+    def _listeners(self) -> list[Listener]:
+        listeners = []
+        if self._https is not None:
+            listeners.append(self._https_listener(*self._https))
+        if self._http is not None:
+            listeners.append(self._http_listener(*self._http))
+        return listeners
+
+    def _https_listener(self, host: str, port: int) -> Listener:
+        return Listener(
+            name="https",
+            address=Address.tcp(host, port),
+            listener_filters=[ListenerFilter.tls_inspector()],
+            filter_chains=[self._site_chain(site) for site in self.sites],
+            per_connection_buffer_limit_bytes=self.defaults.buffer_limit_bytes,
+        )
+
+    def _site_chain(self, site: Site) -> FilterChain:
+        vhost = self._vhost(site)
+        hcm = self._hcm(f"https_{site.slug}", [vhost], self._limit_for(site), f"https_{site.slug}")
+        return FilterChain(
+            name=site.host,
+            filter_chain_match=FilterChainMatch(server_names=site.domains),
+            transport_socket=tls_transport_socket(self._downstream_tls(site)),
+            filters=[Filter.of(hcm)],
+        )
+
+    def _downstream_tls(self, site: Site) -> DownstreamTlsContext:
+        assert site.cert is not None  # checked in _check_intent
+        d = self.defaults
+        params = (TlsParameters(tls_minimum_protocol_version="TLSv1_3")
+                  if d.tls_profile == "modern"
+                  else TlsParameters(tls_minimum_protocol_version="TLSv1_2",
+                                     cipher_suites=list(INTERMEDIATE_CIPHERS)))
+        validation = (CertificateValidationContext(trusted_ca=DataSource(filename=site.client_ca))
+                      if site.client_ca else None)
+        common = CommonTlsContext(tls_params=params, tls_certificates=[site.cert.to_model()],
+                                  validation_context=validation, alpn_protocols=list(d.alpn))
+        return DownstreamTlsContext(common_tls_context=common,
+                                    require_client_certificate=True if site.client_ca else None)
+
+    def _http_listener(self, host: str, port: int) -> Listener:
+        if self._redirect:
+            vhosts = [self._redirect_vhost()]
+        else:
+            vhosts = [self._vhost(site) for site in self.sites]
+        hcm = self._hcm("http", vhosts, self._rate_limit, "http")
+        return Listener(
+            name="http",
+            address=Address.tcp(host, port),
+            filter_chains=[FilterChain(filters=[Filter.of(hcm)])],
+            per_connection_buffer_limit_bytes=self.defaults.buffer_limit_bytes,
+        )
+
+    def _redirect_vhost(self) -> VirtualHost:
+        assert self._https is not None
+        https_port = self._https[1]
+        redirect = RedirectAction(
+            https_redirect=True,
+            port_redirect=https_port if https_port not in (0, 443) else None,
+            response_code=self.defaults.redirect_code,
+        )
+        return VirtualHost(
+            name="redirect_to_https",
+            domains=[d for s in self.sites for d in s.domains],
+            routes=[Route(match=RouteMatch(prefix="/"), redirect=redirect)],
+        )
+
+    def _vhost(self, site: Site) -> VirtualHost:
+        action = RouteAction(
+            cluster=site.slug,
+            timeout=site.timeout or self.defaults.route_timeout,
+            prefix_rewrite=site.prefix_rewrite,
+            host_rewrite_literal=site.host_rewrite,
+        )
+        hsts = self.defaults.hsts if self._https is not None else None
+        return VirtualHost(
+            name=site.slug,
+            domains=site.domains,
+            routes=[Route(match=RouteMatch(prefix="/"), route=action)],
+            response_headers_to_add=[_header("strict-transport-security", hsts)] if hsts else None,
+        )
+
+    def _limit_for(self, site: Site) -> RateLimit | None:
+        if site.rate_limit is False:
+            return None
+        return site.rate_limit or self._rate_limit
+
+    def _hcm(self, stat_prefix: str, vhosts: list[VirtualHost], limit: RateLimit | None,
+             route_name: str) -> HttpConnectionManager:
+        d = self.defaults
+        filters = [HttpFilter.of(self._rate_limit_filter(stat_prefix, limit))] if limit else []
+        filters.append(HttpFilter.of(Router()))
+        return HttpConnectionManager(
+            stat_prefix=stat_prefix,
+            codec_type="AUTO",
+            route_config=RouteConfiguration(name=route_name, virtual_hosts=vhosts),
+            http_filters=filters,
+            access_log=[self._access_log] if self._access_log else None,
+            use_remote_address=d.use_remote_address,
+            normalize_path=True,
+            merge_slashes=True,
+            path_with_escaped_slashes_action=d.path_with_escaped_slashes_action,
+            strip_any_host_port=True,
+            request_headers_timeout=d.request_headers_timeout,
+            stream_idle_timeout=d.stream_idle_timeout,
+            common_http_protocol_options=HttpProtocolOptions(
+                idle_timeout=d.idle_timeout,
+                headers_with_underscores_action=d.headers_with_underscores_action,
+            ),
+            http2_protocol_options=Http2ProtocolOptions(
+                max_concurrent_streams=d.max_concurrent_streams,
+                initial_stream_window_size=d.initial_stream_window_size,
+                initial_connection_window_size=d.initial_connection_window_size,
+            ),
+        )
+
+    def _rate_limit_filter(self, stat_prefix: str, limit: RateLimit) -> LocalRateLimit:
+        return LocalRateLimit(
+            stat_prefix=stat_prefix,
+            token_bucket=limit.bucket(),
+            filter_enabled=_percent100(),
+            filter_enforced=_percent100(),
+            response_headers_to_add=[_header("x-local-rate-limit", "true")],
+            enable_x_ratelimit_headers="DRAFT_VERSION_03" if self.defaults.ratelimit_headers
+            else None,
+        )
+
+    def _cluster(self, site: Site) -> Cluster:
+        all_ips = all(_is_ip(h) for h, _ in site.upstreams)
+        return Cluster(
+            name=site.slug,
+            type="STATIC" if all_ips else "STRICT_DNS",
+            connect_timeout=self.defaults.connect_timeout,
+            lb_policy="ROUND_ROBIN",
+            load_assignment=ClusterLoadAssignment.of(site.slug, *site.upstreams),
+            per_connection_buffer_limit_bytes=self.defaults.buffer_limit_bytes,
+            transport_socket=(tls_transport_socket(site.upstream_tls.context())
+                              if site.upstream_tls else None),
+            typed_extension_protocol_options=(Cluster.http2_options()
+                                              if site.http2_upstream else None),
+            dns_lookup_family=None if all_ips else "V4_PREFERRED",
+        )
+
+
+def _is_loopback(address: str) -> bool:
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
