@@ -1,0 +1,179 @@
+"""Typed stats snapshots parsed from ``/stats?format=json``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from envoykit.admin._errors import AdminResponseError
+
+__all__ = ["Histogram", "StatValue", "StatsSnapshot", "parse_stats_json"]
+
+_ENDPOINT = "/stats"
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """A histogram's quantiles: ``cumulative`` since start, ``interval`` over the last flush.
+
+    Both map a quantile in percent (0, 25, 50, …, 99.9, 100) to a value, or None when the
+    histogram has no samples yet.
+    """
+
+    name: str
+    cumulative: Mapping[float, float | None]
+    interval: Mapping[float, float | None]
+
+    def quantile(self, q: float, *, interval: bool = False) -> float | None:
+        """The value at quantile ``q`` in percent, e.g. ``h.quantile(99)``."""
+        values = self.interval if interval else self.cumulative
+        try:
+            return values[float(q)]
+        except KeyError:
+            known = ", ".join(f"{k:g}" for k in values)
+            raise KeyError(f"{self.name}: no quantile {q:g} (envoy computed: {known})") from None
+
+    @property
+    def p50(self) -> float | None:
+        """The cumulative median."""
+        return self.cumulative.get(50.0)
+
+    @property
+    def p99(self) -> float | None:
+        """The cumulative 99th percentile."""
+        return self.cumulative.get(99.0)
+
+
+StatValue = int | str | Histogram
+
+
+@dataclass(frozen=True, eq=False)
+class StatsSnapshot(Mapping[str, StatValue]):
+    """Counters, gauges, text readouts and histograms at one moment.
+
+    It is a read-only mapping from stat name to value, so ``snap["server.live"]``,
+    ``"x" in snap`` and ``snap.get("x", 0)`` work. ``after - before`` gives deltas.
+    """
+
+    counters: Mapping[str, int] = field(default_factory=dict)
+    gauges: Mapping[str, int] = field(default_factory=dict)
+    text_readouts: Mapping[str, str] = field(default_factory=dict)
+    histograms: Mapping[str, Histogram] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> StatValue:
+        for table in (self.counters, self.gauges, self.text_readouts, self.histograms):
+            if name in table:
+                value: StatValue = table[name]
+                return value
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        for table in (self.counters, self.gauges, self.text_readouts, self.histograms):
+            yield from table
+
+    def __len__(self) -> int:
+        return (
+            len(self.counters) + len(self.gauges) + len(self.text_readouts) + len(self.histograms)
+        )
+
+    def __contains__(self, name: object) -> bool:
+        return any(
+            name in table
+            for table in (self.counters, self.gauges, self.text_readouts, self.histograms)
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, StatsSnapshot):
+            return NotImplemented
+        return (
+            dict(self.counters) == dict(other.counters)
+            and dict(self.gauges) == dict(other.gauges)
+            and dict(self.text_readouts) == dict(other.text_readouts)
+            and dict(self.histograms) == dict(other.histograms)
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-looking mapping: not hashable
+
+    def __sub__(self, before: StatsSnapshot) -> StatsSnapshot:
+        """Deltas: counters and gauges become ``self - before`` (a stat missing from
+        ``before`` counts as 0); text readouts and histograms are taken from ``self``."""
+        if not isinstance(before, StatsSnapshot):
+            return NotImplemented
+        return StatsSnapshot(
+            counters=_delta(self.counters, before.counters),
+            gauges=_delta(self.gauges, before.gauges),
+            text_readouts=dict(self.text_readouts),
+            histograms=dict(self.histograms),
+        )
+
+    def merge(self, other: StatsSnapshot) -> StatsSnapshot:
+        """A snapshot holding the stats of both (``other`` wins on a clash)."""
+        return StatsSnapshot(
+            counters={**self.counters, **other.counters},
+            gauges={**self.gauges, **other.gauges},
+            text_readouts={**self.text_readouts, **other.text_readouts},
+            histograms={**self.histograms, **other.histograms},
+        )
+
+    def with_prefix(self, prefix: str) -> StatsSnapshot:
+        """Only the stats whose name starts with ``prefix``."""
+        return StatsSnapshot(
+            counters={k: v for k, v in self.counters.items() if k.startswith(prefix)},
+            gauges={k: v for k, v in self.gauges.items() if k.startswith(prefix)},
+            text_readouts={k: v for k, v in self.text_readouts.items() if k.startswith(prefix)},
+            histograms={k: v for k, v in self.histograms.items() if k.startswith(prefix)},
+        )
+
+
+def _delta(after: Mapping[str, int], before: Mapping[str, int]) -> dict[str, int]:
+    return {name: value - before.get(name, 0) for name, value in after.items()}
+
+
+def parse_stats_json(body: bytes | str, *, numbers: str = "counters") -> StatsSnapshot:
+    """Parse a ``/stats?format=json`` body.
+
+    Envoy's JSON does not say whether a number is a counter or a gauge, so ``numbers``
+    ("counters" or "gauges") names where plain numbers go; the client asks envoy for each
+    type separately (``type=Counters``, ``type=Gauges``) and merges the snapshots.
+    """
+    if numbers not in ("counters", "gauges"):
+        raise ValueError(f"numbers must be 'counters' or 'gauges', not {numbers!r}")
+    try:
+        items = json.loads(body)["stats"]
+        return _build(items, numbers)
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        raise AdminResponseError(f"cannot parse stats JSON: {exc!r}", endpoint=_ENDPOINT) from exc
+
+
+def _build(items: list[dict[str, Any]], numbers: str) -> StatsSnapshot:
+    plain: dict[str, int] = {}
+    texts: dict[str, str] = {}
+    histograms: dict[str, Histogram] = {}
+    for item in items:
+        if "value" in item:
+            value = item["value"]
+            if value.__class__ is str:
+                texts[item["name"]] = value
+            else:
+                plain[item["name"]] = value
+        elif "histograms" in item:
+            histograms.update(_histograms(item["histograms"]))
+    if numbers == "gauges":
+        return StatsSnapshot(gauges=plain, text_readouts=texts, histograms=histograms)
+    return StatsSnapshot(counters=plain, text_readouts=texts, histograms=histograms)
+
+
+def _histograms(block: dict[str, Any]) -> dict[str, Histogram]:
+    quantiles = [float(q) for q in block.get("supported_quantiles", [])]
+    result: dict[str, Histogram] = {}
+    for entry in block.get("computed_quantiles", []):
+        values = entry["values"]
+        name = entry["name"]
+        result[name] = Histogram(
+            name=name,
+            cumulative=dict(zip(quantiles, [v["cumulative"] for v in values], strict=True)),
+            interval=dict(zip(quantiles, [v["interval"] for v in values], strict=True)),
+        )
+    return result
