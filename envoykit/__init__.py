@@ -1,6 +1,12 @@
-"""envoykit: configure, run and test Envoy from Python."""
+"""envoykit: configure, run and test Envoy from Python.
+
+The public API is what this module exports; everything else is private. The typed Envoy
+resources live in :mod:`envoykit.config`.
+"""
 
 from envoykit.binary import EnvoyBinary, find_envoy
+from envoykit.builder import Cert, EdgeDefaults, EdgeProxy, RateLimit, Site, UpstreamTLS
+from envoykit.config import Bootstrap, ModelError
 from envoykit.errors import (
     AdminError,
     BinaryNotFound,
@@ -8,27 +14,46 @@ from envoykit.errors import (
     ConfigLoadError,
     EnvoykitError,
     HotRestartError,
+    Issue,
     ProcessError,
     ProcessExited,
     SemanticError,
     StartupError,
     ValidationError,
 )
+from envoykit.load import load_bootstrap
+from envoykit.render import to_dict, to_json, to_yaml
+from envoykit.validate import check, validate
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AdminError",
     "BinaryNotFound",
+    "Bootstrap",
+    "Cert",
     "ConfigError",
     "ConfigLoadError",
+    "EdgeDefaults",
+    "EdgeProxy",
     "EnvoyBinary",
     "EnvoykitError",
     "HotRestartError",
+    "Issue",
+    "ModelError",
     "ProcessError",
     "ProcessExited",
+    "RateLimit",
     "SemanticError",
+    "Site",
     "StartupError",
+    "UpstreamTLS",
     "ValidationError",
+    "check",
     "find_envoy",
+    "load_bootstrap",
+    "to_dict",
+    "to_json",
+    "to_yaml",
+    "validate",
 ]
