@@ -286,7 +286,7 @@ def test_rbac_renders_and_loads() -> None:
 def test_rbac_principal_ip_helper_defaults_to_a_host_prefix() -> None:
     assert Principal.ip("192.0.2.1").direct_remote_ip == CidrRange(
         address_prefix="192.0.2.1", prefix_len=32)
-    assert Principal.ip("::1").direct_remote_ip.prefix_len == 128
+    assert Principal.ip("::1").direct_remote_ip == CidrRange(address_prefix="::1", prefix_len=128)
 
 
 def test_rbac_permission_and_principal_are_oneofs() -> None:
@@ -295,7 +295,7 @@ def test_rbac_permission_and_principal_are_oneofs() -> None:
     with pytest.raises(ModelError, match="got none"):
         Principal()
     with pytest.raises(ModelError) as exc:
-        Permission(any=False)  # type: ignore[arg-type]
+        Permission.from_dict({"any": False})
     assert issue_paths(exc) == ["any"]
 
 
