@@ -1,0 +1,215 @@
+"""The company edge proxy demo (``make demo`` / ``envoykit demo``).
+
+Two internal web servers (127.0.0.20:8080 and 127.0.0.21:8080) behind one edge:
+``a.example.com`` → the first, ``b.example.com`` → the second, HTTPS terminated at the
+proxy with one certificate per host (SNI), plain HTTP redirected to HTTPS, a local rate
+limit, and an admin page on loopback. ``--check`` runs the tour itself and exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+import httpx
+
+from envoykit.admin import AdminClient, AdminError
+from envoykit.binary import find_envoy
+from envoykit.builder import EdgeProxy
+from envoykit.errors import StartupError
+from envoykit.render import to_yaml
+from envoykit.testing.http import resolving_client
+from envoykit.testing.tls import TestCA, private_dir
+from envoykit.testing.upstream import Upstream
+from envoykit.validate import validate
+
+__all__ = ["DemoSettings", "company_edge", "main"]
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    """Where the demo listens and what it limits (flags and ENVOYKIT_DEMO_* override)."""
+
+    address: str = "127.0.0.1"
+    https_port: int = 8443
+    http_port: int = 8080
+    admin_port: int = 9901
+    upstream_a: str = "127.0.0.20:8080"
+    upstream_b: str = "127.0.0.21:8080"
+    rate: int = 20
+
+
+def company_edge(settings: DemoSettings, ca: TestCA) -> EdgeProxy:
+    """The mission, as the sentence that describes it."""
+    a_cert = ca.issue("a.example.com").as_cert()
+    b_cert = ca.issue("b.example.com").as_cert()
+    return (
+        EdgeProxy("company-edge")
+        .site("a.example.com", settings.upstream_a, cert=a_cert)
+        .site("b.example.com", settings.upstream_b, cert=b_cert)
+        .https(port=settings.https_port, address=settings.address)
+        .redirect_http(port=settings.http_port, address=settings.address)
+        .rate_limit(requests=settings.rate, per="1s")
+        .admin(port=settings.admin_port)
+        .access_log()
+    )
+
+
+def _parse(argv: Sequence[str] | None) -> tuple[DemoSettings, bool]:
+    env = os.environ.get
+    defaults = DemoSettings()
+    parser = argparse.ArgumentParser(prog="envoykit demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--address", default=env("ENVOYKIT_DEMO_ADDRESS", defaults.address))
+    for name in ("https_port", "http_port", "admin_port", "rate"):
+        flag = "--" + name.replace("_", "-")
+        value = int(env(f"ENVOYKIT_DEMO_{name.upper()}", getattr(defaults, name)))
+        parser.add_argument(flag, type=int, default=value)
+    for name in ("upstream_a", "upstream_b"):
+        flag = "--" + name.replace("_", "-")
+        parser.add_argument(flag, default=env(f"ENVOYKIT_DEMO_{name.upper()}",
+                                              getattr(defaults, name)))
+    parser.add_argument("--check", action="store_true",
+                        help="make the tour's requests, print what they got, stop, exit 0/1")
+    args = parser.parse_args(argv)
+    check = args.check
+    del args.check
+    return DemoSettings(**vars(args)), check
+
+
+@contextmanager
+def _upstreams(settings: DemoSettings) -> Iterator[tuple[Upstream, Upstream]]:
+    def start(name: str, spec: str) -> Upstream:
+        host, _, port = spec.rpartition(":")
+        return Upstream(name, host=host, port=int(port))
+
+    a = start("A", settings.upstream_a)
+    try:
+        b = start("B", settings.upstream_b)
+        try:
+            yield a, b
+        finally:
+            b.close()
+    finally:
+        a.close()
+
+
+@contextmanager
+def _envoy(config_path: Path, admin: str,
+           timeout: float = 15.0) -> Iterator[subprocess.Popen[bytes]]:
+    """Run envoy in its own session; stop it (and anything it started) on the way out."""
+    argv = [str(find_envoy().path), "-c", str(config_path), "--disable-hot-restart",
+            "-l", "warn", "--drain-time-s", "1", "--parent-shutdown-time-s", "2"]
+    proc = subprocess.Popen(argv, start_new_session=True)
+    try:
+        _wait_ready(proc, admin, timeout)
+        yield proc
+    finally:
+        _terminate(proc)
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], admin: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    with AdminClient(admin, timeout=1.0) as client:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise StartupError("envoy exited during startup", returncode=proc.returncode)
+            try:
+                if client.ready():
+                    return
+            except AdminError:
+                pass
+            time.sleep(0.02)
+    raise StartupError(f"envoy not ready after {timeout:.0f}s")
+
+
+def _terminate(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _tour(s: DemoSettings, ca_file: str) -> list[str]:
+    """The curl commands a user would type (printed), to try the edge by hand."""
+    resolve = f"--resolve a.example.com:{s.https_port}:{s.address} " \
+              f"--resolve b.example.com:{s.https_port}:{s.address}"
+    return [
+        f"curl --cacert {ca_file} {resolve} https://a.example.com:{s.https_port}/",
+        f"curl --cacert {ca_file} {resolve} https://b.example.com:{s.https_port}/hello",
+        f"curl -i -H 'Host: a.example.com' http://{s.address}:{s.http_port}/",
+        f"curl 'http://127.0.0.1:{s.admin_port}/stats?filter=http_local_rate_limit'",
+        f"curl 'http://127.0.0.1:{s.admin_port}/config_dump?resource=static_listeners'",
+    ]
+
+
+def run_check(s: DemoSettings, ca_file: str) -> bool:
+    """Make the tour's requests with httpx; print what happened; True when all is right."""
+    ok = True
+    hosts = {"a.example.com": s.address, "b.example.com": s.address}
+    with resolving_client(hosts, verify=ca_file, timeout=5) as client:
+        for host, upstream in (("a.example.com", "A"), ("b.example.com", "B")):
+            got = client.get(f"https://{host}:{s.https_port}/")
+            good = got.status_code == 200 and got.headers.get("x-upstream") == upstream
+            ok &= good
+            print(f"https://{host}:{s.https_port}/ -> {got.status_code} from upstream "
+                  f"{got.headers.get('x-upstream')}: {'ok' if good else 'WRONG'}")
+    redirect = httpx.get(f"http://{s.address}:{s.http_port}/x", headers={"host": "a.example.com"})
+    location = redirect.headers.get("location", "")
+    good = redirect.status_code == 301 and location == f"https://a.example.com:{s.https_port}/x"
+    ok &= good
+    print(f"http://a.example.com:{s.http_port}/x -> {redirect.status_code} {location}: "
+          f"{'ok' if good else 'WRONG'}")
+    return ok
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the demo until Ctrl-C / SIGTERM (or just the tour with ``--check``)."""
+    settings, check = _parse(argv)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    workdir = private_dir(prefix="envoykit-demo-")
+    try:
+        with ExitStack() as stack:
+            ca = TestCA(workdir / "certs")
+            edge = company_edge(settings, ca)
+            bootstrap = validate(edge)
+            config = workdir / "envoy.yaml"
+            config.write_text(to_yaml(bootstrap))
+            config.chmod(0o600)
+            stack.enter_context(_upstreams(settings))
+            stack.enter_context(_envoy(config, f"127.0.0.1:{settings.admin_port}"))
+            print(f"company edge is up: config {config}, CA {ca.ca_file}")
+            if check:
+                return 0 if run_check(settings, ca.ca_file) else 1
+            print("try:\n  " + "\n  ".join(_tour(settings, ca.ca_file)))
+            print("Ctrl-C to stop.")
+            try:
+                while not stop.wait(0.5):
+                    pass
+            except KeyboardInterrupt:
+                pass
+            return 0
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
