@@ -204,9 +204,10 @@ def _file_source(path: str) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def running_envoy(
-    workdir: Path, bootstrap: dict[str, Any], timeout: float = 20.0
+    workdir: Path, bootstrap: dict[str, Any], timeout: float = 20.0, *, wait_ready: bool = True
 ) -> Iterator[Envoy]:
-    """Start envoy on ``bootstrap``; yield once ``/ready`` is 200; always kill it."""
+    """Start envoy on ``bootstrap``; yield once ``/ready`` is 200 (or, without ``wait_ready``,
+    once admin answers); always kill it."""
     config = write_json(workdir / "bootstrap.json", bootstrap)
     args = [
         str(find_envoy().path),
@@ -222,28 +223,29 @@ def running_envoy(
         )
     envoy = Envoy(process, "", workdir)
     try:
-        envoy.admin_address = _wait_ready(envoy, timeout)
+        envoy.admin_address = _wait_ready(envoy, timeout, wait_ready)
         yield envoy
     finally:
         _stop(envoy)
 
 
-def _wait_ready(envoy: Envoy, timeout: float) -> str:
+def _wait_ready(envoy: Envoy, timeout: float, wait_ready: bool) -> str:
     deadline = time.monotonic() + timeout
     path = envoy.workdir / "admin.txt"
     while time.monotonic() < deadline:
         if envoy.process.poll() is not None:
             raise RuntimeError(f"envoy exited with {envoy.process.returncode}:\n{envoy.log_tail()}")
         address = path.read_text().strip() if path.exists() else ""
-        if address and _is_ready(address):
+        if address and _is_ready(address, wait_ready):
             return address
         time.sleep(0.05)
     raise RuntimeError(f"envoy not ready after {timeout}s:\n{envoy.log_tail()}")
 
 
-def _is_ready(address: str) -> bool:
+def _is_ready(address: str, wait_ready: bool) -> bool:
     try:
-        return httpx.get(f"http://{address}/ready", timeout=1.0).status_code == 200
+        status = httpx.get(f"http://{address}/ready", timeout=1.0).status_code
+        return status == 200 or not wait_ready
     except httpx.HTTPError:
         return False
 
