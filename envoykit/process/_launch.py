@@ -1,0 +1,246 @@
+"""Pure launch logic: config normalisation and rendering, the argv, the private run
+directory, and the fixed-port probe (Linux ``reuse_port`` makes port sharing silent)."""
+
+from __future__ import annotations
+
+import copy
+import errno
+import json
+import os
+import socket
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import yaml
+
+from envoykit.errors import ConfigLoadError
+
+__all__ = [
+    "ConfigInput",
+    "EpochPaths",
+    "LaunchOptions",
+    "ListenerAddress",
+    "build_argv",
+    "config_to_dict",
+    "make_run_dir",
+    "pin_listener_ports",
+    "port_in_use",
+    "render_config",
+    "static_listeners",
+    "write_private",
+]
+
+
+@runtime_checkable
+class SupportsToDict(Protocol):
+    """Anything with ``to_dict()``, e.g. the typed ``Bootstrap`` model."""
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+ConfigInput = Mapping[str, Any] | str | Path | SupportsToDict
+"""A bootstrap as a dict, YAML text, a path to a YAML/JSON file, or a typed model."""
+
+# Flags the supervisor manages itself, mapped to the option to use instead.
+_MANAGED_FLAGS = {
+    "-c": "config", "--config-path": "config", "--config-yaml": "config_yaml",
+    "--restart-epoch": "(managed)", "--base-id": "(managed)", "--use-dynamic-base-id":
+    "(managed)", "--base-id-path": "(managed)", "--admin-address-path": "(managed)",
+    "--mode": "(managed)", "--disable-hot-restart": "(managed)",
+    "--drain-time-s": "drain_time_s", "--parent-shutdown-time-s": "parent_shutdown_time_s",
+    "-l": "log_level", "--log-level": "log_level", "--log-path": "log_path",
+    "--component-log-level": "component_log_level", "--concurrency": "concurrency",
+}
+
+
+@dataclass(frozen=True)
+class LaunchOptions:
+    """Command-line knobs applied to every epoch."""
+
+    log_level: str = "info"
+    component_log_level: str | Mapping[str, str] | None = None
+    log_path: str | None = None
+    concurrency: int | None = None
+    drain_time_s: int = 2
+    parent_shutdown_time_s: int = 3
+    config_yaml: str | Mapping[str, Any] | None = None
+    extra_args: Sequence[str] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        for arg in self.extra_args:
+            flag = arg.split("=", 1)[0]
+            if flag in _MANAGED_FLAGS:
+                raise ValueError(
+                    f"extra_args may not contain {flag}: the supervisor manages it "
+                    f"(use the {_MANAGED_FLAGS[flag]!r} option)"
+                )
+        if self.drain_time_s < 0 or self.parent_shutdown_time_s < 0:
+            raise ValueError("drain_time_s and parent_shutdown_time_s must be >= 0")
+
+    def override_args(self) -> list[str]:
+        """``--config-yaml`` for the override, shared by launch and validation."""
+        if self.config_yaml is None:
+            return []
+        text = self.config_yaml
+        if not isinstance(text, str):
+            text = json.dumps(dict(text))
+        return ["--config-yaml", text]
+
+
+@dataclass(frozen=True)
+class EpochPaths:
+    """Files of one epoch inside the run directory."""
+
+    config: Path
+    admin_address: Path
+    base_id: Path
+
+
+def build_argv(
+    binary: str | os.PathLike[str],
+    options: LaunchOptions,
+    *,
+    epoch: int,
+    paths: EpochPaths,
+    base_id: int | None,
+) -> list[str]:
+    """The argv of one epoch. Epoch 0 asks for a dynamic base id and persists it;
+    later epochs reuse it (``--use-dynamic-base-id`` is refused after epoch 0)."""
+    argv = [os.fspath(binary), "-c", str(paths.config), "--restart-epoch", str(epoch)]
+    if epoch == 0 or base_id is None:
+        argv += ["--use-dynamic-base-id", "--base-id-path", str(paths.base_id)]
+    else:
+        argv += ["--base-id", str(base_id)]
+    argv += ["--admin-address-path", str(paths.admin_address), "-l", options.log_level]
+    argv += ["--drain-time-s", str(options.drain_time_s)]
+    argv += ["--parent-shutdown-time-s", str(options.parent_shutdown_time_s)]
+    levels = options.component_log_level
+    if levels:
+        if not isinstance(levels, str):
+            levels = ",".join(f"{name}:{level}" for name, level in levels.items())
+        argv += ["--component-log-level", levels]
+    if options.log_path is not None:
+        argv += ["--log-path", str(options.log_path)]
+    if options.concurrency is not None:
+        argv += ["--concurrency", str(options.concurrency)]
+    return argv + options.override_args() + list(options.extra_args)
+
+
+def config_to_dict(config: ConfigInput) -> dict[str, Any]:
+    """A private deep copy of the bootstrap as a dict, whatever form it came in."""
+    if isinstance(config, SupportsToDict):
+        data: Any = config.to_dict()
+    elif isinstance(config, Path):
+        data = _load_text(config.read_text(encoding="utf-8"), str(config), config.suffix)
+    elif isinstance(config, str):
+        data = _load_text(config, "<config text>", ".yaml")
+    elif isinstance(config, Mapping):
+        data = copy.deepcopy(dict(config))
+    else:
+        raise TypeError(f"unsupported config type {type(config).__name__}")
+    if not isinstance(data, dict):
+        raise ConfigLoadError("the bootstrap must be a mapping", source=str(config)[:80])
+    return data
+
+
+def _load_text(text: str, source: str, suffix: str) -> Any:
+    if suffix == ".json":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigLoadError(exc.msg, source=source, line=exc.lineno) from exc
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigLoadError(str(problem), source=source, line=line) from exc
+
+
+def render_config(config: Mapping[str, Any]) -> str:
+    """The bootstrap as JSON text (envoy picks the format from the ``.json`` extension).
+
+    The single place where rendering happens, so it can move to ``envoykit.render``."""
+    return json.dumps(config, indent=2, sort_keys=False)
+
+
+def make_run_dir(run_dir: str | os.PathLike[str] | None) -> tuple[Path, bool]:
+    """A private (0700) directory; returns it and whether we created it (and may delete it)."""
+    if run_dir is None:
+        return Path(tempfile.mkdtemp(prefix="envoykit-")), True
+    path = Path(run_dir)
+    created = not path.exists()
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    return path, created
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file readable by its owner only (0600), replacing it atomically."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+@dataclass(frozen=True)
+class ListenerAddress:
+    """The configured socket address of one static listener."""
+
+    name: str
+    host: str
+    port: int
+    protocol: str
+
+
+def static_listeners(config: Mapping[str, Any]) -> list[ListenerAddress]:
+    """Static listeners with a socket address (pipes and internal listeners are skipped)."""
+    found: list[ListenerAddress] = []
+    listeners = (config.get("static_resources") or {}).get("listeners") or []
+    for index, listener in enumerate(listeners):
+        sock = (listener.get("address") or {}).get("socket_address")
+        if not isinstance(sock, Mapping):
+            continue
+        found.append(ListenerAddress(
+            name=str(listener.get("name", f"listener_{index}")),
+            host=str(sock.get("address", "0.0.0.0")),
+            port=int(sock.get("port_value", 0)),
+            protocol=str(sock.get("protocol", "TCP")).upper(),
+        ))
+    return found
+
+
+def pin_listener_ports(
+    config: Mapping[str, Any], bound: Mapping[str, tuple[str, int]]
+) -> dict[str, Any]:
+    """A copy of ``config`` where listeners configured with port 0 get the port they are
+    bound to now (so a cold restart keeps the proxy's addresses)."""
+    pinned = copy.deepcopy(dict(config))
+    listeners = (pinned.get("static_resources") or {}).get("listeners") or []
+    for listener in listeners:
+        sock = (listener.get("address") or {}).get("socket_address")
+        name = listener.get("name")
+        if isinstance(sock, dict) and int(sock.get("port_value", 0)) == 0 and name in bound:
+            sock["port_value"] = bound[name][1]
+    return pinned
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """True when a TCP socket is already bound/listening on ``host:port``.
+
+    The probe binds without SO_REUSEPORT, so it also sees a socket Envoy would silently
+    share through ``reuse_port``; TIME_WAIT leftovers are ignored (SO_REUSEADDR)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            # anything but EADDRINUSE (EACCES, EADDRNOTAVAIL...) is for envoy to report
+            return exc.errno == errno.EADDRINUSE
+    return False

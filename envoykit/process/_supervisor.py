@@ -1,0 +1,651 @@
+"""The supervisor: one logical Envoy across hot-restart epochs.
+
+Lifecycle::
+
+    STOPPED --start()--> STARTING --ready--> LIVE --stop()--> DRAINING --> STOPPED
+                            |                 |  ^
+                            | exit/timeout    |  | new epoch LIVE (or old one kept)
+                            v                 v  |
+                      StartupError        RESTARTING  <-- hot_restart() / crash (backoff)
+                                              |
+                                              | N quick crashes in a row
+                                              v
+                                           FAILED
+
+One lock serialises the operations (start, hot restart, crash restart, stop); a monitor
+thread watches the current epoch; retired epochs are reaped by short-lived threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from envoykit.admin import AdminClient
+from envoykit.binary import EnvoyBinary, find_envoy
+from envoykit.errors import (
+    AdminError,
+    HotRestartError,
+    ProcessError,
+    ProcessExited,
+    StartupError,
+)
+from envoykit.process._epoch import Epoch, NotReady, admin_client
+from envoykit.process._launch import (
+    ConfigInput,
+    EpochPaths,
+    LaunchOptions,
+    build_argv,
+    config_to_dict,
+    make_run_dir,
+    pin_listener_ports,
+    port_in_use,
+    render_config,
+    static_listeners,
+    write_private,
+)
+from envoykit.process._orphan import Watchdog
+from envoykit.process._state import Backoff, EpochInfo, Event, State
+from envoykit.validate import envoy_validate_file
+
+__all__ = ["AsyncSupervisor", "Supervisor"]
+
+_log = logging.getLogger("envoykit.process")
+EventCallback = Callable[[Event], None]
+_SHM_DIR = Path("/dev/shm")
+
+
+def shm_path(base_id: int) -> Path:
+    """The shared-memory file Envoy leaves behind for a base id (named base_id · 10)."""
+    return _SHM_DIR / f"envoy_shared_memory_{base_id * 10}"
+
+
+class Supervisor:
+    """Run one Envoy: start, wait ready, hot restart, restart on crash, stop cleanly.
+
+    ``config`` is a bootstrap dict, YAML text, a :class:`~pathlib.Path` to a YAML/JSON
+    file, or an object with ``to_dict()``. Use it as a context manager::
+
+        with Supervisor(config) as proxy:
+            host, port = proxy.address_of("ingress")
+    """
+
+    def __init__(
+        self,
+        config: ConfigInput,
+        *,
+        binary: EnvoyBinary | str | os.PathLike[str] | None = None,
+        run_dir: str | os.PathLike[str] | None = None,
+        log_level: str = "info",
+        component_log_level: str | Mapping[str, str] | None = None,
+        log_path: str | os.PathLike[str] | None = None,
+        concurrency: int | None = None,
+        drain_time_s: int = 2,
+        parent_shutdown_time_s: int = 3,
+        config_yaml: str | Mapping[str, Any] | None = None,
+        extra_args: Sequence[str] = (),
+        startup_timeout: float = 30.0,
+        hot_restart_timeout: float = 30.0,
+        stop_timeout: float | None = None,
+        poll_interval: float = 0.005,
+        health_interval: float = 0.25,
+        restart_on_crash: bool = True,
+        backoff: Backoff | None = None,
+        check_ports: bool = True,
+        output_lines: int = 500,
+        on_event: EventCallback | None = None,
+    ) -> None:
+        self._config = config_to_dict(config)
+        self.binary = binary if isinstance(binary, EnvoyBinary) else find_envoy(binary)
+        self.options = LaunchOptions(
+            log_level=log_level, component_log_level=component_log_level,
+            log_path=None if log_path is None else os.fspath(log_path),
+            concurrency=concurrency, drain_time_s=drain_time_s,
+            parent_shutdown_time_s=parent_shutdown_time_s, config_yaml=config_yaml,
+            extra_args=tuple(extra_args),
+        )
+        self.startup_timeout = startup_timeout
+        self.hot_restart_timeout = hot_restart_timeout
+        self.stop_timeout = drain_time_s + 2.0 if stop_timeout is None else stop_timeout
+        self.poll_interval = poll_interval
+        self.health_interval = health_interval
+        self.restart_on_crash = restart_on_crash
+        self.backoff = backoff or Backoff()
+        self.check_ports = check_ports
+        self.output_lines = output_lines
+        self._requested_run_dir = run_dir
+        self._run_dir: Path | None = None
+        self._owns_run_dir = False
+        self._state = State.STOPPED
+        self._lock = threading.RLock()
+        self._changed = threading.Condition()
+        self._callbacks: list[EventCallback] = [on_event] if on_event else []
+        self.events: deque[Event] = deque(maxlen=1000)
+        self.error: ProcessError | None = None
+        self._current: Epoch | None = None
+        self._retired: list[Epoch] = []
+        self._base_ids: set[int] = set()
+        self._serial = 0
+        self._watchdog: Watchdog | None = None
+        self._monitor: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._unready = False
+
+    # --- public read-only facts ---------------------------------------------------------
+    @property
+    def state(self) -> State:
+        """The lifecycle state."""
+        return self._state
+
+    @property
+    def epoch(self) -> int | None:
+        """The hot-restart epoch serving now (0 after a start or a cold restart)."""
+        return None if self._current is None else self._current.number
+
+    @property
+    def pid(self) -> int | None:
+        """The pid of the epoch serving now."""
+        return None if self._current is None else self._current.pid
+
+    @property
+    def base_id(self) -> int | None:
+        """The hot-restart base id in use (chosen dynamically at epoch 0)."""
+        return None if self._current is None else self._current.base_id
+
+    @property
+    def run_dir(self) -> Path | None:
+        """The private run directory (config files, admin address, base id)."""
+        return self._run_dir
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The bootstrap (as a dict) of the epoch serving now."""
+        return self._config
+
+    @property
+    def admin_address(self) -> str:
+        """``host:port`` of the admin of the epoch serving now."""
+        return self._live_epoch().admin_address or ""
+
+    @property
+    def listeners(self) -> dict[str, tuple[str, int]]:
+        """Listener name → real bound (host, port), also for listeners bound to port 0."""
+        return dict(self._live_epoch().listeners)
+
+    def address_of(self, listener: str) -> tuple[str, int]:
+        """The real bound (host, port) of a listener, by name."""
+        bound = self._live_epoch().listeners
+        if listener not in bound:
+            raise KeyError(f"no listener named {listener!r}; listeners: {sorted(bound)}")
+        return bound[listener]
+
+    def url_of(self, listener: str, scheme: str = "http") -> str:
+        """``scheme://host:port`` of a listener, by name."""
+        host, port = self.address_of(listener)
+        return f"{scheme}://{'[' + host + ']' if ':' in host else host}:{port}"
+
+    def admin(self, timeout: float = 5.0) -> AdminClient:
+        """A new admin client for the epoch serving now (close it, or use ``with``)."""
+        return admin_client(self.admin_address, timeout)
+
+    def output_tail(self, count: int = 30) -> list[str]:
+        """The last lines printed by the epoch serving now (or the last one that ran)."""
+        epoch = self._current or (self._retired[-1] if self._retired else None)
+        return [] if epoch is None else epoch.tail(count)
+
+    def processes(self) -> list[EpochInfo]:
+        """pid, RSS and CPU of every Envoy process (draining epochs included)."""
+        with self._lock:
+            epochs = [*self._retired, *([self._current] if self._current else [])]
+        return [e.info(current=e is self._current) for e in epochs]
+
+    def on_event(self, callback: EventCallback) -> None:
+        """Call ``callback(event)`` on every event (from supervisor threads; keep it short)."""
+        self._callbacks.append(callback)
+
+    def wait_for_state(self, *states: State, timeout: float = 10.0) -> State:
+        """Block until the state is one of ``states``; TimeoutError otherwise."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while self._state not in states:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"state is {self._state.value}, wanted {states}")
+                self._changed.wait(left)
+            return self._state
+
+    # --- lifecycle ----------------------------------------------------------------------
+    def start(self) -> Supervisor:
+        """Launch epoch 0 and wait until it is ready; StartupError if it is not."""
+        with self._lock:
+            if self._state not in (State.STOPPED, State.FAILED):
+                raise RuntimeError(f"cannot start: supervisor is {self._state.value}")
+            self._stopping.clear()
+            self.error = None
+            self._set_state(State.STARTING)
+            try:
+                self._prepare_runtime()
+                self._current = self._cold_start(self._config, check_ports=self.check_ports)
+            except BaseException:  # Ctrl-C included: leave nothing behind
+                self._teardown()
+                self._set_state(State.STOPPED)
+                raise
+            self.backoff.reset()
+            self._set_state(State.LIVE, "started", "envoy is live")
+            self._start_monitor()
+        return self
+
+    def hot_restart(self, config: ConfigInput, *, timeout: float | None = None) -> int:
+        """Validate ``config``, start the next epoch with it and retire the old one.
+
+        Returns the new epoch number. Raises ValidationError (nothing started) or
+        HotRestartError (the child failed; the old config keeps serving and the
+        supervisor recovers so that later hot restarts work)."""
+        with self._lock:
+            old = self._live_epoch()
+            data = config_to_dict(config)
+            path = self._write_config(data)
+            envoy_validate_file(path, binary=self.binary, extra_args=self.options.override_args(),
+                                timeout=timeout or self.hot_restart_timeout)
+            next_epoch = old.number + 1
+            self._set_state(State.RESTARTING, "restarting", f"hot restart to epoch {next_epoch}")
+            child: Epoch | None = None
+            try:
+                child = self._launch(path, number=next_epoch, base_id=old.base_id)
+                self._await_ready(child, timeout or self.hot_restart_timeout)
+            except BaseException as exc:
+                error = self._hot_restart_error(exc, child)
+                self._emit(Event("hot_restart_failed", self._state, old.number, old.pid,
+                                 str(error)))
+                self._recover_failed_child(child, old, exc)
+                if error is exc:
+                    raise
+                raise error from exc
+            self._current, self._config = child, data
+            self._retire(old)
+            self.backoff.reset()
+            self._set_state(State.LIVE, "hot_restart", f"epoch {child.number} is live")
+            return child.number
+
+    def restart(self) -> None:
+        """Cold restart with the current config, keeping listener ports (brief downtime)."""
+        with self._lock:
+            old = self._live_epoch()
+            self._set_state(State.RESTARTING, "restarting", "cold restart")
+            old.terminate()
+            self._retire(old)
+            self._current = self._cold_start(pin_listener_ports(self._config, old.listeners))
+            self._set_state(State.LIVE, "started", "envoy is live")
+
+    def stop(self, graceful: bool = True, timeout: float | None = None) -> None:
+        """Stop Envoy and everything it left behind.
+
+        graceful: ``/healthcheck/fail``, ``/drain_listeners?graceful``, wait until
+        ``server.total_connections`` is 0 (or ``timeout``), ``/quitquitquit``; then, for
+        whatever still runs, SIGTERM and SIGKILL of the process tree. Not graceful:
+        SIGTERM (Envoy exits at once) then SIGKILL."""
+        self._stopping.set()
+        self._join_monitor()
+        with self._lock:
+            current = self._current
+            if graceful and current is not None and current.alive():
+                self._set_state(State.DRAINING, "draining")
+                self._drain(current, self.stop_timeout if timeout is None else timeout)
+            was_failed = self._state is State.FAILED
+            self._teardown()
+            self._set_state(State.FAILED if was_failed else State.STOPPED, "stopped")
+
+    def __enter__(self) -> Supervisor:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop(graceful=kind is None)
+
+    # --- launching ----------------------------------------------------------------------
+    def _prepare_runtime(self) -> None:
+        if self._run_dir is None:
+            self._run_dir, self._owns_run_dir = make_run_dir(self._requested_run_dir)
+        if self._watchdog is None:
+            self._watchdog = Watchdog()
+
+    def _write_config(self, data: Mapping[str, Any]) -> Path:
+        assert self._run_dir is not None
+        self._serial += 1
+        path = self._run_dir / f"config-{self._serial}.json"
+        write_private(path, render_config(data))
+        return path
+
+    def _launch(self, config_path: Path, *, number: int, base_id: int | None) -> Epoch:
+        assert self._run_dir is not None and self._watchdog is not None
+        serial = self._serial
+        paths = EpochPaths(config=config_path,
+                           admin_address=self._run_dir / f"admin-{serial}.txt",
+                           base_id=self._run_dir / f"base-id-{serial}.txt")
+        argv = build_argv(self.binary.path, self.options, epoch=number, paths=paths,
+                          base_id=base_id)
+        epoch = Epoch.spawn(argv, number=number, serial=serial, paths=paths,
+                            env=self._watchdog.env(), base_id=base_id,
+                            log_path=self.options.log_path, output_lines=self.output_lines)
+        self._watchdog.watch(epoch.pid)
+        return epoch
+
+    def _cold_start(self, data: Mapping[str, Any], *, check_ports: bool = False) -> Epoch:
+        """Epoch 0 with a fresh dynamic base id; StartupError with Envoy's output."""
+        if check_ports:
+            self._check_fixed_ports(data)
+        epoch = self._launch(self._write_config(data), number=0, base_id=None)
+        try:
+            self._await_ready(epoch, self.startup_timeout)
+        except NotReady as exc:
+            epoch.terminate()
+            self._retire(epoch)
+            raise StartupError(f"envoy failed to start: {exc}", returncode=exc.returncode,
+                               output_tail=epoch.tail()) from None
+        except BaseException:
+            epoch.terminate()
+            self._retire(epoch)
+            raise
+        return epoch
+
+    def _await_ready(self, epoch: Epoch, timeout: float) -> None:
+        try:
+            epoch.wait_ready(time.monotonic() + timeout, self.poll_interval)
+        except AdminError as exc:
+            raise NotReady(f"admin failed while starting: {exc}", epoch.returncode) from exc
+        if epoch.base_id is not None:
+            self._base_ids.add(epoch.base_id)
+
+    def _check_fixed_ports(self, data: Mapping[str, Any]) -> None:
+        """Refuse a fixed port something already listens on: with ``reuse_port`` (on by
+        default on Linux) a second Envoy would bind it silently and share connections."""
+        for listener in static_listeners(data):
+            if listener.port and listener.protocol == "TCP" and port_in_use(
+                listener.host, listener.port
+            ):
+                raise StartupError(
+                    f"listener {listener.name!r}: {listener.host}:{listener.port} is already "
+                    f"in use{_who_listens(listener.port)}. Envoy sets SO_REUSEPORT on Linux, so "
+                    "it would start anyway and silently share connections with that process. "
+                    "Stop it, pick another port (or 0), or pass check_ports=False."
+                )
+
+    # --- hot restart failure ------------------------------------------------------------
+    def _recover_failed_child(self, child: Epoch | None, old: Epoch, exc: BaseException) -> None:
+        """A failed child shut the old epoch's admin down and left a shared-memory flag
+        that blocks every later hot restart: replace the old epoch by a fresh epoch 0
+        (new base id) on the same ports, overlapping through reuse_port."""
+        if child is not None:
+            child.terminate()
+            self._retire(child)
+        _log.warning("hot restart failed (%s); cold-restarting with the old config", exc)
+        pinned = pin_listener_ports(self._config, old.listeners)
+        try:
+            fresh = self._cold_start(pinned)
+        except ProcessError as first:
+            _log.warning("overlapping cold restart failed (%s); restarting with a gap", first)
+            old.terminate()
+            try:
+                fresh = self._cold_start(pinned)
+            except ProcessError as second:
+                self._current = None
+                self._retire(old)
+                self._fail(second)
+                raise
+        old.terminate()
+        self._retire(old)
+        self._current = fresh
+        self._set_state(State.LIVE, "recovered", "old config serving from a fresh epoch 0")
+
+    def _hot_restart_error(self, exc: BaseException, child: Epoch | None) -> BaseException:
+        if not isinstance(exc, (NotReady, ProcessError, AdminError)):
+            return exc  # KeyboardInterrupt and friends pass through unchanged
+        tail = child.tail() if child is not None else []
+        code = getattr(exc, "returncode", None)
+        return HotRestartError(f"hot restart failed, the old config keeps serving: {exc}",
+                               returncode=code, output_tail=tail)
+
+    # --- health monitor -----------------------------------------------------------------
+    def _start_monitor(self) -> None:
+        if self._monitor is None or not self._monitor.is_alive():
+            self._monitor = threading.Thread(target=self._monitor_loop, daemon=True,
+                                             name="envoykit-monitor")
+            self._monitor.start()
+
+    def _join_monitor(self) -> None:
+        monitor = self._monitor
+        if monitor is not None and monitor is not threading.current_thread():
+            monitor.join(30)
+        self._monitor = None
+
+    def _monitor_loop(self) -> None:
+        while not self._stopping.wait(self.health_interval):
+            if not self._lock.acquire(timeout=self.health_interval):
+                continue  # an operation is in progress
+            try:
+                self._health_check()
+            except Exception:  # the monitor must outlive any surprise
+                _log.exception("health check failed")
+            finally:
+                self._lock.release()
+            if self._state is State.FAILED:
+                return
+
+    def _health_check(self) -> None:
+        epoch = self._current
+        if epoch is None or self._stopping.is_set() or self._state is not State.LIVE:
+            return
+        if epoch.alive():
+            self._check_ready(epoch)
+        else:
+            self._handle_crash(epoch)
+
+    def _check_ready(self, epoch: Epoch) -> None:
+        ready = epoch.check_ready()
+        if ready == (not self._unready):
+            return
+        self._unready = not ready
+        kind = "ready" if ready else "unready"
+        self._emit(Event(kind, self._state, epoch.number, epoch.pid, f"/ready is {kind}"))
+
+    def _handle_crash(self, epoch: Epoch) -> None:
+        message = f"envoy pid {epoch.pid} exited with code {epoch.returncode}"
+        _log.error("%s; last lines:\n%s", message, "\n".join(epoch.tail(10)))
+        self._emit(Event("crash", self._state, epoch.number, epoch.pid, message))
+        self._retire(epoch)
+        live_for = epoch.live_for()
+        if not self.restart_on_crash:
+            self._current = None
+            self._fail(ProcessExited(message, returncode=epoch.returncode,
+                                     output_tail=epoch.tail()))
+            return
+        self._set_state(State.RESTARTING, "restarting", f"{message}; restarting")
+        self._restart_after_crash(epoch, live_for)
+
+    def _restart_after_crash(self, crashed: Epoch, live_for: float) -> None:
+        pinned = pin_listener_ports(self._config, crashed.listeners)
+        while True:
+            delay = self.backoff.record_crash(live_for)
+            if delay is None:
+                self._current = None
+                self._fail(ProcessExited(
+                    f"envoy crashed {self.backoff.max_quick_failures + 1} times in a row "
+                    f"within {self.backoff.stable_after:g}s of starting; giving up",
+                    returncode=crashed.returncode, output_tail=crashed.tail()))
+                return
+            if self._stopping.wait(delay):
+                return
+            try:
+                self._current = self._cold_start(pinned, check_ports=self.check_ports)
+            except StartupError as exc:
+                _log.error("restart after crash failed: %s", exc)
+                live_for = 0.0
+                continue
+            self._set_state(State.LIVE, "started", f"restarted after a crash (epoch 0, "
+                            f"pid {self._current.pid})")
+            return
+
+    def _fail(self, error: ProcessError) -> None:
+        self.error = error
+        self._set_state(State.FAILED, "gave_up", str(error))
+
+    # --- stopping -----------------------------------------------------------------------
+    def _drain(self, epoch: Epoch, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        try:
+            with epoch.admin() as admin:
+                admin.healthcheck_fail()
+                admin.drain_listeners(graceful=True)
+                while _active_connections(admin) > 0 and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                admin.quit()
+        except AdminError as exc:
+            _log.warning("graceful stop: admin failed (%s); terminating", exc)
+            return
+        epoch.wait(max(0.5, deadline - time.monotonic()))
+
+    def _retire(self, epoch: Epoch) -> None:
+        """Move an epoch to the retired list; reap it in the background."""
+        if epoch not in self._retired:
+            self._retired.append(epoch)
+        if self._current is epoch:
+            self._current = None
+        grace = self.options.drain_time_s + self.options.parent_shutdown_time_s + 5.0
+        threading.Thread(target=self._reap, args=(epoch, grace), daemon=True,
+                         name=f"envoykit-reap-{epoch.pid}").start()
+
+    def _reap(self, epoch: Epoch, grace: float) -> None:
+        if not epoch.wait(grace) and not self._stopping.is_set():
+            _log.warning("epoch %d (pid %d) did not exit in %.0fs; killing it",
+                         epoch.number, epoch.pid, grace)
+        epoch.terminate()
+        epoch.close()
+        with self._lock:
+            if self._watchdog is not None:
+                self._watchdog.unwatch(epoch.pid)
+            if epoch in self._retired:
+                self._retired.remove(epoch)
+            self._remove_unused_shm()
+
+    def _teardown(self) -> None:
+        """Kill every epoch, remove shared memory, the run dir and the watchdog."""
+        epochs = [*self._retired, *([self._current] if self._current else [])]
+        for epoch in epochs:
+            epoch.terminate()
+            epoch.close()
+        self._current = None
+        self._retired.clear()
+        self._remove_unused_shm()
+        if self._watchdog is not None:
+            self._watchdog.close()
+            self._watchdog = None
+        if self._run_dir is not None and self._owns_run_dir:
+            shutil.rmtree(self._run_dir, ignore_errors=True)
+            self._run_dir = None
+
+    def _remove_unused_shm(self) -> None:
+        running = {e.base_id for e in [*self._retired, self._current] if e and e.alive()}
+        for base_id in self._base_ids - running:
+            with contextlib.suppress(OSError):
+                shm_path(base_id).unlink()
+            self._base_ids.discard(base_id)
+
+    # --- state and events ---------------------------------------------------------------
+    def _live_epoch(self) -> Epoch:
+        epoch = self._current
+        if epoch is None or self._state not in (State.LIVE, State.RESTARTING, State.DRAINING):
+            raise RuntimeError(f"envoy is not running (state: {self._state.value})")
+        return epoch
+
+    def _set_state(self, state: State, kind: str = "state", message: str = "") -> None:
+        with self._changed:
+            self._state = state
+            self._changed.notify_all()
+        epoch = self._current
+        self._emit(Event(kind, state, epoch.number if epoch else None,
+                         epoch.pid if epoch else None, message))
+
+    def _emit(self, event: Event) -> None:
+        self.events.append(event)
+        _log.debug("event %s: %s %s", event.kind, event.state.value, event.message)
+        for callback in list(self._callbacks):
+            try:
+                callback(event)
+            except Exception:
+                _log.exception("event callback %r failed", callback)
+
+
+def _active_connections(admin: AdminClient) -> int:
+    snapshot = admin.stats(filter=r"^server\.total_connections$")
+    value = snapshot.get("server.total_connections", 0)
+    return value if isinstance(value, int) else 0
+
+
+def _who_listens(port: int) -> str:
+    """`` (pid N, name)`` of the process listening on ``port``, when psutil can tell."""
+    import psutil
+
+    try:
+        for conn in psutil.net_connections(kind="tcp"):
+            if conn.laddr and conn.laddr.port == port and conn.status == "LISTEN" and conn.pid:
+                return f" by pid {conn.pid} ({psutil.Process(conn.pid).name()})"
+    except (psutil.Error, OSError):
+        pass
+    return ""
+
+
+class AsyncSupervisor:
+    """The asyncio face of :class:`Supervisor`: the same core, run with ``to_thread``.
+
+    ``async with AsyncSupervisor(config) as proxy:`` — read-only facts are available as
+    ``proxy.sync`` (the :class:`Supervisor`) and through attribute delegation."""
+
+    def __init__(self, config: ConfigInput, **options: Any) -> None:
+        self.sync = Supervisor(config, **options)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.sync, name)
+
+    async def start(self) -> AsyncSupervisor:
+        """Start; if the awaiting task is cancelled, the half-started Envoy is stopped."""
+        try:
+            await asyncio.to_thread(self.sync.start)
+        except asyncio.CancelledError:
+            await asyncio.shield(asyncio.to_thread(self.sync.stop, graceful=False))
+            raise
+        return self
+
+    async def hot_restart(self, config: ConfigInput, *, timeout: float | None = None) -> int:
+        """See :meth:`Supervisor.hot_restart`."""
+        return await asyncio.to_thread(self.sync.hot_restart, config, timeout=timeout)
+
+    async def restart(self) -> None:
+        """See :meth:`Supervisor.restart`."""
+        await asyncio.to_thread(self.sync.restart)
+
+    async def stop(self, graceful: bool = True, timeout: float | None = None) -> None:
+        """See :meth:`Supervisor.stop`."""
+        await asyncio.to_thread(self.sync.stop, graceful, timeout)
+
+    async def wait_for_state(self, *states: State, timeout: float = 10.0) -> State:
+        """See :meth:`Supervisor.wait_for_state`."""
+        return await asyncio.to_thread(self.sync.wait_for_state, *states, timeout=timeout)
+
+    async def __aenter__(self) -> AsyncSupervisor:
+        return await self.start()
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop(graceful=kind is None)
