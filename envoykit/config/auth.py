@@ -47,6 +47,7 @@ __all__ = [
     "JwksAsyncFetch",
     "JwtAuthentication",
     "JwtCacheConfig",
+    "JwtClaimPathSegment",
     "JwtClaimToHeader",
     "JwtFilterStateRule",
     "JwtHeader",
@@ -62,6 +63,11 @@ __all__ = [
     "OAuth2CookieConfigs",
     "OAuth2CookieNames",
     "OAuth2Credentials",
+    "OAuth2PerRoute",
+    "OAuth2PostLogoutRedirectUri",
+    "OAuth2PrivateKeyJwtConfig",
+    "OAuth2TokenCookieChunking",
+    "OAuth2TokenForwarding",
     "PathMatcher",
     "Permission",
     "PermissionSet",
@@ -124,11 +130,24 @@ class JwtHeader(EnvoyModel):
     value_prefix: str | None = None
 
 
+class JwtClaimPathSegment(EnvoyModel):
+    """One key of a ``claim_path`` (for claim names that contain dots)."""
+
+    key: str = Field(min_length=1)
+
+
 class JwtClaimToHeader(EnvoyModel):
-    """Copy a (possibly nested, dotted) claim of a verified JWT into a request header."""
+    """Copy a claim of a verified JWT into a request header: ``claim_name`` (nested claims
+    dotted, e.g. ``org.tenant``) or ``claim_path`` (one segment per key), exactly one."""
 
     header_name: str = Field(min_length=1)
-    claim_name: str = Field(min_length=1)
+    claim_name: str | None = Field(default=None, min_length=1)
+    claim_path: list[JwtClaimPathSegment] | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _one(self) -> JwtClaimToHeader:
+        self._exactly_one("claim_name", "claim_path")
+        return self
 
 
 class JwtCacheConfig(EnvoyModel):
@@ -614,6 +633,39 @@ class OAuth2CookieConfigs(EnvoyModel):
     code_verifier_cookie_config: OAuth2CookieConfig | None = None
 
 
+class OAuth2TokenForwarding(EnvoyModel):
+    """Forward a token to the upstream in ``header`` (``forward_id_token``)."""
+
+    header: str = Field(min_length=1)
+
+
+class OAuth2PostLogoutRedirectUri(EnvoyModel):
+    """Where the identity provider sends the user after sign-out: ``uri`` or ``disabled``."""
+
+    disabled: bool | None = None
+    uri: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> OAuth2PostLogoutRedirectUri:
+        self._exactly_one("disabled", "uri")
+        return self
+
+
+class OAuth2PrivateKeyJwtConfig(EnvoyModel):
+    """Client authentication by a signed JWT assertion (``auth_type: PRIVATE_KEY_JWT``)."""
+
+    signing_algorithm: Literal["RS256", "RS384", "RS512", "ES256", "ES384", "ES512"] | None = None
+    assertion_lifetime: Duration | None = None
+    assertion_audience: str | None = None
+
+
+class OAuth2TokenCookieChunking(EnvoyModel):
+    """Split large token cookies into chunks."""
+
+    max_cookie_size: int | None = Field(default=None, ge=0)
+    max_chunks: int | None = Field(default=None, ge=0)
+
+
 class OAuth2Config(EnvoyModel):
     """The OAuth2 authorization-code flow: unauthenticated requests are redirected to
     ``authorization_endpoint``; the callback (``redirect_path_matcher``) exchanges the code at
@@ -623,16 +675,20 @@ class OAuth2Config(EnvoyModel):
     retry_policy: dict[str, Any] | None = None
     authorization_endpoint: str = Field(min_length=1)
     end_session_endpoint: str | None = None
+    post_logout_redirect_uri: OAuth2PostLogoutRedirectUri | None = None
     credentials: OAuth2Credentials
     redirect_uri: str = Field(min_length=1)
     redirect_path_matcher: PathMatcher
     signout_path: PathMatcher
     forward_bearer_token: bool | None = None
+    forward_id_token: OAuth2TokenForwarding | None = None
     preserve_authorization_header: bool | None = None
     pass_through_matcher: list[HeaderMatcher] | None = None
     auth_scopes: list[str] | None = None
     resources: list[str] | None = None
-    auth_type: Literal["URL_ENCODED_BODY", "BASIC_AUTH"] | None = None
+    auth_type: (
+        Literal["URL_ENCODED_BODY", "BASIC_AUTH", "TLS_CLIENT_AUTH", "PRIVATE_KEY_JWT"] | None
+    ) = None
     use_refresh_token: bool | None = None
     default_expires_in: Duration | None = None
     deny_redirect_matcher: list[HeaderMatcher] | None = None
@@ -645,12 +701,41 @@ class OAuth2Config(EnvoyModel):
     csrf_token_expires_in: Duration | None = None
     code_verifier_token_expires_in: Duration | None = None
     disable_token_encryption: bool | None = None
+    allow_failed_matcher: list[HeaderMatcher] | None = None
+    original_request_uri: str | None = None
+    allowed_redirect_domains: list[str] | None = None
+    use_access_token_expiry_for_id_token_cookie: bool | None = None
+    private_key_jwt_config: OAuth2PrivateKeyJwtConfig | None = None
+    token_cookie_chunking: OAuth2TokenCookieChunking | None = None
+
+    @model_validator(mode="after")
+    def _one_authorization_header(self) -> OAuth2Config:
+        # envoy refuses more than one user of the upstream Authorization header
+        users = [name for name, used in (
+            ("forward_bearer_token", bool(self.forward_bearer_token)),
+            ("preserve_authorization_header", bool(self.preserve_authorization_header)),
+            ("forward_id_token", self.forward_id_token is not None
+             and self.forward_id_token.header.lower() == "authorization"),
+        ) if used]
+        if len(users) > 1:
+            raise ValueError(f"{' and '.join(users)} all use the Authorization header: "
+                             "set at most one")
+        return self
 
 
 class OAuth2(TypedConfig):
-    """The OAuth2 HTTP filter; ``config`` absent (e.g. per route) disables it."""
+    """The OAuth2 HTTP filter; ``config`` absent disables it."""
 
     type_url = "envoy.extensions.filters.http.oauth2.v3.OAuth2"
+    filter_name: ClassVar[str] = "envoy.filters.http.oauth2"
+
+    config: OAuth2Config | None = None
+
+
+class OAuth2PerRoute(TypedConfig):
+    """Per-route OAuth2 (``typed_per_filter_config``): ``config`` replaces the filter's."""
+
+    type_url = "envoy.extensions.filters.http.oauth2.v3.OAuth2PerRoute"
     filter_name: ClassVar[str] = "envoy.filters.http.oauth2"
 
     config: OAuth2Config | None = None

@@ -29,22 +29,50 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from envoykit.binary import find_envoy
 from envoykit.config.auth import (
     RBAC,
+    Empty,
+    Int32Range,
+    JwksAsyncFetch,
     JwtAuthentication,
+    JwtCacheConfig,
+    JwtClaimPathSegment,
     JwtClaimToHeader,
+    JwtFilterStateRule,
+    JwtHeader,
+    JwtPerRouteConfig,
     JwtProvider,
     JwtRequirement,
+    NormalizePayload,
     OAuth2,
     OAuth2Config,
+    OAuth2CookieConfig,
+    OAuth2CookieConfigs,
+    OAuth2CookieNames,
     OAuth2Credentials,
+    OAuth2PerRoute,
+    OAuth2PostLogoutRedirectUri,
+    OAuth2TokenCookieChunking,
+    OAuth2TokenForwarding,
     PathMatcher,
     Permission,
     Policy,
     Principal,
+    PrincipalAuthenticated,
+    ProviderWithAudiences,
+    RBACPerRoute,
     RBACRules,
+    RemoteJwks,
     RequirementRule,
     SdsSecretConfig,
 )
-from envoykit.config.core import DataSource, HeaderMatcher, HttpUri, StringMatcher
+from envoykit.config.core import (
+    CidrRange,
+    DataSource,
+    HeaderMatcher,
+    HttpUri,
+    RegexMatcher,
+    RuntimeFractionalPercent,
+    StringMatcher,
+)
 from envoykit.config.cors import Cors, CorsPolicy
 from envoykit.config.route import RouteMatch
 from envoykit.validate import envoy_validate_file
@@ -404,22 +432,23 @@ def test_cors_filter_and_policy_are_accepted_and_answer_preflight(
 # --- OAuth2 ---------------------------------------------------------------------------------
 
 
-def oauth_filter(auth_port: int) -> OAuth2:
-    return OAuth2(config=OAuth2Config(
-        token_endpoint=HttpUri(uri=f"http://127.0.0.1:{auth_port}/token", cluster="oauth",
-                               timeout="3s"),
-        authorization_endpoint=f"http://127.0.0.1:{auth_port}/authorize",
-        credentials=OAuth2Credentials(client_id="envoykit-client",
-                                      token_secret=SdsSecretConfig(name="token"),
-                                      hmac_secret=SdsSecretConfig(name="hmac")),
-        redirect_uri="http://%REQ(:authority)%/callback",
-        redirect_path_matcher=PathMatcher.exact("/callback"),
-        signout_path=PathMatcher.exact("/signout"),
-        forward_bearer_token=True,
-        pass_through_matcher=[HeaderMatcher(name="x-health",
-                                            string_match=StringMatcher(exact="1"))],
-        auth_scopes=["openid", "profile"],
-    ))
+def oauth_filter(auth_port: int, **overrides: Any) -> OAuth2:
+    fields: dict[str, Any] = {
+        "token_endpoint": HttpUri(uri=f"http://127.0.0.1:{auth_port}/token", cluster="oauth",
+                                  timeout="3s"),
+        "authorization_endpoint": f"http://127.0.0.1:{auth_port}/authorize",
+        "credentials": OAuth2Credentials(client_id="envoykit-client",
+                                         token_secret=SdsSecretConfig(name="token"),
+                                         hmac_secret=SdsSecretConfig(name="hmac")),
+        "redirect_uri": "http://%REQ(:authority)%/callback",
+        "redirect_path_matcher": PathMatcher.exact("/callback"),
+        "signout_path": PathMatcher.exact("/signout"),
+        "forward_bearer_token": True,
+        "pass_through_matcher": [HeaderMatcher(name="x-health",
+                                               string_match=StringMatcher(exact="1"))],
+        "auth_scopes": ["openid", "profile"],
+    }
+    return OAuth2(config=OAuth2Config(**(fields | overrides)))
 
 
 def cookies_of(response: httpx.Response) -> dict[str, str]:
@@ -499,3 +528,165 @@ def test_oauth2_filter_is_accepted_and_runs_the_code_flow(
     finally:
         auth.shutdown()
         auth.server_close()
+
+
+# --- every modelled field, checked by envoy ---------------------------------------------------
+
+
+def test_wide_configs_of_every_filter_are_accepted_by_envoy(
+    tmp_path: Path, rsa_keys: tuple[rsa.RSAPrivateKey, rsa.RSAPrivateKey],
+) -> None:
+    """Field names and shapes beyond the happy path, proven against envoy 1.40's schema."""
+    key, _ = rsa_keys
+    jwks = DataSource(inline_string=jwks_for(key, "k1"))
+    jwt = JwtAuthentication(
+        providers={
+            "remote": JwtProvider(
+                issuer="https://remote.test",
+                audiences=["a", "b"],
+                subjects=StringMatcher(prefix="spiffe://remote.test/"),
+                require_expiration=True,
+                max_lifetime="86400s",
+                remote_jwks=RemoteJwks(
+                    http_uri=HttpUri(uri="http://127.0.0.1:9/jwks", cluster="jwks",
+                                     timeout="1s"),
+                    cache_duration="5m",
+                    async_fetch=JwksAsyncFetch(fast_listener=True,
+                                               failed_refetch_duration="2s"),
+                    retry_policy={"num_retries": 2},
+                ),
+                forward=True,
+                from_headers=[JwtHeader(name="x-token", value_prefix="Token ")],
+                from_params=["jwt"],
+                from_cookies=["session"],
+                forward_payload_header="x-jwt-payload",
+                pad_forward_payload_header=True,
+                payload_in_metadata="payload",
+                normalize_payload_in_metadata=NormalizePayload(space_delimited_claims=["scope"]),
+                header_in_metadata="header",
+                failed_status_in_metadata="failure",
+                clock_skew_seconds=30,
+                jwt_cache_config=JwtCacheConfig(jwt_cache_size=50),
+                claim_to_headers=[
+                    JwtClaimToHeader(header_name="x-tenant", claim_name="org.tenant"),
+                    JwtClaimToHeader(header_name="x-dotted", claim_path=[
+                        JwtClaimPathSegment(key="example.com"), JwtClaimPathSegment(key="role")]),
+                ],
+                clear_route_cache=True,
+            ),
+            "local": JwtProvider(issuer="https://local.test", local_jwks=jwks),
+        },
+        requirement_map={"strict": JwtRequirement(provider_and_audiences=ProviderWithAudiences(
+            provider_name="remote", audiences=["c"]))},
+        rules=[
+            RequirementRule(match=RouteMatch(path="/healthz")),
+            RequirementRule(match=RouteMatch(prefix="/strict"), requirement_name="strict"),
+            RequirementRule(
+                match=RouteMatch(prefix="/", headers=[HeaderMatcher(name="x-mode",
+                                                                    present_match=True)]),
+                requires=JwtRequirement.all_of(
+                    JwtRequirement.any_of("remote", JwtRequirement(
+                        allow_missing_or_failed=Empty())),
+                    JwtRequirement.any_of("local", JwtRequirement.missing_allowed()),
+                ),
+            ),
+            RequirementRule(match=RouteMatch(prefix="/"),
+                            requires=JwtRequirement(extract_only_without_validation=Empty())),
+        ],
+        filter_state_rules=JwtFilterStateRule(name="jwt_selector", requires={
+            "one": JwtRequirement.provider("local")}),
+        bypass_cors_preflight=True,
+        strip_failure_response=True,
+        stat_prefix="auth",
+    )
+    cidr = CidrRange(address_prefix="10.0.0.0", prefix_len=8)
+    rbac = RBAC(
+        rules=RBACRules(action="ALLOW", policies={
+            "wide": Policy(
+                permissions=[
+                    Permission.any_of(
+                        Permission(destination_ip=cidr),
+                        Permission(destination_port_range=Int32Range(start=8000, end=9000)),
+                        Permission(requested_server_name=StringMatcher(suffix=".test")),
+                        Permission(url_path=PathMatcher(path=StringMatcher(
+                            safe_regex=RegexMatcher(regex="^/v[0-9]+/.*"))))),
+                    Permission.negate(Permission.header_exact(":method", "DELETE")),
+                ],
+                principals=[
+                    Principal.all_of(Principal(authenticated=PrincipalAuthenticated(
+                        principal_name=StringMatcher(exact="spiffe://client.test"))),
+                        Principal(remote_ip=cidr)),
+                    Principal.any_of(Principal(source_ip=cidr), Principal.ip("::1")),
+                    Principal(url_path=PathMatcher.prefix("/public")),
+                    Principal.negate(Principal(header=HeaderMatcher(
+                        name="x-evil", present_match=True))),
+                    Principal(authenticated=PrincipalAuthenticated()),
+                ],
+            ),
+        }),
+        rules_stat_prefix="main_",
+        shadow_rules=RBACRules(action="LOG", policies={"all": Policy(
+            permissions=[Permission(any=True)], principals=[Principal.anyone()])}),
+        shadow_rules_stat_prefix="shadow_",
+        track_per_rule_stats=True,
+    )
+    oauth = oauth_filter(
+        9,
+        credentials=OAuth2Credentials(
+            client_id="envoykit-client", token_secret=SdsSecretConfig(name="token"),
+            hmac_secret=SdsSecretConfig(name="hmac"),
+            cookie_names=OAuth2CookieNames(bearer_token="MyBearer", oauth_hmac="MyHmac"),
+            cookie_domain="example.test",
+        ),
+        cookie_configs=OAuth2CookieConfigs(
+            bearer_token_cookie_config=OAuth2CookieConfig(same_site="STRICT", path="/"),
+            oauth_nonce_cookie_config=OAuth2CookieConfig(same_site="LAX"),
+        ),
+        end_session_endpoint="http://127.0.0.1:9/logout",
+        resources=["https://api.test"],
+        auth_type="BASIC_AUTH",
+        use_refresh_token=True,
+        default_expires_in="600s",
+        default_refresh_token_expires_in="1h",
+        deny_redirect_matcher=[HeaderMatcher(
+            name="x-requested-with", string_match=StringMatcher(exact="XMLHttpRequest"))],
+        forward_id_token=OAuth2TokenForwarding(header="x-id-token"),
+        post_logout_redirect_uri=OAuth2PostLogoutRedirectUri(uri="http://127.0.0.1:9/bye"),
+        allow_failed_matcher=[HeaderMatcher(name="x-optional-login", present_match=True)],
+        allowed_redirect_domains=["127.0.0.1"],
+        use_access_token_expiry_for_id_token_cookie=True,
+        token_cookie_chunking=OAuth2TokenCookieChunking(max_cookie_size=4000, max_chunks=4),
+        disable_id_token_set_cookie=True,
+        stat_prefix="login",
+        csrf_token_expires_in="10m",
+        code_verifier_token_expires_in="10m",
+        retry_policy={"num_retries": 1},
+    )
+    policy = CorsPolicy(
+        allow_origin_string_match=[StringMatcher(prefix="https://", ignore_case=True)],
+        allow_methods="GET", expose_headers=["x-request-id"],
+        filter_enabled=RuntimeFractionalPercent.percent(100, runtime_key="cors.on"),
+        shadow_enabled=RuntimeFractionalPercent.percent(0),
+        allow_private_network_access=True, forward_not_matching_preflights=False,
+    )
+    per_route = {
+        JwtAuthentication.filter_name: JwtPerRouteConfig(disabled=True).to_dict(),
+        RBAC.filter_name: RBACPerRoute(rbac=RBAC(rules=RBACRules(
+            action="DENY", policies={}))).to_dict(),
+        Cors.filter_name: policy.to_dict(),
+    }
+    route_override = {OAuth2.filter_name: OAuth2PerRoute(config=oauth_filter(
+        9, signout_path=PathMatcher.prefix("/logout")).config).to_dict()}
+    config = bootstrap(
+        [_filter(Cors()), _filter(jwt), _filter(rbac), _filter(oauth)], 9,
+        vhost_extra={"typed_per_filter_config": per_route, "routes": [
+            {"match": {"prefix": "/"}, "route": {"cluster": "app"},
+             "typed_per_filter_config": route_override}]},
+        clusters=[static_cluster("jwks", 9), static_cluster("oauth", 9)],
+        secrets=OAUTH_SECRETS,
+    )
+    # each model survives a load from its own rendering
+    for model in (jwt, rbac, oauth, policy, OAuth2PerRoute.from_dict(route_override[
+            OAuth2.filter_name])):
+        assert type(model).from_dict(model.to_dict()) == model
+    envoy_validate_file(write_config(tmp_path, config))

@@ -11,6 +11,7 @@ from envoykit.config.auth import (
     RBAC,
     Empty,
     JwtAuthentication,
+    JwtClaimPathSegment,
     JwtClaimToHeader,
     JwtHeader,
     JwtPerRouteConfig,
@@ -19,6 +20,8 @@ from envoykit.config.auth import (
     OAuth2,
     OAuth2Config,
     OAuth2Credentials,
+    OAuth2PerRoute,
+    OAuth2PostLogoutRedirectUri,
     PathMatcher,
     Permission,
     Policy,
@@ -437,3 +440,39 @@ def test_cors_policy_errors() -> None:
     with pytest.raises(ModelError) as exc:
         Cors.from_dict({"allow_methods": "GET"})
     assert issue_paths(exc) == ["allow_methods"]
+
+
+def test_jwt_claim_to_header_takes_a_name_or_a_path() -> None:
+    by_path = JwtClaimToHeader(header_name="x-role", claim_path=[
+        JwtClaimPathSegment(key="example.com"), JwtClaimPathSegment(key="role")])
+    assert by_path.to_dict() == {"header_name": "x-role", "claim_path": [
+        {"key": "example.com"}, {"key": "role"}]}
+    with pytest.raises(ModelError, match="claim_name, claim_path"):
+        JwtClaimToHeader(header_name="x-role")
+    with pytest.raises(ModelError, match="got \\['claim_name', 'claim_path'\\]"):
+        JwtClaimToHeader(header_name="x", claim_name="a", claim_path=[{"key": "a"}])
+
+
+def test_oauth2_only_one_user_of_the_authorization_header() -> None:
+    config = dict(OAUTH_DICT["config"], preserve_authorization_header=True)
+    with pytest.raises(ModelError) as exc:
+        OAuth2.from_dict({"config": config})
+    assert issue_paths(exc) == ["config"]
+    assert "forward_bearer_token and preserve_authorization_header" in str(exc.value)
+    config = dict(OAUTH_DICT["config"], forward_id_token={"header": "authorization"})
+    with pytest.raises(ModelError, match="forward_bearer_token and forward_id_token"):
+        OAuth2.from_dict({"config": config})
+    config = dict(OAUTH_DICT["config"], forward_id_token={"header": "x-id-token"})
+    assert OAuth2.from_dict({"config": config}).to_dict()["config"]["forward_id_token"] == {
+        "header": "x-id-token"}
+
+
+def test_oauth2_per_route_and_post_logout_redirect() -> None:
+    per_route = OAuth2PerRoute.from_dict({"config": OAUTH_DICT["config"]})
+    assert per_route.to_dict() == {
+        "@type": T + "envoy.extensions.filters.http.oauth2.v3.OAuth2PerRoute",
+        "config": OAUTH_DICT["config"]}
+    assert OAuth2PostLogoutRedirectUri(uri="https://app.test/").to_dict() == {
+        "uri": "https://app.test/"}
+    with pytest.raises(ModelError):
+        OAuth2PostLogoutRedirectUri(disabled=True, uri="https://app.test/")
