@@ -340,7 +340,7 @@ def _data_sources(node: Any, path: str) -> Iterator[tuple[str, DataSource]]:
             yield from _data_sources(item, f"{path}.{key}" if path else str(key))
     elif hasattr(node, "__pydantic_fields__"):
         for name in type(node).model_fields:
-            value = getattr(node, name, None)
+            value = node.__dict__.get(name)
             if value is not None:
                 yield from _data_sources(value, f"{path}.{name}" if path else name)
 

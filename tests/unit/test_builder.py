@@ -1,0 +1,229 @@
+"""The EdgeProxy builder: the company example, its secure defaults, and its errors."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from envoykit import Cert, ConfigError, EdgeDefaults, EdgeProxy, SemanticError, UpstreamTLS, check
+from envoykit.config import DownstreamTlsContext, HttpConnectionManager, LocalRateLimit
+
+
+@pytest.fixture()
+def certs(tmp_path: Path) -> dict[str, Cert]:
+    out = {}
+    for host in ("a.example.com", "b.example.com"):
+        (tmp_path / f"{host}.pem").write_text("cert")
+        (tmp_path / f"{host}.key").write_text("key")
+        out[host] = Cert(str(tmp_path / f"{host}.pem"), str(tmp_path / f"{host}.key"))
+    return out
+
+
+def company(certs: dict[str, Cert]) -> EdgeProxy:
+    return (
+        EdgeProxy()
+        .site("a.example.com", "127.0.0.20:8080", cert=certs["a.example.com"])
+        .site("b.example.com", "127.0.0.21:8080", cert=certs["b.example.com"])
+        .https(port=8443)
+        .redirect_http(port=8080)
+        .rate_limit(requests=100, per="1s")
+        .admin(port=9901)
+    )
+
+
+def hcm_of(chain: Any) -> HttpConnectionManager:
+    hcm = chain.filters[0].typed_config
+    assert isinstance(hcm, HttpConnectionManager)
+    return hcm
+
+
+def test_company_edge_compiles_to_sni_chains_and_clusters(certs: dict[str, Cert]) -> None:
+    boot = company(certs).build()
+    https = boot.listener("https")
+    assert [c.filter_chain_match.server_names for c in https.filter_chains or []
+            if c.filter_chain_match] == [["a.example.com"], ["b.example.com"]]
+    assert [f.name for f in https.listener_filters or []] == [
+        "envoy.filters.listener.tls_inspector"]
+    a = boot.cluster("a_example_com").to_dict()
+    assert a["type"] == "STATIC"
+    assert a["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"] == {
+        "socket_address": {"address": "127.0.0.20", "port_value": 8080}}
+    assert check(boot) == []
+
+
+def test_secure_defaults_are_rendered(certs: dict[str, Cert]) -> None:
+    boot = company(certs).build()
+    https = boot.listener("https")
+    assert https.per_connection_buffer_limit_bytes == 32768
+    chain = (https.filter_chains or [])[0]
+    hcm = hcm_of(chain).to_dict()
+    assert hcm["use_remote_address"] is True
+    assert hcm["normalize_path"] is True and hcm["merge_slashes"] is True
+    assert hcm["strip_any_host_port"] is True
+    assert hcm["path_with_escaped_slashes_action"] == "UNESCAPE_AND_REDIRECT"
+    assert hcm["common_http_protocol_options"] == {
+        "idle_timeout": "3600s", "headers_with_underscores_action": "REJECT_REQUEST"}
+    assert hcm["request_headers_timeout"] == "10s"
+    assert hcm["stream_idle_timeout"] == "300s"
+    assert hcm["http2_protocol_options"] == {"max_concurrent_streams": 100,
+                                             "initial_stream_window_size": 65536,
+                                             "initial_connection_window_size": 1048576}
+    vhost = hcm["route_config"]["virtual_hosts"][0]
+    assert vhost["response_headers_to_add"][0]["header"] == {
+        "key": "strict-transport-security", "value": "max-age=63072000; includeSubDomains"}
+    tls = chain.transport_socket.typed_config if chain.transport_socket else None
+    assert isinstance(tls, DownstreamTlsContext)
+    params = tls.to_dict()["common_tls_context"]["tls_params"]
+    assert params["tls_minimum_protocol_version"] == "TLSv1_2"
+    assert "ECDHE-RSA-AES128-GCM-SHA256" in params["cipher_suites"]
+    assert tls.to_dict()["common_tls_context"]["alpn_protocols"] == ["h2", "http/1.1"]
+    monitors = boot.to_dict()["overload_manager"]["resource_monitors"]
+    assert monitors[0]["typed_config"]["max_active_downstream_connections"] == 50000
+    assert boot.to_dict()["admin"]["address"]["socket_address"]["address"] == "127.0.0.1"
+
+
+def test_rate_limit_is_enabled_and_enforced_per_site(certs: dict[str, Cert]) -> None:
+    boot = company(certs).build()
+    chains = boot.listener("https").filter_chains or []
+    limits = [hcm_of(c).http_filters[0].typed_config for c in chains]  # type: ignore[index]
+    assert all(isinstance(x, LocalRateLimit) for x in limits)
+    first = limits[0].to_dict()  # type: ignore[union-attr]
+    assert first["filter_enabled"]["default_value"] == {"numerator": 100, "denominator": "HUNDRED"}
+    assert first["filter_enforced"]["default_value"]["numerator"] == 100
+    assert first["token_bucket"] == {"max_tokens": 100, "tokens_per_fill": 100,
+                                     "fill_interval": "1s"}
+    assert first["enable_x_ratelimit_headers"] == "DRAFT_VERSION_03"
+    assert limits[0] is not limits[1]  # one bucket per site
+
+
+def test_site_rate_limit_overrides_and_false_disables(certs: dict[str, Cert]) -> None:
+    from envoykit import RateLimit
+
+    edge = (EdgeProxy().site("a.example.com", "127.0.0.20:8080", cert=certs["a.example.com"],
+                             rate_limit=RateLimit(5))
+            .site("b.example.com", "127.0.0.21:8080", cert=certs["b.example.com"],
+                  rate_limit=False)
+            .https(8443).rate_limit(100))
+    chains = edge.build().listener("https").filter_chains or []
+    a_filters = [f.name for f in hcm_of(chains[0]).http_filters or []]
+    b_filters = [f.name for f in hcm_of(chains[1]).http_filters or []]
+    assert a_filters == ["envoy.filters.http.local_ratelimit", "envoy.filters.http.router"]
+    assert b_filters == ["envoy.filters.http.router"]
+
+
+def test_redirect_points_at_the_https_port(certs: dict[str, Cert]) -> None:
+    http = company(certs).build().listener("http").to_dict()
+    hcm = http["filter_chains"][0]["filters"][0]["typed_config"]
+    vhost = hcm["route_config"]["virtual_hosts"][0]
+    assert vhost["domains"] == ["a.example.com", "b.example.com"]
+    assert vhost["routes"][0]["redirect"] == {
+        "https_redirect": True, "port_redirect": 8443, "response_code": "MOVED_PERMANENTLY"}
+
+
+def test_redirect_to_443_omits_the_port(certs: dict[str, Cert]) -> None:
+    edge = company(certs).https(443)
+    vhost = edge.build().listener("http").to_dict()["filter_chains"][0]["filters"][0][
+        "typed_config"]["route_config"]["virtual_hosts"][0]
+    assert "port_redirect" not in vhost["routes"][0]["redirect"]
+
+
+def test_modern_profile_is_tls13_only(certs: dict[str, Cert]) -> None:
+    edge = EdgeProxy(defaults=EdgeDefaults(tls_profile="modern"))
+    edge.site("a.example.com", "127.0.0.20:8080", cert=certs["a.example.com"]).https(8443)
+    chain = (edge.build().listener("https").filter_chains or [])[0]
+    assert chain.transport_socket is not None and chain.transport_socket.typed_config
+    params = chain.transport_socket.typed_config.to_dict()["common_tls_context"]["tls_params"]
+    assert params == {"tls_minimum_protocol_version": "TLSv1_3"}
+
+
+def test_defaults_are_overridable(certs: dict[str, Cert]) -> None:
+    defaults = dataclasses.replace(EdgeDefaults(), buffer_limit_bytes=1 << 20, hsts=None,
+                                   listen_address="0.0.0.0")
+    edge = EdgeProxy(defaults=defaults).site("a.example.com", "127.0.0.20:80",
+                                             cert=certs["a.example.com"]).https(443)
+    listener = edge.build().listener("https").to_dict()
+    assert listener["per_connection_buffer_limit_bytes"] == 1 << 20
+    assert listener["address"]["socket_address"]["address"] == "0.0.0.0"
+    assert "response_headers_to_add" not in str(listener)
+
+
+def test_dns_upstreams_become_strict_dns() -> None:
+    edge = EdgeProxy().site("a.example.com", "backend.internal:8080").http(8080)
+    cluster = edge.build().cluster("a_example_com").to_dict()
+    assert cluster["type"] == "STRICT_DNS"
+    assert cluster["dns_lookup_family"] == "V4_PREFERRED"
+
+
+def test_upstream_tls_verifies_ca_san_and_sni(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("ca")
+    edge = EdgeProxy().site("a.example.com", "127.0.0.20:8443",
+                            upstream_tls=UpstreamTLS(sni="internal.a", ca=str(ca))).http(8080)
+    tls = edge.build().cluster("a_example_com").to_dict()["transport_socket"]["typed_config"]
+    assert tls["sni"] == "internal.a"
+    vc = tls["common_tls_context"]["validation_context"]
+    assert vc["trusted_ca"] == {"filename": str(ca)}
+    assert vc["match_typed_subject_alt_names"] == [
+        {"san_type": "DNS", "matcher": {"exact": "internal.a"}}]
+
+
+def test_upstream_tls_without_ca_must_opt_out_of_verification() -> None:
+    edge = EdgeProxy().site("a.example.com", "127.0.0.20:8443",
+                            upstream_tls=UpstreamTLS(sni="a")).http(8080)
+    with pytest.raises(ConfigError, match="verify=True needs ca="):
+        edge.build()
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda e: e.site("not a host!", "127.0.0.1:1"), "not a valid host name"),
+        (lambda e: e.site("a.example.com"), "at least one upstream"),
+        (lambda e: e.site("a.example.com", "127.0.0.1"), "expected 'host:port'"),
+        (lambda e: e.site("a.example.com", "127.0.0.1:0"), "out of range"),
+        (lambda e: e.site("a.example.com", "127.0.0.1:1", timeout="-5s"), "negative"),
+        (lambda e: e.https(port=70000), "port must be"),
+        (lambda e: e.rate_limit(0), "positive integer"),
+        (lambda e: e.rate_limit(10, per="10ms"), "at least 50ms"),
+        (lambda e: e.rate_limit(10, per="soon"), "invalid duration"),
+    ],
+)
+def test_bad_builder_calls_name_the_argument(call: Any, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        call(EdgeProxy())
+
+
+def test_intent_problems_are_reported_together(certs: dict[str, Cert]) -> None:
+    edge = (EdgeProxy().site("a.example.com", "127.0.0.20:80")
+            .site("b.example.com", "127.0.0.21:80", aliases=["a.example.com"])
+            .https(8443))
+    with pytest.raises(SemanticError) as info:
+        edge.build()
+    paths = [i.path for i in info.value.issues]
+    assert "site('a.example.com').cert" in paths
+    assert "sites" in paths  # a.example.com claimed twice
+
+
+def test_same_host_twice_is_refused() -> None:
+    edge = EdgeProxy().site("a.example.com", "127.0.0.20:80")
+    with pytest.raises(ConfigError, match="already a site"):
+        edge.site("A.example.com", "127.0.0.21:80")
+
+
+def test_empty_edge_says_what_is_missing() -> None:
+    with pytest.raises(SemanticError, match="no site"):
+        EdgeProxy().build()
+
+
+def test_admin_off_loopback_warns(caplog: pytest.LogCaptureFixture) -> None:
+    EdgeProxy().admin(port=9901, address="0.0.0.0")
+    assert "reachable from the network" in caplog.text
+
+
+def test_build_is_deterministic(certs: dict[str, Cert]) -> None:
+    from envoykit import to_yaml
+
+    assert to_yaml(company(certs).build()) == to_yaml(company(certs).build())

@@ -1,0 +1,143 @@
+"""Cross-resource checks: each problem is found and named by its field path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from envoykit import Bootstrap, EdgeProxy, SemanticError, check, validate
+
+
+def base(tmp_path: Path) -> dict[str, Any]:
+    cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
+    cert.write_text("c")
+    key.write_text("k")
+    edge = (EdgeProxy().site("a.example.com", "127.0.0.20:80", cert=(str(cert), str(key)))
+            .site("b.example.com", "127.0.0.21:80", cert=(str(cert), str(key)))
+            .https(8443).redirect_http(8080).rate_limit(10))
+    return edge.build().to_dict()
+
+
+def chain(data: dict[str, Any], i: int = 0) -> dict[str, Any]:
+    result: dict[str, Any] = data["static_resources"]["listeners"][0]["filter_chains"][i]
+    return result
+
+
+def hcm(data: dict[str, Any], i: int = 0) -> dict[str, Any]:
+    result: dict[str, Any] = chain(data, i)["filters"][0]["typed_config"]
+    return result
+
+
+def issues_of(data: dict[str, Any]) -> dict[str, str]:
+    return {i.path: i.message for i in check(Bootstrap.from_dict(data))}
+
+
+HCM0 = "static_resources.listeners[0].filter_chains[0].filters[0].typed_config"
+
+
+def test_clean_config_has_no_issues(tmp_path: Path) -> None:
+    assert issues_of(base(tmp_path)) == {}
+
+
+def test_route_to_unknown_cluster(tmp_path: Path) -> None:
+    data = base(tmp_path)
+    hcm(data)["route_config"]["virtual_hosts"][0]["routes"][0]["route"]["cluster"] = "nope"
+    found = issues_of(data)
+    path = f"{HCM0}.route_config.virtual_hosts[0].routes[0].route.cluster"
+    assert "unknown cluster 'nope'" in found[path]
+
+
+def test_duplicate_listener_names_and_addresses(tmp_path: Path) -> None:
+    data = base(tmp_path)
+    listeners = data["static_resources"]["listeners"]
+    listeners[1]["name"] = "https"
+    listeners[1]["address"] = listeners[0]["address"]
+    found = issues_of(data)
+    assert "duplicate name 'https'" in found["static_resources.listeners[1].name"]
+    assert "clashes with listeners[0]" in found["static_resources.listeners[1].address"]
+
+
+def test_wildcard_address_clashes_with_specific_one(tmp_path: Path) -> None:
+    data = base(tmp_path)
+    data["static_resources"]["listeners"][1]["address"]["socket_address"] = {
+        "address": "0.0.0.0", "port_value": 8443}
+    assert "clashes" in issues_of(data)["static_resources.listeners[1].address"]
+
+
+def test_duplicate_domains_across_vhosts(tmp_path: Path) -> None:
+    data = base(tmp_path)
+    vhosts = hcm(data)["route_config"]["virtual_hosts"]
+    vhosts.append({"name": "other", "domains": ["A.example.com"],
+                   "routes": [{"match": {"prefix": "/"}, "direct_response": {"status": 200}}]})
+    found = issues_of(data)
+    assert "also claimed by virtual_hosts[0]" in found[
+        f"{HCM0}.route_config.virtual_hosts[1].domains[0]"]
+
+
+def test_tls_without_certificates(tmp_path: Path) -> None:
+    data = base(tmp_path)
+    del chain(data)["transport_socket"]["typed_config"]["common_tls_context"]["tls_certificates"]
+    found = issues_of(data)
+    path = ("static_resources.listeners[0].filter_chains[0].transport_socket.typed_config"
+            ".common_tls_context.tls_certificates")
+    assert "needs a certificate" in found[path]
+
+
+def test_sni_without_tls_and_without_inspector(tmp_path: Path) -> None:
+    data = base(tmp_path)
+    del chain(data)["transport_socket"]
+    del data["static_resources"]["listeners"][0]["listener_filters"]
+    found = issues_of(data)
+    path = "static_resources.listeners[0].filter_chains[0].filter_chain_match.server_names"
+    assert "SNI names without TLS" in found[path] or "tls_inspector" in found[path]
+    assert len([p for p in found if p.endswith("server_names")]) == 2
+
+
+def test_same_sni_in_two_chains(tmp_path: Path) -> None:
+    data = base(tmp_path)
+    chain(data, 1)["filter_chain_match"]["server_names"] = ["a.example.com"]
+    found = issues_of(data)
+    assert "already matched" in found[
+        "static_resources.listeners[0].filter_chains[1].filter_chain_match.server_names"]
+
+
+def test_zero_token_bucket_and_missing_router(tmp_path: Path) -> None:
+    data = base(tmp_path)
+    filters = hcm(data)["http_filters"]
+    filters[0]["typed_config"]["token_bucket"]["max_tokens"] = 0
+    filters.pop()  # the router
+    found = issues_of(data)
+    assert "refuses every request" in found[
+        f"{HCM0}.http_filters[0].typed_config.token_bucket.max_tokens"]
+    assert "must be envoy.filters.http.router" in found[f"{HCM0}.http_filters"]
+
+
+def test_missing_certificate_file(tmp_path: Path) -> None:
+    data = base(tmp_path)
+    (tmp_path / "k.pem").unlink()
+    found = issues_of(data)
+    assert any(p.endswith("private_key.filename") and "no such file" in m
+               for p, m in found.items())
+
+
+def test_static_cluster_with_a_host_name(tmp_path: Path) -> None:
+    data = base(tmp_path)
+    ep = data["static_resources"]["clusters"][0]["load_assignment"]["endpoints"][0]
+    ep["lb_endpoints"][0]["endpoint"]["address"]["socket_address"]["address"] = "web.internal"
+    found = issues_of(data)
+    assert any("a STATIC cluster needs IPs" in m for m in found.values())
+
+
+def test_require_client_cert_without_validation_context(tmp_path: Path) -> None:
+    data = base(tmp_path)
+    chain(data)["transport_socket"]["typed_config"]["require_client_certificate"] = True
+    assert any("validation_context" in m for m in issues_of(data).values())
+
+
+def test_validate_raises_semantic_error_before_running_envoy(tmp_path: Path) -> None:
+    data = base(tmp_path)
+    hcm(data)["route_config"]["virtual_hosts"][0]["routes"][0]["route"]["cluster"] = "nope"
+    with pytest.raises(SemanticError, match="unknown cluster"):
+        validate(data, envoy=False)
