@@ -162,7 +162,12 @@ def _https_listener() -> dict[str, Any]:
         "filters": [hcm("ingress_https", route)],
         "transport_socket": {"name": "envoy.transport_sockets.tls", "typed_config": tls},
     }
-    return {"name": "ingress_https", "address": sock("127.0.0.1", 0), "filter_chains": [chain]}
+    return {
+        "name": "ingress_https",
+        "address": sock("127.0.0.1", 0),
+        "traffic_direction": "INBOUND",  # drain_listeners(inbound_only=True) drains only this
+        "filter_chains": [chain],
+    }
 
 
 def _dead_cluster(port: int) -> dict[str, Any]:
