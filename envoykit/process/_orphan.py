@@ -13,7 +13,9 @@ The watchdog is ``python -I -S`` with no imports beyond the standard library cor
 supervisor holds the write end of its stdin; the kernel closes it when the parent dies
 in any way (SIGKILL included), the watchdog reads EOF and SIGKILLs the process group of
 every registered pid plus, on Linux, every process whose environment carries this
-supervisor's token (which also covers a pid not yet registered when the parent died).
+supervisor's token (which also covers a pid not yet registered when the parent died);
+then it removes the shared-memory files of the base ids in the run directory, and the
+run directory itself when the supervisor created it.
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ TOKEN_ENV = "ENVOYKIT_SUPERVISOR_TOKEN"
 _log = logging.getLogger("envoykit.process")
 
 _WATCHDOG_CODE = r"""
-import os, signal, sys
-token = sys.argv[1].encode()
+import os, shutil, signal, sys
+token, run_dir, owned = sys.argv[1].encode(), sys.argv[2], sys.argv[3] == "1"
 marker = b"ENVOYKIT_SUPERVISOR_TOKEN=" + token
 for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGPIPE):
     signal.signal(sig, signal.SIG_IGN)
@@ -59,16 +61,31 @@ for pid in targets:
             kill(pid, signal.SIGKILL)
         except OSError:
             pass
+try:
+    names = [n for n in os.listdir(run_dir) if n.startswith("base-id-")]
+except OSError:
+    names = []
+for name in names:
+    try:
+        with open(os.path.join(run_dir, name)) as handle:
+            base_id = int(handle.read().strip())
+        os.unlink("/dev/shm/envoy_shared_memory_%d" % (base_id * 10))
+    except (OSError, ValueError):
+        pass
+if owned:
+    shutil.rmtree(run_dir, ignore_errors=True)
 """
 
 
 class Watchdog:
     """Owns the watchdog process of one supervisor; ``env()`` marks Envoy processes."""
 
-    def __init__(self) -> None:
+    def __init__(self, run_dir: str | os.PathLike[str], *, owns_run_dir: bool) -> None:
         self.token = uuid.uuid4().hex
+        owned = "1" if owns_run_dir else "0"
         self._proc = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", _WATCHDOG_CODE, self.token],
+            [sys.executable, "-I", "-S", "-c", _WATCHDOG_CODE, self.token, os.fspath(run_dir),
+             owned],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -254,7 +254,7 @@ class Supervisor:
         with self._lock:
             old = self._live_epoch()
             data = config_to_dict(config)
-            path = self._write_config(data)
+            path = self._write_config(pin_listener_ports(data, old.listeners))
             envoy_validate_file(path, binary=self.binary, extra_args=self.options.override_args(),
                                 timeout=timeout or self.hot_restart_timeout)
             next_epoch = old.number + 1
@@ -318,7 +318,7 @@ class Supervisor:
         if self._run_dir is None:
             self._run_dir, self._owns_run_dir = make_run_dir(self._requested_run_dir)
         if self._watchdog is None:
-            self._watchdog = Watchdog()
+            self._watchdog = Watchdog(self._run_dir, owns_run_dir=self._owns_run_dir)
 
     def _write_config(self, data: Mapping[str, Any]) -> Path:
         assert self._run_dir is not None
@@ -531,6 +531,9 @@ class Supervisor:
                          epoch.number, epoch.pid, grace)
         epoch.terminate()
         epoch.close()
+        for path in (epoch.paths.config, epoch.paths.admin_address):
+            with contextlib.suppress(OSError):
+                path.unlink()
         with self._lock:
             if self._watchdog is not None:
                 self._watchdog.unwatch(epoch.pid)
