@@ -74,13 +74,13 @@ def stats(
     wanted = ["Counters", "Gauges", "TextReadouts", "Histograms"]
     if type is not None and type.lower() != "all":
         wanted = [type]
-    snapshot = StatsSnapshot()
+    parts = []
     for kind in wanted:
         params = {"format": "json", **_stats_params(filter, usedonly, kind, invert_filter)}
         reply = yield from p.send(p.get("/stats", params))
         numbers = "gauges" if kind.lower() == "gauges" else "counters"
-        snapshot = snapshot.merge(parse_stats_json(reply.body, numbers=numbers))
-    return snapshot
+        parts.append(parse_stats_json(reply.body, numbers=numbers))
+    return StatsSnapshot().merge(*parts)
 
 
 def stats_text(

@@ -108,13 +108,14 @@ class StatsSnapshot(Mapping[str, StatValue]):
             histograms=dict(self.histograms),
         )
 
-    def merge(self, other: StatsSnapshot) -> StatsSnapshot:
-        """A snapshot holding the stats of both (``other`` wins on a clash)."""
+    def merge(self, *others: StatsSnapshot) -> StatsSnapshot:
+        """A snapshot holding the stats of all (later snapshots win on a clash)."""
+        parts = (self, *others)
         return StatsSnapshot(
-            counters={**self.counters, **other.counters},
-            gauges={**self.gauges, **other.gauges},
-            text_readouts={**self.text_readouts, **other.text_readouts},
-            histograms={**self.histograms, **other.histograms},
+            counters={k: v for part in parts for k, v in part.counters.items()},
+            gauges={k: v for part in parts for k, v in part.gauges.items()},
+            text_readouts={k: v for part in parts for k, v in part.text_readouts.items()},
+            histograms={k: v for part in parts for k, v in part.histograms.items()},
         )
 
     def with_prefix(self, prefix: str) -> StatsSnapshot:

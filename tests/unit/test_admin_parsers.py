@@ -77,10 +77,7 @@ def snapshot() -> StatsSnapshot:
         parse_stats_json(raw("stats_text_readouts.json")),
         parse_stats_json(raw("stats_histograms.json")),
     ]
-    result = StatsSnapshot()
-    for part in parts:
-        result = result.merge(part)
-    return result
+    return StatsSnapshot().merge(*parts)
 
 
 def test_counters_gauges_readouts_and_histograms_are_told_apart() -> None:
@@ -277,3 +274,12 @@ def test_logging_levels_after_setting_components() -> None:
 def test_logging_without_a_listing_is_an_admin_error() -> None:
     with pytest.raises(AdminResponseError, match="/logging"):
         m.parse_logging(raw("logging_get.txt").decode())
+
+
+def test_merge_keeps_every_part_and_later_parts_win() -> None:
+    a = StatsSnapshot(counters={"x": 1, "y": 1}, gauges={"g": 1})
+    b = StatsSnapshot(counters={"y": 2}, text_readouts={"t": "v"})
+    merged = a.merge(b)
+    assert dict(merged.counters) == {"x": 1, "y": 2}
+    assert dict(merged.gauges) == {"g": 1} and dict(merged.text_readouts) == {"t": "v"}
+    assert StatsSnapshot().merge() == StatsSnapshot()
