@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -25,6 +26,8 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from envoykit.binary import find_envoy
@@ -814,3 +817,73 @@ def test_models_have_exactly_the_fields_of_envoys_schema() -> None:
                                f"{sorted(schema[msg] - ours)}, extra {sorted(ours - schema[msg])}")
     assert not differences, "\n".join(differences)
     assert len(expected) == 40 and "forward_id_token" in schemas[oauth]["OAuth2Config"]
+
+
+# --- property: RBAC trees the model accepts, envoy accepts ------------------------------------
+
+_names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz-", min_size=1, max_size=12)
+_string_matchers = st.one_of(
+    st.builds(StringMatcher, exact=_names), st.builds(StringMatcher, prefix=_names),
+    st.builds(StringMatcher, suffix=_names), st.builds(StringMatcher, contains=_names),
+    st.builds(StringMatcher, safe_regex=st.just(RegexMatcher(regex="^/[a-z]+$"))),
+)
+_cidrs = st.one_of(
+    st.builds(CidrRange, address_prefix=st.sampled_from(["10.0.0.0", "192.168.0.0", "0.0.0.0"]),
+              prefix_len=st.integers(0, 32)),
+    st.builds(CidrRange, address_prefix=st.just("::1"), prefix_len=st.integers(0, 128)),
+)
+_headers = st.one_of(
+    st.builds(HeaderMatcher, name=_names, string_match=_string_matchers,
+              invert_match=st.none() | st.booleans()),
+    st.builds(HeaderMatcher, name=_names, present_match=st.booleans()),
+)
+_paths = st.builds(PathMatcher, path=st.builds(StringMatcher, prefix=_names.map("/".__add__)))
+
+_permission_leaves = st.one_of(
+    st.just(Permission(any=True)),
+    st.builds(Permission, header=_headers),
+    st.builds(Permission, url_path=_paths),
+    st.builds(Permission, destination_ip=_cidrs),
+    st.builds(Permission, destination_port=st.integers(0, 65535)),
+    st.integers(0, 65000).map(lambda n: Permission(
+        destination_port_range=Int32Range(start=n, end=n + 100))),
+    st.builds(Permission, requested_server_name=_string_matchers),
+)
+_permissions = st.recursive(_permission_leaves, lambda inner: st.one_of(
+    st.lists(inner, min_size=1, max_size=3).map(lambda rules: Permission.all_of(*rules)),
+    st.lists(inner, min_size=1, max_size=3).map(lambda rules: Permission.any_of(*rules)),
+    inner.map(Permission.negate),
+), max_leaves=6)
+
+_principal_leaves = st.one_of(
+    st.just(Principal.anyone()),
+    st.builds(Principal, authenticated=st.builds(PrincipalAuthenticated,
+                                                 principal_name=st.none() | _string_matchers)),
+    st.builds(Principal, direct_remote_ip=_cidrs),
+    st.builds(Principal, remote_ip=_cidrs),
+    st.builds(Principal, header=_headers),
+    st.builds(Principal, url_path=_paths),
+)
+_principals = st.recursive(_principal_leaves, lambda inner: st.one_of(
+    st.lists(inner, min_size=1, max_size=3).map(lambda ids: Principal.all_of(*ids)),
+    st.lists(inner, min_size=1, max_size=3).map(lambda ids: Principal.any_of(*ids)),
+    inner.map(Principal.negate),
+), max_leaves=6)
+
+_rbac_filters = st.builds(
+    RBAC,
+    rules=st.builds(RBACRules, action=st.sampled_from(["ALLOW", "DENY", "LOG"]),
+                    policies=st.dictionaries(_names, st.builds(
+                        Policy, permissions=st.lists(_permissions, min_size=1, max_size=3),
+                        principals=st.lists(_principals, min_size=1, max_size=3)),
+                        min_size=0, max_size=3)),
+)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rbac=_rbac_filters)
+def test_rbac_configs_the_model_accepts_envoy_accepts(rbac: RBAC) -> None:
+    # the rendered dict loads back into the same model, and the real envoy takes it
+    assert RBAC.from_dict(rbac.to_dict()) == rbac
+    with tempfile.TemporaryDirectory() as tmp:
+        envoy_validate_file(write_config(Path(tmp), bootstrap([_filter(rbac)], 9)))
