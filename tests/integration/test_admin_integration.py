@@ -11,6 +11,8 @@ import asyncio
 import json
 import os
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -307,3 +309,13 @@ def test_async_client_reads_everything(shared_envoy: Envoy) -> None:
             assert value == 1
 
     asyncio.run(scenario())
+
+
+def test_the_example_runs_and_cleans_up() -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "admin_stats.py"
+    done = subprocess.run(
+        [sys.executable, str(example)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "requests counted: 3" in done.stdout
+    assert "dynamic listener 'from_file': version_info='v1'" in done.stdout
