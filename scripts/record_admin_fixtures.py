@@ -84,7 +84,7 @@ REQUESTS: list[tuple[str, str, str, Query]] = [
 
 def record(client: httpx.Client, name: str, method: str, path: str, query: Query) -> dict[str, Any]:
     """Send one request; return its index entry (the body is kept under ``_body``)."""
-    response = client.request(method, path, params=query)
+    response = client.request(method, path, params=list(query))
     kind = "json" if "json" in response.headers.get("content-type", "") else "txt"
     return {
         "name": name,

@@ -96,6 +96,16 @@ class StatsSnapshot(Mapping[str, StatValue]):
 
     __hash__ = None  # type: ignore[assignment]  # mutable-looking mapping: not hashable
 
+    def number(self, name: str, default: int | None = None) -> int:
+        """A counter's or gauge's value, typed as int (``default`` when absent, if given)."""
+        if name in self.counters:
+            return self.counters[name]
+        if name in self.gauges:
+            return self.gauges[name]
+        if default is None:
+            raise KeyError(name)
+        return default
+
     def __sub__(self, before: StatsSnapshot) -> StatsSnapshot:
         """Deltas: counters and gauges become ``self - before`` (a stat missing from
         ``before`` counts as 0); text readouts and histograms are taken from ``self``."""

@@ -124,7 +124,7 @@ def test_stats_invert_filter(admin: AdminClient) -> None:
 
 def test_wait_for_an_upstream_request(admin: AdminClient) -> None:
     start = admin.stats(filter=r"^cluster\.backend\.upstream_rq_total$")
-    total = int(start.get("cluster.backend.upstream_rq_total", 0))
+    total = start.number("cluster.backend.upstream_rq_total", 0)
     assert get(admin, "ingress_http", "/up").text == "upstream"
     stat = "cluster.backend.upstream_rq_total"
     assert admin.wait_for(stat, lambda v: v >= total + 1, timeout=5) == total + 1
@@ -242,9 +242,9 @@ def test_reset_counters(own_envoy: Envoy) -> None:
     with AdminClient(own_envoy.admin_address) as admin:
         get(admin, "ingress_http")
         name = "http.ingress_http.downstream_rq_total"
-        assert admin.stats(filter=f"^{name}$")[name] >= 1
+        assert admin.stats(filter=f"^{name}$").number(name) >= 1
         admin.reset_counters()
-        assert admin.stats(filter=f"^{name}$")[name] == 0
+        assert admin.stats(filter=f"^{name}$").number(name) == 0
 
 
 def test_drain_inbound_only_then_all(own_envoy: Envoy) -> None:
@@ -292,16 +292,14 @@ def test_async_client_does_what_the_supervisor_needs(own_envoy: Envoy) -> None:
 def test_async_client_reads_everything(shared_envoy: Envoy) -> None:
     async def scenario() -> None:
         async with AsyncAdminClient(shared_envoy.admin_address) as admin:
-            results = await asyncio.gather(
-                admin.certs(),
-                admin.memory(),
-                admin.runtime(),
-                admin.logging(),
+            certs, memory, runtime, levels = await asyncio.gather(
+                admin.certs(), admin.memory(), admin.runtime(), admin.logging()
+            )
+            text, prom, help_text = await asyncio.gather(
                 admin.stats_text(filter="^server\\.live$"),
                 admin.prometheus(filter="^server\\.live$"),
                 admin.help(),
             )
-            certs, memory, runtime, levels, text, prom, help_text = results
             assert len(certs) == 2 and memory.allocated > 0 and runtime.layers
             assert levels["admin"] and text == "server.live: 1\n"
             assert "envoy_server_live{} 1" in prom and "/ready" in help_text

@@ -126,6 +126,15 @@ def test_snapshot_is_a_mapping_over_all_kinds() -> None:
     assert sorted(snap) == sorted(snap.keys())
 
 
+def test_number_reads_counters_and_gauges_as_int() -> None:
+    snap = snapshot()
+    assert snap.number("server.live") == 1
+    assert snap.number("cluster.backend.upstream_rq_total") == 2
+    assert snap.number("missing", 0) == 0
+    with pytest.raises(KeyError):
+        snap.number("listener_manager.lds.version_text")
+
+
 def test_a_type_all_dump_puts_plain_numbers_in_counters() -> None:
     snap = parse_stats_json(raw("stats_all.json"))
     assert snap.counters["server.live"] == 1
