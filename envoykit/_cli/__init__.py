@@ -1,0 +1,1 @@
+"""Private helpers of the ``envoykit`` command (see :mod:`envoykit.cli`)."""

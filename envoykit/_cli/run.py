@@ -1,0 +1,176 @@
+"""``envoykit run``: a supervised envoy in the foreground.
+
+SIGHUP re-reads CONFIG and hot-restarts; with ``--watch`` a change of CONFIG's mtime
+does the same. A reload that fails (load error, failed check, envoy's validation, a
+child that does not come up) is reported and the running epoch keeps serving.
+SIGTERM and Ctrl-C stop envoy gracefully; the exit code is 0 then, 1 when envoy could
+not be started or kept running.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from envoykit import Bootstrap, EnvoykitError, SemanticError, check
+from envoykit._cli.source import ConfigSource, UsageError, UserCodeError
+from envoykit.process import Event, State, Supervisor
+
+__all__ = ["RunOptions", "Runner", "setup_logging"]
+
+log = logging.getLogger("envoykit.cli")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What ``envoykit run`` passes on to the supervisor."""
+
+    log_level: str = "info"
+    component_log_level: str | None = None
+    log_path: str | None = None
+    concurrency: int | None = None
+    config_yaml: str | None = None
+    drain_time_s: int = 2
+    parent_shutdown_time_s: int = 3
+    watch: bool = False
+    watch_interval: float = 1.0
+    supervisor_options: Mapping[str, Any] = field(default_factory=dict)
+
+    def supervisor_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for :class:`~envoykit.process.Supervisor`."""
+        return {
+            "log_level": self.log_level,
+            "component_log_level": self.component_log_level,
+            "log_path": self.log_path,
+            "concurrency": self.concurrency,
+            "config_yaml": self.config_yaml,
+            "drain_time_s": self.drain_time_s,
+            "parent_shutdown_time_s": self.parent_shutdown_time_s,
+            **self.supervisor_options,
+        }
+
+
+class Runner:
+    """Start envoy, then wait for signals and file changes until told to stop."""
+
+    def __init__(self, source: ConfigSource, options: RunOptions) -> None:
+        self.source = source
+        self.options = options
+        self._wake = threading.Event()
+        self._stop = False
+        self._reload = False
+        self._watched = source.watched_path() if options.watch else None
+        self._stamp = _stamp(self._watched)
+
+    def run(self) -> int:
+        """Run until SIGTERM/SIGINT; the process exit code."""
+        bootstrap = _checked(self.source.load())
+        restore = self._install_signals()
+        supervisor = Supervisor(bootstrap, on_event=_report, **self.options.supervisor_kwargs())
+        try:
+            supervisor.start()
+            _announce(supervisor)
+            return self._loop(supervisor)
+        finally:
+            supervisor.stop(graceful=True)
+            restore()
+
+    def _loop(self, supervisor: Supervisor) -> int:
+        interval = self.options.watch_interval if self._watched else 1.0
+        while True:
+            self._wake.wait(interval)
+            self._wake.clear()
+            if self._stop:
+                log.info("stopping envoy")
+                return 0
+            if supervisor.state is State.FAILED:
+                log.error("%s", supervisor.error or "envoy failed")
+                return 1
+            if self._reload or self._file_changed():
+                self._reload = False
+                self._hot_restart(supervisor)
+
+    def _file_changed(self) -> bool:
+        stamp = _stamp(self._watched)
+        if stamp is None or stamp == self._stamp:
+            return False
+        self._stamp = stamp
+        log.info("%s changed", self._watched)
+        return True
+
+    def _hot_restart(self, supervisor: Supervisor) -> None:
+        epoch = supervisor.epoch
+        try:
+            bootstrap = _checked(self.source.load())
+            number = supervisor.hot_restart(bootstrap)
+        except (EnvoykitError, UsageError, UserCodeError) as exc:
+            log.error("reload failed, epoch %s keeps serving:\n%s", supervisor.epoch or epoch, exc)
+            return
+        log.info("hot restart done: epoch %d is live (pid %s)", number, supervisor.pid)
+
+    def _install_signals(self) -> Callable[[], None]:
+        def on_stop(signum: int, frame: FrameType | None) -> None:
+            self._stop = True
+            self._wake.set()
+
+        def on_hup(signum: int, frame: FrameType | None) -> None:
+            self._reload = True
+            self._wake.set()
+
+        handlers = {signal.SIGTERM: on_stop, signal.SIGINT: on_stop, signal.SIGHUP: on_hup}
+        previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
+
+        def restore() -> None:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+        return restore
+
+
+def _checked(bootstrap: Bootstrap) -> Bootstrap:
+    issues = check(bootstrap)
+    if issues:
+        raise SemanticError(issues)
+    return bootstrap
+
+
+def _stamp(path: Path | None) -> tuple[int, int] | None:
+    if path is None:
+        return None
+    try:
+        stat = path.stat()
+    except OSError:
+        return None  # mid-replace by an editor: look again next time
+    return stat.st_mtime_ns, stat.st_size
+
+
+def _announce(supervisor: Supervisor) -> None:
+    listeners = ", ".join(f"{name}={host}:{port}"
+                          for name, (host, port) in sorted(supervisor.listeners.items()))
+    log.info("envoy is live: epoch %s, pid %s, admin %s, listeners: %s",
+             supervisor.epoch, supervisor.pid, supervisor.admin_address or "-", listeners or "-")
+
+
+def _report(event: Event) -> None:
+    """Log what a user running in the foreground wants to know."""
+    if event.kind in ("crash", "gave_up", "hot_restart_failed", "unready"):
+        log.warning("%s: %s", event.kind.replace("_", " "), event.message)
+    elif event.kind in ("recovered", "ready") or (event.kind == "started" and event.epoch):
+        log.info("%s", event.message)
+
+
+def setup_logging() -> None:
+    """envoy's own lines verbatim on stderr; envoykit's as ``envoykit: message``."""
+    envoy = logging.getLogger("envoykit.envoy")
+    envoy.setLevel(1)
+    envoy.propagate = False
+    raw = logging.StreamHandler(sys.stderr)
+    raw.setFormatter(logging.Formatter("%(message)s"))
+    envoy.addHandler(raw)
