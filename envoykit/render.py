@@ -8,6 +8,8 @@ from typing import Any, Protocol
 
 import yaml
 
+from envoykit.config._base import gc_paused
+
 __all__ = ["ConfigLike", "to_dict", "to_json", "to_yaml"]
 
 _Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when available
@@ -30,17 +32,19 @@ def to_dict(config: ConfigLike) -> dict[str, Any]:
 
 def to_json(config: ConfigLike, *, indent: int | None = 2) -> str:
     """Envoy JSON text; keys keep the model's field order."""
-    return json.dumps(to_dict(config), indent=indent, ensure_ascii=False) + "\n"
+    with gc_paused():
+        return json.dumps(to_dict(config), indent=indent, ensure_ascii=False) + "\n"
 
 
 def to_yaml(config: ConfigLike) -> str:
     """Envoy YAML text; block style, keys in the model's field order."""
-    text: str = yaml.dump(
-        to_dict(config),
-        Dumper=_Dumper,
-        sort_keys=False,
-        default_flow_style=False,
-        allow_unicode=True,
-        width=100,
-    )
+    with gc_paused():
+        text: str = yaml.dump(
+            to_dict(config),
+            Dumper=_Dumper,
+            sort_keys=False,
+            default_flow_style=False,
+            allow_unicode=True,
+            width=100,
+        )
     return text

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from envoykit.config._base import Duration, EnvoyModel, Typed, TypedConfig
+from envoykit.config._base import Duration, EnvoyModel, Resource, Typed, TypedConfig
 from envoykit.config.core import (
     Address,
     ConfigSource,
@@ -61,11 +61,10 @@ class LocalityLbEndpoints(EnvoyModel):
     priority: int | None = Field(default=None, ge=0, le=128)
 
 
-class ClusterLoadAssignment(TypedConfig):
+class ClusterLoadAssignment(Resource):
     """The endpoints of a cluster (inline, or an EDS resource)."""
 
     type_url = "envoy.config.endpoint.v3.ClusterLoadAssignment"
-    render_type = False
 
     cluster_name: str = Field(min_length=1)
     endpoints: list[LocalityLbEndpoints] | None = None
@@ -74,8 +73,11 @@ class ClusterLoadAssignment(TypedConfig):
     @classmethod
     def of(cls, cluster_name: str, *addresses: tuple[str, int]) -> ClusterLoadAssignment:
         """``ClusterLoadAssignment.of("web", ("127.0.0.20", 8080))``."""
-        hosts = [LbEndpoint(endpoint=Endpoint(address=Address.tcp(h, p))) for h, p in addresses]
-        return cls(cluster_name=cluster_name, endpoints=[LocalityLbEndpoints(lb_endpoints=hosts)])
+        hosts = [{"endpoint": {"address": {"socket_address": {"address": h, "port_value": p}}}}
+                 for h, p in addresses]  # one validation pass: builds 10,000 sites fast
+        result: ClusterLoadAssignment = cls.from_dict(
+            {"cluster_name": cluster_name, "endpoints": [{"lb_endpoints": hosts}]})
+        return result
 
 
 class Thresholds(EnvoyModel):
@@ -154,11 +156,10 @@ LbPolicy = Literal[
 ]
 
 
-class Cluster(TypedConfig):
+class Cluster(Resource):
     """A named group of upstream hosts and how to reach them."""
 
     type_url = "envoy.config.cluster.v3.Cluster"
-    render_type = False
 
     name: str = Field(min_length=1)
     type: DiscoveryType | None = None

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from envoykit.config._base import Duration, EnvoyModel, Typed, TypedConfig
+from envoykit.config._base import Duration, EnvoyModel, Resource, Typed, TypedConfig
 from envoykit.config.access_log import AccessLog
 from envoykit.config.core import Address, CidrRange, TransportSocket
 
@@ -78,11 +78,10 @@ class ListenerFilter(EnvoyModel):
         return cls(name=TlsInspector.filter_name, typed_config=TlsInspector())
 
 
-class Listener(TypedConfig):
+class Listener(Resource):
     """A named address envoy accepts connections on, and its filter chains."""
 
     type_url = "envoy.config.listener.v3.Listener"
-    render_type = False
 
     name: str = Field(min_length=1)
     address: Address

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from envoykit.config._base import Duration, EnvoyModel, Typed, TypedConfig
+from envoykit.config._base import Duration, EnvoyModel, Resource, Typed
 from envoykit.config.core import DataSource, HeaderMatcher, HeaderValueOption, RegexMatcher
 
 __all__ = [
@@ -190,11 +190,10 @@ class VirtualHost(EnvoyModel):
     include_request_attempt_count: bool | None = None
 
 
-class RouteConfiguration(TypedConfig):
+class RouteConfiguration(Resource):
     """A named route table (static inside an HCM, or an RDS resource)."""
 
     type_url = "envoy.config.route.v3.RouteConfiguration"
-    render_type = False
 
     name: str | None = None
     virtual_hosts: list[VirtualHost] | None = None
