@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,7 +44,7 @@ def admin_client(address: str, timeout: float = 2.0) -> AdminClient:
     return AdminClient(address, timeout=timeout, transport=transport, check_params=False)
 
 
-@dataclass
+@dataclass(eq=False)
 class Epoch:
     """A spawned Envoy process and what the supervisor learnt about it."""
 
@@ -119,12 +120,17 @@ class Epoch:
         except AdminError:
             return False
 
-    def wait_ready(self, deadline: float, poll_interval: float) -> None:
-        """Probe until ready; raise :class:`NotReady` at once when the process exits."""
+    def wait_ready(
+        self, deadline: float, poll_interval: float, cancel: threading.Event | None = None
+    ) -> None:
+        """Probe until ready; raise :class:`NotReady` at once when the process exits
+        (or ``cancel`` is set)."""
         while True:
             returncode = self.proc.poll()
             if returncode is not None:
                 raise NotReady("envoy exited before it became ready", returncode)
+            if cancel is not None and cancel.is_set():
+                raise NotReady("stopped while waiting for envoy to become ready")
             if self.check_ready():
                 break
             if time.monotonic() > deadline:

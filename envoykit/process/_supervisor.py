@@ -290,8 +290,8 @@ class Supervisor:
     def stop(self, graceful: bool = True, timeout: float | None = None) -> None:
         """Stop Envoy and everything it left behind.
 
-        graceful: ``/healthcheck/fail``, ``/drain_listeners?graceful``, wait until
-        ``server.total_connections`` is 0 (or ``timeout``), ``/quitquitquit``; then, for
+        graceful: ``/healthcheck/fail``, ``/drain_listeners?graceful``, wait until no
+        downstream connection is open (or ``timeout``), ``/quitquitquit``; then, for
         whatever still runs, SIGTERM and SIGKILL of the process tree. Not graceful:
         SIGTERM (Envoy exits at once) then SIGKILL."""
         self._stopping.set()
@@ -361,7 +361,7 @@ class Supervisor:
 
     def _await_ready(self, epoch: Epoch, timeout: float) -> None:
         try:
-            epoch.wait_ready(time.monotonic() + timeout, self.poll_interval)
+            epoch.wait_ready(time.monotonic() + timeout, self.poll_interval, self._stopping)
         except AdminError as exc:
             raise NotReady(f"admin failed while starting: {exc}", epoch.returncode) from exc
         if epoch.base_id is not None:
@@ -389,6 +389,8 @@ class Supervisor:
         if child is not None:
             child.terminate()
             self._retire(child)
+        if self._stopping.is_set():
+            return  # stop() is waiting for the lock and will tear everything down
         _log.warning("hot restart failed (%s); cold-restarting with the old config", exc)
         pinned = pin_listener_ports(self._config, old.listeners)
         try:
@@ -590,9 +592,13 @@ class Supervisor:
 
 
 def _active_connections(admin: AdminClient) -> int:
-    snapshot = admin.stats(filter=r"^server\.total_connections$")
-    value = snapshot.get("server.total_connections", 0)
-    return value if isinstance(value, int) else 0
+    """Open downstream connections over all listeners but admin. (``server.total_connections``
+    is only refreshed at each stats flush, every 5 s by default, so it lags.)"""
+    gauges = admin.stats(filter=r"^listener\..*downstream_cx_active$", type="Gauges").gauges
+    return sum(
+        value for name, value in gauges.items()
+        if not name.startswith("listener.admin.") and ".worker_" not in name
+    )
 
 
 def _who_listens(port: int) -> str:

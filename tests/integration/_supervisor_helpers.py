@@ -24,7 +24,7 @@ HCM_TYPE = (
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server naming)
+    def do_GET(self) -> None:
         body = f"{self.server.server_port} {self.path}".encode()  # type: ignore[attr-defined]
         self.send_response(200)
         self.send_header("content-length", str(len(body)))
@@ -76,7 +76,8 @@ def bootstrap(upstream_port: int, *, tag: str = "v1", port: int = 0) -> dict[str
         "name": "upstream",
         "connect_timeout": "1s",
         "type": "STATIC",
-        "load_assignment": {"cluster_name": "upstream", "endpoints": [{"lb_endpoints": [endpoint]}]},
+        "load_assignment": {
+            "cluster_name": "upstream", "endpoints": [{"lb_endpoints": [endpoint]}]},
     }
     return {
         "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}}},

@@ -1,0 +1,268 @@
+"""The supervisor against the real envoy, with real HTTP upstreams on loopback.
+
+Every test is bounded in time and safe under ``pytest -n 2``: listeners and admin use
+port 0, base ids are dynamic, run directories are private.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from envoykit.errors import HotRestartError, ProcessExited, StartupError, ValidationError
+from envoykit.process import AsyncSupervisor, Backoff, Event, State, Supervisor
+from envoykit.process._epoch import Epoch
+from envoykit.process._supervisor import shm_path
+from tests.integration._supervisor_helpers import bootstrap, envoy_pids_with, get, upstream
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(30)]
+ROOT = Path(__file__).resolve().parents[2]
+OPTIONS: dict[str, Any] = {"concurrency": 1, "log_level": "warning", "drain_time_s": 1,
+                           "parent_shutdown_time_s": 2}
+
+
+@pytest.fixture
+def up() -> Iterator[int]:
+    with upstream() as port:
+        yield port
+
+
+def _unbindable(up: int, tag: str) -> dict[str, Any]:
+    """Passes ``envoy --mode validate`` but fails at run time (address not on this host)."""
+    config = bootstrap(up, tag=tag)
+    extra = copy.deepcopy(config["static_resources"]["listeners"][0])
+    extra["name"] = "unbindable"
+    extra["address"]["socket_address"] = {"address": "192.0.2.1", "port_value": 8080}
+    config["static_resources"]["listeners"].append(extra)
+    return config
+
+
+def _assert_nothing_left(run_dir: Path, base_ids: set[int]) -> None:
+    deadline = time.monotonic() + 5
+    while envoy_pids_with(str(run_dir)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert envoy_pids_with(str(run_dir)) == []
+    assert not run_dir.exists()
+    for base_id in base_ids:
+        assert not shm_path(base_id).exists()
+
+
+def test_start_ready_serve_stop(up: int) -> None:
+    events: list[Event] = []
+    with Supervisor(bootstrap(up), on_event=events.append, **OPTIONS) as proxy:
+        assert proxy.state is State.LIVE and proxy.epoch == 0
+        status, tag, body = get(proxy.address_of("ingress"))
+        assert (status, tag) == (200, "v1") and body.startswith(str(up))
+        assert proxy.url_of("ingress").startswith("http://127.0.0.1:")
+        with proxy.admin() as admin:
+            assert admin.ready() and admin.server_info().restart_epoch == 0
+        [info] = proxy.processes()
+        assert info.current and info.alive and info.pid == proxy.pid
+        assert info.rss_bytes and info.rss_bytes > 1_000_000
+        run_dir, base_id = proxy.run_dir, proxy.base_id
+        assert run_dir is not None and base_id is not None
+        assert oct(run_dir.stat().st_mode & 0o777) == "0o700"
+        assert shm_path(base_id).exists()
+    assert proxy.state is State.STOPPED
+    assert [e.kind for e in events] == ["state", "started", "draining", "stopped"]
+    _assert_nothing_left(run_dir, {base_id})
+
+
+def test_startup_failure_carries_envoys_message(up: int) -> None:
+    config = bootstrap(up)
+    config["static_resources"]["clusters"] = []  # the route names a missing cluster
+    proxy = Supervisor(config, **OPTIONS)
+    started = time.monotonic()
+    with pytest.raises(StartupError) as info:
+        proxy.start()
+    assert time.monotonic() - started < 5  # fails fast, no timeout wait
+    assert "unknown cluster 'upstream'" in str(info.value)
+    assert info.value.returncode not in (None, 0)
+    assert any("unknown cluster" in line for line in info.value.output_tail)
+    assert proxy.state is State.STOPPED and proxy.run_dir is None
+
+
+def test_two_supervisors_on_port_zero_do_not_collide(up: int) -> None:
+    with Supervisor(bootstrap(up, tag="a"), **OPTIONS) as one, \
+            Supervisor(bootstrap(up, tag="b"), **OPTIONS) as two:
+        assert one.base_id != two.base_id
+        assert one.address_of("ingress") != two.address_of("ingress")
+        assert one.admin_address != two.admin_address
+        one.hot_restart(bootstrap(up, tag="a2"))
+        assert get(one.address_of("ingress"))[1] == "a2"
+        assert get(two.address_of("ingress"))[1] == "b"
+        assert two.epoch == 0 and one.epoch == 1
+
+
+def test_hot_restart_keeps_the_address_and_switches_config(up: int) -> None:
+    with Supervisor(bootstrap(up), **OPTIONS) as proxy:
+        address, admin = proxy.address_of("ingress"), proxy.admin_address
+        assert proxy.hot_restart(bootstrap(up, tag="v2")) == 1
+        assert proxy.address_of("ingress") == address
+        assert get(address)[1] == "v2"
+        assert proxy.admin_address != admin  # admin on port 0 moves with the epoch
+        assert proxy.hot_restart(bootstrap(up, tag="v3")) == 2
+        assert get(address)[1] == "v3"
+        epochs = {p.epoch for p in proxy.processes()}
+        assert 2 in epochs
+
+
+def test_invalid_config_leaves_the_old_one_serving(up: int) -> None:
+    with Supervisor(bootstrap(up), **OPTIONS) as proxy:
+        address, pid = proxy.address_of("ingress"), proxy.pid
+        broken = bootstrap(up, tag="bad")
+        broken["static_resources"]["clusters"][0]["connect_timeout"] = "-1s"
+        with pytest.raises(ValidationError):
+            proxy.hot_restart(broken)
+        assert proxy.state is State.LIVE and proxy.pid == pid
+        assert get(address)[1] == "v1"
+        assert proxy.hot_restart(bootstrap(up, tag="v2")) == 1
+        assert get(address)[1] == "v2"
+
+
+def test_failed_child_old_config_serves_and_later_hot_restart_works(up: int) -> None:
+    with Supervisor(bootstrap(up), **OPTIONS) as proxy:
+        address = proxy.address_of("ingress")
+        with pytest.raises(HotRestartError) as info:
+            proxy.hot_restart(_unbindable(up, "bad"))
+        assert "192.0.2.1:8080" in str(info.value)
+        assert proxy.state is State.LIVE
+        assert get(address)[1] == "v1"  # old config, same address, admin works again
+        with proxy.admin() as admin:
+            assert admin.ready()
+        kinds = [e.kind for e in proxy.events]
+        assert "hot_restart_failed" in kinds and "recovered" in kinds
+        assert proxy.hot_restart(bootstrap(up, tag="v2")) == 1
+        assert get(address)[1] == "v2"
+
+
+def test_kill_9_of_envoy_restarts_it_on_the_same_address(up: int) -> None:
+    with Supervisor(bootstrap(up), health_interval=0.05, **OPTIONS) as proxy:
+        address, pid = proxy.address_of("ingress"), proxy.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        proxy.wait_for_state(State.RESTARTING, timeout=5)
+        proxy.wait_for_state(State.LIVE, timeout=10)
+        assert proxy.pid != pid
+        assert get(address)[:2] == (200, "v1")
+        assert "crash" in [e.kind for e in proxy.events]
+
+
+def test_gives_up_after_quick_crashes(up: int) -> None:
+    backoff = Backoff(initial=0.05, max_quick_failures=1)
+    proxy = Supervisor(bootstrap(up), health_interval=0.05, backoff=backoff, **OPTIONS)
+    with proxy:
+        for _ in range(2):
+            proxy.wait_for_state(State.LIVE, timeout=10)
+            pid = proxy.pid
+            assert pid is not None
+            os.kill(pid, signal.SIGKILL)
+            proxy.wait_for_state(State.RESTARTING, State.FAILED, timeout=5)
+        proxy.wait_for_state(State.FAILED, timeout=10)
+        assert isinstance(proxy.error, ProcessExited)
+        assert "giving up" in str(proxy.error)
+        assert [e.kind for e in proxy.events][-1] == "gave_up"
+    assert proxy.state is State.FAILED
+
+
+def test_sigkill_of_the_python_parent_leaves_no_envoy(up: int, tmp_path: Path) -> None:
+    script = (
+        "import sys, time\n"
+        "from envoykit.process import Supervisor\n"
+        "from tests.integration._supervisor_helpers import bootstrap\n"
+        f"proxy = Supervisor(bootstrap({up}), concurrency=1, log_level='warning').start()\n"
+        f"proxy.hot_restart(bootstrap({up}, tag='v2'))\n"
+        "print(proxy.run_dir, proxy.base_id, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert parent.stdout is not None
+        run_dir, base_id = parent.stdout.readline().split()
+        assert len(envoy_pids_with(run_dir)) == 2  # both epochs are running
+    finally:
+        parent.kill()
+        parent.wait()
+    _assert_nothing_left(Path(run_dir), {int(base_id)})
+
+
+def test_ctrl_c_during_startup_cleans_up(up: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[Path] = []
+
+    def interrupted(self: Epoch) -> bool:
+        seen.append(self.paths.config.parent)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Epoch, "check_ready", interrupted)
+    proxy = Supervisor(bootstrap(up), **OPTIONS)
+    with pytest.raises(KeyboardInterrupt):
+        proxy.start()
+    assert proxy.state is State.STOPPED
+    _assert_nothing_left(seen[0], set())
+
+
+def test_a_fixed_port_in_use_is_refused_not_silently_shared(up: int) -> None:
+    with socket.socket() as other:
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        with pytest.raises(StartupError, match=r"SO_REUSEPORT"):
+            Supervisor(bootstrap(up, port=port), **OPTIONS).start()
+
+
+def test_graceful_stop_lets_a_slow_request_finish(up: int) -> None:
+    proxy = Supervisor(bootstrap(up), **OPTIONS).start()
+    address = proxy.address_of("ingress")
+    result: list[int] = []
+    connection = socket.create_connection(address, timeout=5)
+    stopper = threading.Thread(target=proxy.stop)
+    try:
+        connection.sendall(b"GET / HTTP/1.1\r\nhost: x\r\n")  # headers not finished yet
+        time.sleep(0.1)
+        stopper.start()
+        time.sleep(0.3)
+        connection.sendall(b"\r\n")
+        result.append(int(connection.recv(4096).split()[1]))
+        connection.close()  # envoy answered "connection: close"; the drain can finish
+    finally:
+        connection.close()
+        stopper.join(10)
+    assert result == [200]
+    assert proxy.state is State.STOPPED
+
+
+def test_asyncio_facade(up: int) -> None:
+    async def main() -> tuple[str, str, State]:
+        async with AsyncSupervisor(bootstrap(up), **OPTIONS) as proxy:
+            before = await asyncio.to_thread(get, proxy.address_of("ingress"))
+            await proxy.hot_restart(bootstrap(up, tag="async"))
+            after = await asyncio.to_thread(get, proxy.address_of("ingress"))
+            return before[1], after[1], proxy.state
+
+    assert asyncio.run(main()) == ("v1", "async", State.LIVE)
+
+
+def test_process_info_reports_every_epoch(up: int) -> None:
+    with Supervisor(bootstrap(up), **OPTIONS) as proxy:
+        proxy.hot_restart(bootstrap(up, tag="v2"))
+        infos = proxy.processes()
+        assert [i.current for i in infos][-1] is True
+        for info in infos:
+            if info.alive:
+                assert psutil.Process(info.pid).is_running()
+                assert info.cpu_seconds is not None and info.rss_bytes
