@@ -28,6 +28,7 @@ __all__ = ["AdminClient", "AsyncAdminClient"]
 log = logging.getLogger("envoykit.admin")
 
 T = TypeVar("T")
+_ANY_STATUS = frozenset(range(100, 600))
 Predicate = Callable[[Any], bool]
 RuntimeValue = _ops.RuntimeValue
 
@@ -68,9 +69,21 @@ class _Core:
 
     def _checked(self, call: p.Call) -> Generator[p.Step, p.Reply | None, p.Call]:
         if self._helps is None:
-            reply = yield from p.send(p.get("/help"))
-            self._helps = p.parse_help(reply.text)
+            reply = yield from p.send(p.Call("GET", "/help", ok=_ANY_STATUS))
+            self._helps = self._parse_help(reply)
+        if not self._helps:  # /help is not available (e.g. admin.allow_paths): send unchecked
+            return call
         return p.check_params(self._helps, call)
+
+    def _parse_help(self, reply: p.Reply) -> dict[str, p.EndpointHelp]:
+        helps = p.parse_help(reply.text) if reply.status == 200 else {}
+        if not helps:
+            log.warning(
+                "%s/help answered %d without an endpoint list; parameters are not checked",
+                self.base_url,
+                reply.status,
+            )
+        return helps
 
     def _reply(self, call: p.Call, response: httpx.Response, started: float) -> p.Reply:
         elapsed = (time.monotonic() - started) * 1000

@@ -59,6 +59,10 @@ class ConfigDump:
         except (TypeError, AttributeError) as exc:
             raise AdminResponseError(f"unexpected shape: {exc!r}", endpoint="/config_dump") from exc
 
+    def __repr__(self) -> str:
+        where = f"resource={self.resource!r}, " if self.resource else ""
+        return f"ConfigDump({where}sections={sorted(self.sections)})"
+
     def _add(self, item: Mapping[str, Any]) -> None:
         type_name = str(item.get("@type", "")).removeprefix(_PREFIX)
         section, dot, _ = type_name.partition(".")

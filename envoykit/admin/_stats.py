@@ -49,7 +49,7 @@ class Histogram:
 StatValue = int | str | Histogram
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class StatsSnapshot(Mapping[str, StatValue]):
     """Counters, gauges, text readouts and histograms at one moment.
 
@@ -95,6 +95,12 @@ class StatsSnapshot(Mapping[str, StatValue]):
         )
 
     __hash__ = None  # type: ignore[assignment]  # mutable-looking mapping: not hashable
+
+    def __repr__(self) -> str:
+        return (
+            f"StatsSnapshot(counters={len(self.counters)}, gauges={len(self.gauges)}, "
+            f"text_readouts={len(self.text_readouts)}, histograms={len(self.histograms)})"
+        )
 
     def number(self, name: str, default: int | None = None) -> int:
         """A counter's or gauge's value, typed as int (``default`` when absent, if given)."""

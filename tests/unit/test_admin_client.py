@@ -457,3 +457,24 @@ def test_requests_are_logged_at_debug(replay: Replay, caplog: pytest.LogCaptureF
     (record,) = caplog.records
     assert record.name == "envoykit.admin"
     assert record.getMessage().startswith("GET /ready -> 200")
+
+
+def test_without_help_parameters_go_unchecked_with_a_warning(
+    kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    replay = Replay()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/help":  # e.g. admin.allow_paths leaves /help out
+            return httpx.Response(403, text="forbidden")
+        return replay(request)
+
+    snap = make_admin(kind, handler)("stats", type="Gauges")
+    assert snap.gauges["server.live"] == 1
+    assert "parameters are not checked" in caplog.text
+
+
+def test_reprs_are_short(admin: Admin) -> None:
+    assert repr(admin("stats", type="Gauges")).startswith("StatsSnapshot(counters=0, gauges=")
+    dump = repr(admin("config_dump", resource="dynamic_listeners"))
+    assert dump == "ConfigDump(resource='dynamic_listeners', sections=['ListenersConfigDump'])"
