@@ -95,6 +95,8 @@ def format_path(loc: Iterable[str | int], prefix: str = "") -> str:
 def _join(outer: str, inner: str) -> str:
     if inner == "<root>":
         return outer
+    if outer == "<root>":
+        return inner
     return outer + inner if inner.startswith("[") else f"{outer}.{inner}"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Literal
 
@@ -24,6 +25,7 @@ __all__ = [
     "HttpHealthCheck",
     "HttpProtocolOptions",
     "HttpUri",
+    "Int64Range",
     "Node",
     "PathConfigSource",
     "Percent",
@@ -86,6 +88,18 @@ class CidrRange(EnvoyModel):
 
     address_prefix: str
     prefix_len: int | None = Field(default=None, ge=0, le=128)
+
+    @model_validator(mode="after")
+    def _ip(self) -> CidrRange:
+        try:
+            ip = ipaddress.ip_address(self.address_prefix)
+        except ValueError:
+            raise ValueError(f"address_prefix {self.address_prefix!r} is not an IP address") \
+                from None
+        if self.prefix_len is not None and self.prefix_len > ip.max_prefixlen:
+            raise ValueError(f"prefix_len {self.prefix_len} is longer than an IPv{ip.version} "
+                             f"address ({ip.max_prefixlen} bits)")
+        return self
 
 
 class HeaderValue(EnvoyModel):
@@ -292,14 +306,34 @@ class StringMatcher(EnvoyModel):
         return self
 
 
+class Int64Range(EnvoyModel):
+    """``[start, end)``."""
+
+    start: int
+    end: int
+
+
 class HeaderMatcher(EnvoyModel):
     """Match a request header by name (and value, presence or absence)."""
 
     name: str = Field(min_length=1)
     string_match: StringMatcher | None = None
     present_match: bool | None = None
+    range_match: Int64Range | None = None
+    exact_match: str | None = Field(default=None, deprecated="use string_match")
+    prefix_match: str | None = Field(default=None, deprecated="use string_match")
+    suffix_match: str | None = Field(default=None, deprecated="use string_match")
+    contains_match: str | None = Field(default=None, deprecated="use string_match")
+    safe_regex_match: RegexMatcher | None = Field(default=None, deprecated="use string_match")
     invert_match: bool | None = None
     treat_missing_header_as_empty: bool | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> HeaderMatcher:
+        self._exactly_one("string_match", "present_match", "range_match", "exact_match",
+                          "prefix_match", "suffix_match", "contains_match", "safe_regex_match",
+                          required=False)
+        return self
 
 
 # --- health checking ----------------------------------------------------------------------

@@ -20,6 +20,7 @@ __all__ = [
     "CertificateValidationContext",
     "CommonTlsContext",
     "DownstreamTlsContext",
+    "GenericSecret",
     "SdsSecretConfig",
     "Secret",
     "SubjectAltNameMatcher",
@@ -132,6 +133,12 @@ class UpstreamTlsContext(TypedConfig):
     max_session_keys: int | None = Field(default=None, ge=0)
 
 
+class GenericSecret(EnvoyModel):
+    """An opaque secret (e.g. an OAuth2 client secret or HMAC key)."""
+
+    secret: DataSource
+
+
 class Secret(TypedConfig):
     """A named secret: a certificate or a validation context (static or SDS file)."""
 
@@ -140,6 +147,7 @@ class Secret(TypedConfig):
     name: str = Field(min_length=1)
     tls_certificate: TlsCertificate | None = None
     validation_context: CertificateValidationContext | None = None
+    generic_secret: GenericSecret | None = None
 
 
 def tls_transport_socket(context: DownstreamTlsContext | UpstreamTlsContext) -> TransportSocket:
