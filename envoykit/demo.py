@@ -9,26 +9,21 @@ limit, and an admin page on loopback. ``--check`` runs the tour itself and exits
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from types import FrameType
 
 import httpx
 
-from envoykit.admin import AdminClient, AdminError
-from envoykit.binary import find_envoy
 from envoykit.builder import EdgeProxy
-from envoykit.errors import StartupError
-from envoykit.render import to_yaml
+from envoykit.process import Supervisor
 from envoykit.testing.http import resolving_client
 from envoykit.testing.tls import TestCA, private_dir
 from envoykit.testing.upstream import Upstream
@@ -104,45 +99,6 @@ def _upstreams(settings: DemoSettings) -> Iterator[tuple[Upstream, Upstream]]:
         a.close()
 
 
-@contextmanager
-def _envoy(config_path: Path, admin: str,
-           timeout: float = 15.0) -> Iterator[subprocess.Popen[bytes]]:
-    """Run envoy in its own session; stop it (and anything it started) on the way out."""
-    argv = [str(find_envoy().path), "-c", str(config_path), "--disable-hot-restart",
-            "-l", "warn", "--drain-time-s", "1", "--parent-shutdown-time-s", "2"]
-    proc = subprocess.Popen(argv, start_new_session=True)
-    try:
-        _wait_ready(proc, admin, timeout)
-        yield proc
-    finally:
-        _terminate(proc)
-
-
-def _wait_ready(proc: subprocess.Popen[bytes], admin: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    with AdminClient(admin, timeout=1.0) as client:
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise StartupError("envoy exited during startup", returncode=proc.returncode)
-            try:
-                if client.ready():
-                    return
-            except AdminError:
-                pass
-            time.sleep(0.02)
-    raise StartupError(f"envoy not ready after {timeout:.0f}s")
-
-
-def _terminate(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
 def _tour(s: DemoSettings, ca_file: str) -> list[str]:
     """The curl commands a user would type (printed), to try the edge by hand."""
     resolve = f"--resolve a.example.com:{s.https_port}:{s.address} " \
@@ -179,6 +135,7 @@ def run_check(s: DemoSettings, ca_file: str) -> bool:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the demo until Ctrl-C / SIGTERM (or just the tour with ``--check``)."""
     settings, check = _parse(argv)
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -191,12 +148,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             ca = TestCA(workdir / "certs")
             edge = company_edge(settings, ca)
             bootstrap = validate(edge)
-            config = workdir / "envoy.yaml"
-            config.write_text(to_yaml(bootstrap))
-            config.chmod(0o600)
             stack.enter_context(_upstreams(settings))
-            stack.enter_context(_envoy(config, f"127.0.0.1:{settings.admin_port}"))
-            print(f"company edge is up: config {config}, CA {ca.ca_file}")
+            proxy = stack.enter_context(
+                Supervisor(bootstrap, run_dir=workdir / "run", log_level="warning"))
+            print(f"company edge is up (envoy pid {proxy.pid}); config "
+                  f"{proxy.run_dir}, CA {ca.ca_file}")
             if check:
                 return 0 if run_check(settings, ca.ca_file) else 1
             print("try:\n  " + "\n  ".join(_tour(settings, ca.ca_file)))
