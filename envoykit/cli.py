@@ -31,7 +31,7 @@ from envoykit import (
     to_yaml,
     validate,
 )
-from envoykit._cli.output import print_json, write_atomic
+from envoykit._cli.output import install_handler, print_json, write_atomic
 from envoykit._cli.source import ConfigSource, UsageError, UserCodeError, parse_source
 from envoykit.admin import AdminClient, StatsSnapshot
 from envoykit.diff import diff
@@ -72,10 +72,7 @@ def _fail(message: str, code: int) -> int:
 
 def _setup_logging(*, verbose: bool) -> None:
     logger = logging.getLogger("envoykit")
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("envoykit: %(message)s"))
-        logger.addHandler(handler)
+    install_handler(logger, "envoykit: %(message)s")
     logger.setLevel(logging.INFO if verbose else logging.WARNING)
 
 
@@ -165,6 +162,9 @@ def _add_run(sub: SubParsers) -> None:
                    help="how often --watch looks at CONFIG (default 1)")
     p.add_argument("--drain-time-s", type=_natural, default=2, metavar="N")
     p.add_argument("--parent-shutdown-time-s", type=_natural, default=3, metavar="N")
+    p.add_argument("--admin-address-path", metavar="FILE",
+                   help="write the admin address (HOST:PORT) to FILE, again after each "
+                   "hot restart")
     p.add_argument("--envoy", metavar="PATH", help="use this envoy binary")
     p.set_defaults(handler=cmd_run)
 
@@ -344,6 +344,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         log_path=args.log_path, concurrency=args.concurrency, config_yaml=args.config_yaml,
         drain_time_s=args.drain_time_s, parent_shutdown_time_s=args.parent_shutdown_time_s,
         watch=args.watch, watch_interval=args.watch_interval,
+        admin_address_path=args.admin_address_path,
         supervisor_options={"binary": find_envoy(args.envoy)},
     )
     setup_logging()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -10,7 +11,25 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["print_json", "table", "write_atomic"]
+__all__ = ["StderrHandler", "install_handler", "print_json", "table", "write_atomic"]
+
+
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time (pytest's capture swaps it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Write one record to the current ``sys.stderr``."""
+        self.stream = sys.stderr
+        super().emit(record)
+
+
+def install_handler(logger: logging.Logger, fmt: str) -> None:
+    """Give ``logger`` exactly one :class:`StderrHandler` with format ``fmt``."""
+    for old in [h for h in logger.handlers if isinstance(h, StderrHandler)]:
+        logger.removeHandler(old)
+    handler = StderrHandler()
+    handler.setFormatter(logging.Formatter(fmt))
+    logger.addHandler(handler)
 
 
 def print_json(data: Any) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import signal
-import sys
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from types import FrameType
 from typing import Any
 
 from envoykit import Bootstrap, EnvoykitError, SemanticError, check
+from envoykit._cli.output import install_handler, write_atomic
 from envoykit._cli.source import ConfigSource, UsageError, UserCodeError
 from envoykit.process import Event, State, Supervisor
 
@@ -41,6 +41,7 @@ class RunOptions:
     parent_shutdown_time_s: int = 3
     watch: bool = False
     watch_interval: float = 1.0
+    admin_address_path: str | None = None
     supervisor_options: Mapping[str, Any] = field(default_factory=dict)
 
     def supervisor_kwargs(self) -> dict[str, Any]:
@@ -76,7 +77,7 @@ class Runner:
         supervisor = Supervisor(bootstrap, on_event=_report, **self.options.supervisor_kwargs())
         try:
             supervisor.start()
-            _announce(supervisor)
+            self._announce(supervisor)
             return self._loop(supervisor)
         finally:
             supervisor.stop(graceful=True)
@@ -114,6 +115,18 @@ class Runner:
             log.error("reload failed, epoch %s keeps serving:\n%s", supervisor.epoch or epoch, exc)
             return
         log.info("hot restart done: epoch %d is live (pid %s)", number, supervisor.pid)
+        self._write_admin_address(supervisor)
+
+    def _announce(self, supervisor: Supervisor) -> None:
+        listeners = ", ".join(f"{name}={host}:{port}"
+                              for name, (host, port) in sorted(supervisor.listeners.items()))
+        log.info("envoy is live: epoch %s, pid %s, admin %s, listeners: %s", supervisor.epoch,
+                 supervisor.pid, supervisor.admin_address or "-", listeners or "-")
+        self._write_admin_address(supervisor)
+
+    def _write_admin_address(self, supervisor: Supervisor) -> None:
+        if self.options.admin_address_path:
+            write_atomic(Path(self.options.admin_address_path), supervisor.admin_address + "\n")
 
     def _install_signals(self) -> Callable[[], None]:
         def on_stop(signum: int, frame: FrameType | None) -> None:
@@ -151,13 +164,6 @@ def _stamp(path: Path | None) -> tuple[int, int] | None:
     return stat.st_mtime_ns, stat.st_size
 
 
-def _announce(supervisor: Supervisor) -> None:
-    listeners = ", ".join(f"{name}={host}:{port}"
-                          for name, (host, port) in sorted(supervisor.listeners.items()))
-    log.info("envoy is live: epoch %s, pid %s, admin %s, listeners: %s",
-             supervisor.epoch, supervisor.pid, supervisor.admin_address or "-", listeners or "-")
-
-
 def _report(event: Event) -> None:
     """Log what a user running in the foreground wants to know."""
     if event.kind in ("crash", "gave_up", "hot_restart_failed", "unready"):
@@ -171,6 +177,4 @@ def setup_logging() -> None:
     envoy = logging.getLogger("envoykit.envoy")
     envoy.setLevel(1)
     envoy.propagate = False
-    raw = logging.StreamHandler(sys.stderr)
-    raw.setFormatter(logging.Formatter("%(message)s"))
-    envoy.addHandler(raw)
+    install_handler(envoy, "%(message)s")
