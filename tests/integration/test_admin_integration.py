@@ -161,17 +161,19 @@ def test_config_dump(admin: AdminClient) -> None:
     )
 
 
-def test_config_dump_follows_a_file_xds_update(admin: AdminClient, shared_envoy: Envoy) -> None:
-    cds = shared_envoy.workdir / "cds.json"
+def test_config_dump_follows_a_file_xds_update(own_envoy: Envoy) -> None:
+    cds = own_envoy.workdir / "cds.json"
     update = json.loads(cds.read_text())
     update["version_info"] = "c2"
     update["resources"][0]["connect_timeout"] = "0.75s"
     staged = cds.with_suffix(".tmp")
     staged.write_text(json.dumps(update))
     os.replace(staged, cds)  # envoy watches the file: a move is an update
-    assert wait_until(lambda: admin.config_dump().clusters_version_info == "c2")
-    dyn = admin.config_dump(resource="dynamic_active_clusters").dynamic_clusters
+    with AdminClient(own_envoy.admin_address) as admin:
+        assert wait_until(lambda: admin.config_dump().clusters_version_info == "c2")
+        dyn = admin.config_dump(resource="dynamic_active_clusters").dynamic_clusters
     assert dyn["dyn_backend"].version_info == "c2"
+    assert dyn["dyn_backend"].config["connect_timeout"] == "0.750s"
 
 
 def test_clusters_health_flags_and_host_stats(admin: AdminClient) -> None:
