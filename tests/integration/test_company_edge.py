@@ -124,3 +124,12 @@ def test_unknown_sni_gets_no_certificate(edge: Edge, tmp_path: Path) -> None:
     with socket.create_connection(("127.0.0.1", edge.https_port), timeout=5) as raw, \
             pytest.raises((ssl.SSLError, ConnectionResetError, OSError)):
         ctx.wrap_socket(raw, server_hostname="unknown.example.com").do_handshake()
+
+
+def test_host_for_another_site_than_the_sni_gets_404(edge: Edge) -> None:
+    """Domain fronting: SNI a.example.com with Host b.example.com stays in a's chain."""
+    with edge.client() as client:
+        reply = client.get(f"https://a.example.com:{edge.https_port}/",
+                           headers={"host": "b.example.com"})
+    assert reply.status_code in (404, 429)  # never b's upstream
+    assert reply.headers.get("x-upstream") is None
