@@ -1,0 +1,438 @@
+"""Data-plane benchmark: the company edge served three ways, loaded with wrk.
+
+1. **envoykit** — ``EdgeProxy`` with its secure defaults (SNI chains, per-site local rate
+   limit raised out of the way, HSTS, path normalisation, timeouts, buffer limits, overload
+   manager), envoy ``--concurrency 2``;
+2. **handwritten** — the minimal Envoy YAML an expert would write for the same routes
+   (tls_inspector, one SNI chain per host, router only), envoy ``--concurrency 2``;
+3. **nginx** — the same two HTTPS server blocks and plain-HTTP servers, 2 workers,
+   upstream keepalive on, ``keepalive_requests`` raised like Envoy's (unlimited) default.
+
+Upstreams are a separate nginx (``return 200``) on 127.0.0.20 and 127.0.0.21, so the
+upstream is never the bottleneck of one proxy and not the other. wrk runs with fixed
+threads/connections over HTTP/1.1 keep-alive, plain and HTTPS (SNI ``a.example.com``:
+the wrk script resolves the name to 127.0.0.1, like ``curl --resolve``). Rounds interleave
+the proxies; the table shows medians. Everything binds loopback only.
+
+    python bench/dataplane.py [--rounds 3] [--duration 5] [--connections 64] [--threads 2]
+
+Needs ``wrk`` and ``nginx`` (Debian: ``apt-get install -y wrk nginx-light``); without them
+it prints why and exits 0. The last line is JSON with the six medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from envoykit import EdgeProxy, validate
+from envoykit.binary import find_envoy
+from envoykit.render import to_yaml
+from envoykit.testing.tls import TestCA
+
+HOSTS = ("a.example.com", "b.example.com")
+UPSTREAM_IPS = ("127.0.0.20", "127.0.0.21")
+PROXIES = ("envoykit", "handwritten", "nginx")
+SCHEMES = ("https", "http")
+
+WRK_SCRIPT = """\
+-- Resolve every host to 127.0.0.1 (curl --resolve): SNI and Host stay a.example.com.
+wrk.resolve = function(host, service)
+  wrk.addrs = wrk.lookup("127.0.0.1", service)
+end
+"""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(host: str, port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection((host, port), 0.2):
+            return
+        time.sleep(0.02)
+    raise RuntimeError(f"nothing listens on {host}:{port} after {timeout}s")
+
+
+@contextlib.contextmanager
+def process(argv: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+# --- the servers --------------------------------------------------------------------------
+
+
+def nginx_conf(work: Path, body: str, workers: int) -> Path:
+    for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (work / sub).mkdir(parents=True, exist_ok=True)
+    conf = work / "nginx.conf"
+    conf.write_text(f"""
+user root;
+worker_processes {workers};
+daemon off;
+pid {work}/nginx.pid;
+error_log {work}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {work}/body;
+  proxy_temp_path {work}/proxy;
+  fastcgi_temp_path {work}/fastcgi;
+  uwsgi_temp_path {work}/uwsgi;
+  scgi_temp_path {work}/scgi;
+  keepalive_requests 1000000;
+  keepalive_timeout 3600s;
+{body}
+}}
+""")
+    return conf
+
+
+@contextlib.contextmanager
+def nginx(work: Path, body: str, workers: int, ports: list[tuple[str, int]]) -> Iterator[None]:
+    work.mkdir(parents=True, exist_ok=True)
+    conf = nginx_conf(work, body, workers)
+    argv = [shutil.which("nginx") or "nginx", "-p", str(work), "-c", str(conf)]
+    with process(argv, work / "stdout.log") as proc:
+        for host, port in ports:
+            try:
+                wait_port(host, port)
+            except RuntimeError:
+                raise RuntimeError(f"nginx did not start (exit {proc.poll()}):\n"
+                                   + (work / "error.log").read_text(errors="replace")) from None
+        yield
+
+
+def upstream_body(ports: tuple[int, int]) -> str:
+    return "\n".join(
+        f"  server {{ listen {ip}:{port}; location / {{ return 200 \"{name}\\n\"; }} }}"
+        for ip, port, name in zip(UPSTREAM_IPS, ports, "AB", strict=True)
+    )
+
+
+def nginx_proxy_body(https: int, http: int, up: tuple[int, int], certs: dict[str, tuple[str, str]]
+                     ) -> str:
+    lines = []
+    for host, ip, port in zip(HOSTS, UPSTREAM_IPS, up, strict=True):
+        name = host.replace(".", "_")
+        cert, key = certs[host]
+        proxy = (f"location / {{ proxy_pass http://{name}; proxy_http_version 1.1; "
+                 f"proxy_set_header Connection \"\"; proxy_set_header Host $host; }}")
+        lines += [
+            f"  upstream {name} {{ server {ip}:{port}; keepalive 64; "
+            f"keepalive_requests 1000000; }}",
+            f"  server {{ listen 127.0.0.1:{https} ssl; server_name {host}; "
+            f"ssl_certificate {cert}; ssl_certificate_key {key}; "
+            f"ssl_protocols TLSv1.2 TLSv1.3; {proxy} }}",
+            f"  server {{ listen 127.0.0.1:{http}; server_name {host}; {proxy} }}",
+        ]
+    return "\n".join(lines)
+
+
+HANDWRITTEN = """\
+admin:
+  address: {{socket_address: {{address: 127.0.0.1, port_value: 0}}}}
+static_resources:
+  listeners:
+  - name: https
+    address: {{socket_address: {{address: 127.0.0.1, port_value: {https}}}}}
+    listener_filters:
+    - name: envoy.filters.listener.tls_inspector
+      typed_config:
+        "@type": type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector
+    filter_chains:
+{chains}
+  - name: http
+    address: {{socket_address: {{address: 127.0.0.1, port_value: {http}}}}}
+    filter_chains:
+    - filters:
+{http_hcm}
+  clusters:
+{clusters}
+"""
+
+HCM = """\
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": {hcm_type}
+          stat_prefix: {prefix}
+          strip_any_host_port: true
+          route_config:
+            virtual_hosts:
+{vhosts}
+          http_filters:
+          - name: envoy.filters.http.router
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"""
+
+HCM_TYPE = ("type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3."
+            "HttpConnectionManager")
+TLS_TYPE = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext"
+
+VHOST = """\
+            - name: {name}
+              domains: ["{host}"]
+              routes:
+              - match: {{prefix: "/"}}
+                route: {{cluster: {name}}}"""
+
+CHAIN = """\
+    - filter_chain_match: {{server_names: ["{host}"]}}
+      transport_socket:
+        name: envoy.transport_sockets.tls
+        typed_config:
+          "@type": {tls_type}
+          common_tls_context:
+            tls_certificates:
+            - certificate_chain: {{filename: {cert}}}
+              private_key: {{filename: {key}}}
+      filters:
+{hcm}"""
+
+CLUSTER = """\
+  - name: {name}
+    type: STATIC
+    connect_timeout: 5s
+    load_assignment:
+      cluster_name: {name}
+      endpoints:
+      - lb_endpoints:
+        - endpoint: {{address: {{socket_address: {{address: {ip}, port_value: {port}}}}}}}"""
+
+
+def handwritten_yaml(https: int, http: int, up: tuple[int, int],
+                     certs: dict[str, tuple[str, str]]) -> str:
+    names = [h.replace(".", "_") for h in HOSTS]
+    vhosts = [VHOST.format(name=n, host=h) for n, h in zip(names, HOSTS, strict=True)]
+    chains = [
+        CHAIN.format(host=h, cert=certs[h][0], key=certs[h][1],
+                     hcm=HCM.format(prefix=f"https_{n}", vhosts=v, hcm_type=HCM_TYPE),
+                     tls_type=TLS_TYPE)
+        for h, n, v in zip(HOSTS, names, vhosts, strict=True)
+    ]
+    clusters = [CLUSTER.format(name=n, ip=ip, port=p)
+                for n, ip, p in zip(names, UPSTREAM_IPS, up, strict=True)]
+    return HANDWRITTEN.format(https=https, http=http, chains="\n".join(chains),
+                              http_hcm=HCM.format(prefix="http", vhosts="\n".join(vhosts),
+                                                  hcm_type=HCM_TYPE),
+                              clusters="\n".join(clusters))
+
+
+def envoykit_yaml(https: int, http: int, up: tuple[int, int],
+                  certs: dict[str, tuple[str, str]]) -> str:
+    edge = EdgeProxy("company-edge")
+    for host, ip, port in zip(HOSTS, UPSTREAM_IPS, up, strict=True):
+        edge.site(host, f"{ip}:{port}", cert=certs[host])
+    edge.https(https).http(http).rate_limit(requests=100_000_000, per="1s").admin(0)
+    return to_yaml(validate(edge))
+
+
+@contextlib.contextmanager
+def envoy(work: Path, config: str, ports: list[int]) -> Iterator[None]:
+    work.mkdir(parents=True, exist_ok=True)
+    path = work / "envoy.yaml"
+    path.write_text(config)
+    argv = [str(find_envoy().path), "-c", str(path), "--concurrency", "2", "-l", "error",
+            "--use-dynamic-base-id", "--base-id-path", str(work / "base-id"),
+            "--admin-address-path", str(work / "admin.txt")]
+    with process(argv, work / "envoy.log") as proc:
+        deadline = time.monotonic() + 15
+        while True:
+            admin = (work / "admin.txt").read_text().strip() \
+                if (work / "admin.txt").exists() else ""
+            with contextlib.suppress(httpx.HTTPError):
+                if admin and httpx.get(f"http://{admin}/ready", timeout=1).status_code == 200:
+                    break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("envoy did not start:\n"
+                                   + (work / "envoy.log").read_text(errors="replace")[-3000:])
+            time.sleep(0.02)
+        for port in ports:
+            wait_port("127.0.0.1", port)
+        yield
+
+
+# --- the load -----------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def _ms(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(us|ms|s|m)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def wrk(url: str, script: Path, threads: int, connections: int, duration: float) -> Result:
+    argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency",
+            "-s", str(script), url]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 30,
+                         check=False).stdout
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if rps is None:
+        raise RuntimeError(f"wrk gave no result for {url}:\n{out}")
+    p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M)
+    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M)
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    errors = (int(non2xx.group(1)) if non2xx else 0) + (
+        sum(int(g) for g in sock.groups()) if sock else 0)
+    return Result(float(rps.group(1)), _ms(p50.group(1)) if p50 else 0.0,
+                  _ms(p99.group(1)) if p99 else 0.0, errors)
+
+
+def machine() -> str:
+    model = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    mem = ""
+    with contextlib.suppress(OSError):
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f", {kb / 1024 / 1024:.1f} GiB RAM"
+    return (f"{os.cpu_count()} CPUs ({model}){mem}, {platform.system()} {platform.release()}, "
+            f"envoy {find_envoy().version}, "
+            + subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--warmup", type=float, default=1.0)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+    missing = [tool for tool in ("wrk", "nginx") if shutil.which(tool) is None]
+    if missing:
+        print(f"dataplane bench skipped: {', '.join(missing)} not installed "
+              "(Debian: apt-get install -y wrk nginx-light)")
+        return 0
+
+    work = Path(tempfile.mkdtemp(prefix="envoykit-bench-"))
+    work.chmod(0o700)
+    try:
+        return run(work, args)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run(work: Path, args: argparse.Namespace) -> int:
+    ca = TestCA(work / "certs")
+    certs = {h: (f.cert, f.key) for h in HOSTS for f in [ca.issue(h)]}
+    script = work / "resolve.lua"
+    script.write_text(WRK_SCRIPT)
+    up = (free_port(UPSTREAM_IPS[0]), free_port(UPSTREAM_IPS[1]))
+    ports = {p: (free_port(), free_port()) for p in PROXIES}  # (https, http)
+    results: dict[tuple[str, str], list[Result]] = {(p, s): [] for p in PROXIES for s in SCHEMES}
+    print(f"machine: {machine()}")
+    print(f"load: wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s, HTTP/1.1 "
+          f"keep-alive, {args.rounds} rounds (medians), proxies at concurrency/workers 2")
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(nginx(work / "upstream", upstream_body(up), 1,
+                                  list(zip(UPSTREAM_IPS, up, strict=True))))
+        e, h, n = ports["envoykit"], ports["handwritten"], ports["nginx"]
+        stack.enter_context(envoy(work / "envoykit", envoykit_yaml(*e, up, certs), list(e)))
+        stack.enter_context(envoy(work / "handwritten", handwritten_yaml(*h, up, certs),
+                                  list(h)))
+        stack.enter_context(nginx(work / "nginx", nginx_proxy_body(*n, up, certs), 2,
+                                  [("127.0.0.1", n[0]), ("127.0.0.1", n[1])]))
+        _check_routing(ports, ca.ca_file)
+        for rnd in range(args.rounds):
+            order = PROXIES[rnd % 3:] + PROXIES[:rnd % 3]  # rotate who goes first
+            for proxy in order:
+                for scheme in SCHEMES:
+                    port = ports[proxy][0 if scheme == "https" else 1]
+                    url = f"{scheme}://a.example.com:{port}/"
+                    if args.warmup > 0:
+                        wrk(url, script, args.threads, args.connections, args.warmup)
+                    result = wrk(url, script, args.threads, args.connections, args.duration)
+                    results[(proxy, scheme)].append(result)
+                    print(f"  round {rnd + 1} {proxy:<11} {scheme:<5} {result.rps:>10,.0f} rps "
+                          f"p50 {result.p50_ms:.2f} ms p99 {result.p99_ms:.2f} ms"
+                          + (f"  ERRORS {result.errors}" if result.errors else ""),
+                          flush=True)
+    return report(results)
+
+
+def _check_routing(ports: dict[str, tuple[int, int]], ca_file: str) -> None:
+    """Before measuring: every proxy answers 200 from the right upstream on both schemes."""
+    from envoykit.testing.http import resolving_client
+
+    with resolving_client(dict.fromkeys(HOSTS, "127.0.0.1"), verify=ca_file, timeout=5) as c:
+        for proxy, (https, http) in ports.items():
+            for host, name in zip(HOSTS, "AB", strict=True):
+                for url in (f"https://{host}:{https}/", f"http://{host}:{http}/"):
+                    got = c.get(url)
+                    if got.status_code != 200 or got.text.strip() != name:
+                        raise RuntimeError(f"{proxy}: {url} -> {got.status_code} {got.text!r}")
+
+
+def report(results: dict[tuple[str, str], list[Result]]) -> int:
+    med: dict[tuple[str, str], Result] = {}
+    for key, runs in results.items():
+        med[key] = Result(statistics.median(r.rps for r in runs),
+                          statistics.median(r.p50_ms for r in runs),
+                          statistics.median(r.p99_ms for r in runs),
+                          sum(r.errors for r in runs))
+    print()
+    print(f"| {'proxy':<11} | {'scheme':<6} | {'req/s (median)':>14} | {'p50 ms':>7} | "
+          f"{'p99 ms':>7} | {'errors':>6} | {'vs handwritten':>14} | {'vs nginx':>8} |")
+    print(f"|{'-' * 13}|{'-' * 8}|{'-' * 16}|{'-' * 9}|{'-' * 9}|{'-' * 8}|{'-' * 16}|"
+          f"{'-' * 10}|")
+    for scheme in SCHEMES:
+        for proxy in PROXIES:
+            r = med[(proxy, scheme)]
+            vs_hand = r.rps / med[("handwritten", scheme)].rps
+            vs_nginx = r.rps / med[("nginx", scheme)].rps
+            print(f"| {proxy:<11} | {scheme:<6} | {r.rps:>14,.0f} | {r.p50_ms:>7.2f} | "
+                  f"{r.p99_ms:>7.2f} | {r.errors:>6} | {vs_hand:>13.2f}x | {vs_nginx:>7.2f}x |")
+    print()
+    print(json.dumps({f"{p}_{s}_rps": round(med[(p, s)].rps) for s in SCHEMES for p in PROXIES}
+                     ))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
