@@ -40,6 +40,8 @@ __all__ = ["build_parser", "main"]
 
 LOG_LEVELS = ("trace", "debug", "info", "warning", "warn", "error", "critical", "off")
 EXIT_OK, EXIT_BAD, EXIT_USAGE = 0, 1, 2
+# validate() hands envoy a rendered copy in a temporary directory; name CONFIG instead
+_TEMP_CONFIG_RE = re.compile(r"[^\s'\"]*envoykit-validate-[^/\s]+/envoy\.json")
 log = logging.getLogger("envoykit.cli")
 Handler = Callable[[argparse.Namespace], int]
 
@@ -279,6 +281,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
     source = parse_source(args.config)  # a missing file is a usage error, even with --json
     try:
         _validate(source, args, result)
+    except ValidationError as exc:
+        _record_failure(result, exc)
+        result["error"] = _TEMP_CONFIG_RE.sub(args.config, str(exc))
+        if not args.json:
+            raise ValidationError(result["error"], output=exc.output,
+                                  returncode=exc.returncode) from None
     except (EnvoykitError, UserCodeError) as exc:
         _record_failure(result, exc)
         if not args.json:

@@ -114,6 +114,10 @@ class Runner:
         except (EnvoykitError, UsageError, UserCodeError) as exc:
             log.error("reload failed, epoch %s keeps serving:\n%s", supervisor.epoch or epoch, exc)
             return
+        except Exception:  # a bug must not take the running proxy down with it
+            log.exception("reload failed (internal error), epoch %s keeps serving",
+                          supervisor.epoch or epoch)
+            return
         log.info("hot restart done: epoch %d is live (pid %s)", number, supervisor.pid)
         self._write_admin_address(supervisor)
 

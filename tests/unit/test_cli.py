@@ -350,8 +350,7 @@ def test_format_status_tables() -> None:
                                       "health_flags": ["failed_active_health_check"]}],
                            "healthy_hosts": 0, "rq_per_s": 2.5, "rq_total": 10, "rq_4xx": 1,
                            "rq_5xx": 2}},
-        "http": {"https": {"rq_per_s": 2.5, "rq_total": 12, "rq_4xx": 3, "rq_5xx": 2,
-                           "rate_limited": 3}},
+        "http": {"https": {"rq_per_s": 2.5, "rq_total": 12, "rq_4xx": 3, "rq_5xx": 2}},
         "rate_limited": {"http.https.http_local_rate_limit.rate_limited": 3},
     }
     text = format_status(status)
@@ -360,7 +359,7 @@ def test_format_status_tables() -> None:
         LISTENER  ADDRESS
         https     127.0.0.1:8443""") in text
     assert "a        0/1      2.5   10     1    2    127.0.0.20:8080 (unhealthy)" in text
-    assert "https               2.5   12     3    2    3" in text
+    assert "https               2.5   12     3    2" in text
     assert "http.https.http_local_rate_limit.rate_limited  3" in text
 
 
