@@ -4,6 +4,18 @@ The public API is what this module exports; everything else is private. The type
 resources live in :mod:`envoykit.config`.
 """
 
+from envoykit.admin import (
+    AdminClient,
+    AdminConnectError,
+    AdminHTTPError,
+    AdminParameterError,
+    AdminTimeout,
+    AsyncAdminClient,
+    ConfigDump,
+    Histogram,
+    ServerInfo,
+    StatsSnapshot,
+)
 from envoykit.binary import EnvoyBinary, find_envoy
 from envoykit.builder import Cert, EdgeDefaults, EdgeProxy, RateLimit, Site, UpstreamTLS
 from envoykit.config import Bootstrap, ModelError
@@ -28,16 +40,24 @@ from envoykit.validate import check, validate
 __version__ = "0.1.0"
 
 __all__ = [
+    "AdminClient",
+    "AdminConnectError",
     "AdminError",
+    "AdminHTTPError",
+    "AdminParameterError",
+    "AdminTimeout",
+    "AsyncAdminClient",
     "BinaryNotFound",
     "Bootstrap",
     "Cert",
+    "ConfigDump",
     "ConfigError",
     "ConfigLoadError",
     "EdgeDefaults",
     "EdgeProxy",
     "EnvoyBinary",
     "EnvoykitError",
+    "Histogram",
     "HotRestartError",
     "Issue",
     "ModelError",
@@ -45,8 +65,10 @@ __all__ = [
     "ProcessExited",
     "RateLimit",
     "SemanticError",
+    "ServerInfo",
     "Site",
     "StartupError",
+    "StatsSnapshot",
     "UpstreamTLS",
     "ValidationError",
     "check",

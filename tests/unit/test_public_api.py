@@ -19,6 +19,8 @@ def test_exported_set() -> None:
 
 
 EXPECTED = {
+    "AdminClient", "AdminConnectError", "AdminHTTPError", "AdminParameterError", "AdminTimeout",
+    "AsyncAdminClient", "ConfigDump", "Histogram", "ServerInfo", "StatsSnapshot",
     "AdminError", "BinaryNotFound", "Bootstrap", "Cert", "ConfigError", "ConfigLoadError",
     "EdgeDefaults", "EdgeProxy", "EnvoyBinary", "EnvoykitError", "HotRestartError", "Issue",
     "ModelError", "ProcessError", "ProcessExited", "RateLimit", "SemanticError", "Site",
