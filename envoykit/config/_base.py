@@ -260,6 +260,13 @@ class Resource(EnvoyModel):
             data = {k: v for k, v in data.items() if k != "@type"}
         return data
 
+    def extension_name(self, name: str | None = None) -> str:
+        """``name`` if given, else this config's ``filter_name`` (or a clear error)."""
+        chosen = name or self.filter_name
+        if not chosen:
+            raise ValueError(f"{type(self).__name__} has no filter_name: pass name=")
+        return chosen
+
     def to_resource(self) -> dict[str, Any]:
         """This config as an xDS resource: its dict with ``@type`` first."""
         return {"@type": TYPE_PREFIX + self.type_url, **self.to_dict()}

@@ -40,10 +40,7 @@ class HttpFilter(EnvoyModel):
     @classmethod
     def of(cls, config: TypedConfig, name: str | None = None) -> HttpFilter:
         """Wrap a filter config, naming it by its ``filter_name`` unless told otherwise."""
-        filter_name = name or config.filter_name
-        if not filter_name:
-            raise ValueError(f"{type(config).__name__} has no filter_name: pass name=")
-        return cls(name=filter_name, typed_config=config)
+        return cls(name=config.extension_name(name), typed_config=config)
 
 
 class Router(TypedConfig):

@@ -29,10 +29,7 @@ class Filter(EnvoyModel):
     @classmethod
     def of(cls, config: TypedConfig, name: str | None = None) -> Filter:
         """Wrap a network filter config under its ``filter_name``."""
-        filter_name = name or config.filter_name
-        if not filter_name:
-            raise ValueError(f"{type(config).__name__} has no filter_name: pass name=")
-        return cls(name=filter_name, typed_config=config)
+        return cls(name=config.extension_name(name), typed_config=config)
 
 
 class FilterChainMatch(EnvoyModel):
