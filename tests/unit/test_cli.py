@@ -6,7 +6,9 @@ admin commands only meet a closed port.
 
 from __future__ import annotations
 
+import argparse
 import json
+import re
 import socket
 import sys
 import textwrap
@@ -19,7 +21,7 @@ import yaml
 from envoykit import EdgeProxy, to_yaml
 from envoykit._cli.source import UsageError, parse_source
 from envoykit._cli.status import format_status
-from envoykit.cli import main
+from envoykit.cli import build_parser, main
 
 EDGE_PY = """
 import envoykit
@@ -370,3 +372,16 @@ def test_parse_source_kinds(work: Path) -> None:
     assert parse_source("json:dumps").kind == "module"
     with pytest.raises(UsageError, match="not a Python attribute"):
         parse_source("edge.py:not-a-name")
+
+
+def test_docs_describe_every_command_and_flag() -> None:
+    """docs/cli.md has a section per command naming each of its flags (and no stale ones)."""
+    docs = (Path(__file__).parents[2] / "docs" / "cli.md").read_text()
+    sections = dict(re.findall(r"^## `envoykit (\w+)`\n(.*?)(?=^## |\Z)", docs, re.M | re.S))
+    commands = next(a.choices for a in build_parser()._actions
+                    if isinstance(a, argparse._SubParsersAction))
+    assert set(sections) == set(commands)
+    for name, sub in commands.items():
+        flags = {o for a in sub._actions for o in a.option_strings if o not in ("-h", "--help")}
+        documented = set(re.findall(r"(?<![\w-])(--?[a-z][a-z-]*)", sections[name]))
+        assert flags <= documented, f"{name}: undocumented {flags - documented}"
