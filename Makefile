@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit integration bench docs clean
+.PHONY: demo test lint typecheck unit integration bench bench-deps docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,23 @@ test: lint typecheck
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit
 
-bench: $(STAMP)
+bench: $(STAMP) bench-deps
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+# nginx, wrk and h2load for bench/dataplane.py (Debian; skipped when not root)
+bench-deps:
+	@command -v wrk >/dev/null && command -v nginx >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && { apt-get install -y -q nginx wrk nghttp2-client >/dev/null || \
+	    { apt-get update -q >/dev/null && apt-get install -y -q nginx wrk nghttp2-client >/dev/null; }; }; } || \
+	  echo "bench-deps: nginx/wrk missing; bench/dataplane.py will skip them"
+
+DOCS_STAMP := $(VENV)/.docs-installed
+$(DOCS_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e '.[dev,docs]'
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	$(VENV)/bin/mkdocs build --strict --site-dir site
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .ruff_cache .pytest_cache
