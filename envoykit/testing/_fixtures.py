@@ -1,0 +1,301 @@
+"""The factories behind the pytest fixtures, and the fixture factory users compose.
+
+Each factory remembers what it started and closes it in :meth:`close` (the fixture's
+teardown), in reverse order, even when an earlier close fails. Proxies (and failed starts)
+are also recorded on the pytest node of the fixture's scope, so a failing test's report can
+show envoy's last lines.
+"""
+
+from __future__ import annotations
+
+import inspect
+import ipaddress
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+import pytest
+
+from envoykit.testing._settings import PluginSettings
+
+if TYPE_CHECKING:
+    import httpx
+
+    from envoykit.binary import EnvoyBinary
+    from envoykit.process import ConfigInput
+    from envoykit.testing._proxy import EnvoyProxy
+    from envoykit.testing.tls import CertFiles
+    from envoykit.testing.upstream import Upstream
+
+__all__ = [
+    "SETTINGS",
+    "ClientFactory",
+    "EnvoyProxyFactory",
+    "FailedStart",
+    "UpstreamFactory",
+    "check_loopback",
+    "envoy_proxy_fixture",
+    "log_sections",
+    "stop_leftovers",
+]
+
+Scope = Literal["session", "package", "module", "class", "function"]
+SETTINGS = pytest.StashKey[PluginSettings]()
+_LOGS = pytest.StashKey[list["LogSource"]]()
+# Every proxy a factory started and has not stopped yet: the session's safety net.
+_LIVE: weakref.WeakSet[EnvoyProxy] = weakref.WeakSet()
+
+
+class LogSource(Protocol):
+    """Something whose envoy output a report can show: a proxy or a failed start."""
+
+    name: str
+
+    @property
+    def pid(self) -> int | None: ...
+
+    def log_tail(self, count: int = 50) -> list[str]: ...
+
+
+@dataclass
+class FailedStart:
+    """An envoy that did not become ready: its label, exit code and last lines."""
+
+    name: str
+    returncode: int | None
+    lines: list[str] = field(default_factory=list)
+    pid: int | None = None
+
+    def log_tail(self, count: int = 50) -> list[str]:
+        """The last ``count`` lines it printed."""
+        return self.lines[-count:] if count > 0 else []
+
+
+def record(node: pytest.Item | pytest.Collector, source: LogSource) -> None:
+    """Remember ``source`` on ``node`` for the failure reports of the tests under it."""
+    node.stash.setdefault(_LOGS, []).append(source)
+
+
+def log_sections(item: pytest.Item, count: int) -> list[tuple[str, str]]:
+    """Report sections (title, text) with envoy's last ``count`` lines, for every proxy
+    recorded on ``item`` or on a node above it (module-, session-scoped proxies)."""
+    sections = []
+    for node in item.listchain():
+        for source in node.stash.get(_LOGS, []):
+            sections.append((_title(source), "\n".join(source.log_tail(count)) or "(no output)"))
+    return sections
+
+
+def _title(source: LogSource) -> str:
+    if isinstance(source, FailedStart):
+        code = "" if source.returncode is None else f", exit code {source.returncode}"
+        return f"envoy log: {source.name} (failed to start{code})"
+    return f"envoy log: {source.name} (pid {source.pid})"
+
+
+def stop_leftovers() -> int:
+    """Stop every proxy a factory started and nobody stopped; returns how many."""
+    leftovers = [proxy for proxy in list(_LIVE) if proxy.running]
+    for proxy in leftovers:
+        proxy.stop()
+    _LIVE.clear()
+    return len(leftovers)
+
+
+class EnvoyProxyFactory:
+    """``envoy_proxy(config, name=None, **supervisor_options)`` → a running
+    :class:`~envoykit.testing.EnvoyProxy`; :meth:`close` stops them all.
+
+    ``config`` is anything :class:`~envoykit.process.Supervisor` takes (a builder, a
+    ``Bootstrap``, a dict, YAML text, a path). ``defaults`` are Supervisor options every
+    proxy gets unless the call overrides them.
+    """
+
+    def __init__(self, *, binary: EnvoyBinary | str | None = None,
+                 defaults: Mapping[str, Any] | None = None,
+                 node: pytest.Item | pytest.Collector | None = None) -> None:
+        self.binary = binary
+        self.defaults = dict(defaults or {})
+        self.node = node
+        self.proxies: list[EnvoyProxy] = []
+        self._count = 0
+
+    def __call__(self, config: ConfigInput, *, name: str | None = None,
+                 **supervisor_options: Any) -> EnvoyProxy:
+        """Start one envoy and wait until it is ready (StartupError otherwise)."""
+        __tracebackhide__ = True
+        from envoykit.errors import StartupError
+        from envoykit.testing._proxy import EnvoyProxy
+
+        self._count += 1
+        label = name or f"envoy-{self._count}"
+        options = {**self.defaults, **supervisor_options}
+        try:
+            proxy = EnvoyProxy.start(config, name=label, binary=self.binary, **options)
+        except StartupError as exc:
+            self._record(FailedStart(label, exc.returncode, list(exc.output_tail)))
+            raise
+        self.proxies.append(proxy)
+        _LIVE.add(proxy)
+        self._record(proxy)
+        return proxy
+
+    def _record(self, source: LogSource) -> None:
+        if self.node is not None:
+            record(self.node, source)
+
+    def close(self) -> None:
+        """Stop every proxy this factory started (newest first); re-raise the first error
+        once all were tried."""
+        _close_all(reversed(self.proxies), lambda proxy: proxy.stop())
+        self.proxies.clear()
+
+
+def _close_all(items: Iterable[Any], close: Callable[[Any], None]) -> None:
+    first: BaseException | None = None
+    for item in items:
+        try:
+            close(item)
+        except BaseException as exc:  # keep closing the others, Ctrl-C included
+            first = first or exc
+    if first is not None:
+        raise first
+
+
+def check_loopback(host: str) -> str:
+    """``host`` if it is a loopback IP address (127.0.0.0/8, ::1); ValueError otherwise."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(f"upstream host must be a loopback IP address, got {host!r}") from None
+    if not address.is_loopback:
+        raise ValueError(f"upstream host must be a loopback address (127.0.0.0/8 or ::1), "
+                         f"got {host!r}: tests must not listen on the network")
+    return host
+
+
+class UpstreamFactory:
+    """``upstream(name, host="127.0.0.1", port=0)`` → a running recording
+    :class:`~envoykit.testing.Upstream`; :meth:`close` closes them all."""
+
+    def __init__(self) -> None:
+        self.upstreams: list[Upstream] = []
+
+    def __call__(self, name: str = "upstream", host: str = "127.0.0.1",
+                 port: int = 0) -> Upstream:
+        """Start one upstream on a loopback address (port 0: a free one)."""
+        from envoykit.testing.upstream import Upstream
+
+        server = Upstream(name, host=check_loopback(host), port=port)
+        self.upstreams.append(server)
+        return server
+
+    def __getitem__(self, name: str) -> Upstream:
+        """The upstream started under ``name`` (the newest, if several)."""
+        for server in reversed(self.upstreams):
+            if server.name == name:
+                return server
+        raise KeyError(f"no upstream named {name!r}; started: "
+                       f"{[server.name for server in self.upstreams]}")
+
+    def close(self) -> None:
+        """Close every upstream (newest first)."""
+        _close_all(reversed(self.upstreams), lambda server: server.close())
+        self.upstreams.clear()
+
+
+def hosts_map(hosts: Mapping[str, str] | Iterable[str] | str, to: str) -> dict[str, str]:
+    """``{"a.example.com": "127.0.0.1"}`` from a mapping, one name or several names."""
+    if isinstance(hosts, str):
+        return {hosts: to}
+    if isinstance(hosts, Mapping):
+        return {str(name): str(address) for name, address in hosts.items()}
+    return {name: to for name in hosts}
+
+
+class ClientFactory:
+    """``resolving_client(hosts, to="127.0.0.1", verify=None, cert=None, http2=False,
+    **httpx_options)`` → an ``httpx.Client`` that connects ``hosts`` to ``to`` and trusts
+    the test CA (``verify=None``); :meth:`close` closes them all."""
+
+    def __init__(self, ca_file: Callable[[], str]) -> None:
+        self._ca_file = ca_file
+        self.clients: list[httpx.Client] = []
+
+    def __call__(self, hosts: Mapping[str, str] | Iterable[str] | str, *, to: str = "127.0.0.1",
+                 verify: str | bool | None = None, cert: CertFiles | tuple[str, str] | None = None,
+                 http2: bool = False, timeout: float = 10.0, **kwargs: Any) -> httpx.Client:
+        """A client for ``hosts`` (names, or a name → address mapping)."""
+        from envoykit.testing.http import resolving_client
+
+        pair = (cert.cert, cert.key) if cert is not None and not isinstance(cert, tuple) else cert
+        client = resolving_client(hosts_map(hosts, to),
+                                  verify=self._ca_file() if verify is None else verify,
+                                  cert=pair, http2=http2, timeout=timeout, **kwargs)
+        self.clients.append(client)
+        return client
+
+    def close(self) -> None:
+        """Close every client."""
+        _close_all(reversed(self.clients), lambda client: client.close())
+        self.clients.clear()
+
+
+def proxy_factory(request: pytest.FixtureRequest, binary: EnvoyBinary) -> EnvoyProxyFactory:
+    """A factory with the session's settings and the ``@pytest.mark.envoy(...)`` options
+    of the requesting node, recording on the node of the fixture's scope."""
+    settings = request.config.stash.get(SETTINGS, None) or PluginSettings()
+    defaults = settings.supervisor_defaults()
+    marker = request.node.get_closest_marker("envoy")
+    if marker is not None:
+        defaults.update(marker.kwargs)
+    return EnvoyProxyFactory(binary=binary, defaults=defaults, node=request.node)
+
+
+ConfigSource = Any  # a ConfigInput, or a callable whose parameters name fixtures
+
+
+def resolve_config(config: ConfigSource, request: pytest.FixtureRequest) -> ConfigInput:
+    """``config`` itself, or ``config(**fixtures)`` when it is a callable: each parameter
+    names a fixture (``request`` is the fixture request), as in a test function."""
+    if not callable(config) or hasattr(config, "to_dict") or isinstance(config, (str, Path)):
+        return config  # type: ignore[no-any-return]
+    kwargs = {name: request if name == "request" else request.getfixturevalue(name)
+              for name in inspect.signature(config).parameters}
+    return config(**kwargs)  # type: ignore[no-any-return]
+
+
+def envoy_proxy_fixture(
+    config: ConfigSource,
+    *,
+    scope: Scope = "function",
+    name: str | None = None,
+    **supervisor_options: Any,
+) -> Any:
+    """A pytest fixture that runs one envoy for ``scope`` and yields its
+    :class:`~envoykit.testing.EnvoyProxy`; compose your own named fixtures with it::
+
+        def edge_config(upstream, test_ca):          # parameters are fixtures
+            backend = upstream("backend")
+            return EdgeProxy().site("a.example.com", backend.address, ...).https(0).admin(0)
+
+        edge = envoy_proxy_fixture(edge_config, scope="function")
+
+    ``config`` is a config (builder, Bootstrap, dict, YAML, path) or a callable returning
+    one; ``supervisor_options`` go to the :class:`~envoykit.process.Supervisor`. The
+    fixture is named after the variable it is assigned to, or ``name``.
+    """
+
+    def _envoy_fixture(request: pytest.FixtureRequest,
+                       envoy_binary: EnvoyBinary) -> Iterator[EnvoyProxy]:
+        __tracebackhide__ = True
+        factory = proxy_factory(request, envoy_binary)
+        try:
+            yield factory(resolve_config(config, request), name=request.fixturename,
+                          **supervisor_options)
+        finally:
+            factory.close()
+
+    return pytest.fixture(scope=scope, name=name)(_envoy_fixture)
