@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import platform
 import re
 import sys
@@ -65,6 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(exc), EXIT_BAD)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `envoykit stats | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BAD
 
 
 def _fail(message: str, code: int) -> int:

@@ -18,7 +18,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from envoykit import Bootstrap, EnvoykitError, SemanticError, check
+from envoykit import Bootstrap, EnvoykitError, SemanticError, check, to_dict
 from envoykit._cli.output import install_handler, write_atomic
 from envoykit._cli.source import ConfigSource, UsageError, UserCodeError
 from envoykit.process import Event, State, Supervisor
@@ -67,21 +67,35 @@ class Runner:
         self._wake = threading.Event()
         self._stop = False
         self._reload = False
+        self._starting = False
         self._watched = source.watched_path() if options.watch else None
         self._stamp = _stamp(self._watched)
 
     def run(self) -> int:
         """Run until SIGTERM/SIGINT; the process exit code."""
-        bootstrap = _checked(self.source.load())
-        restore = self._install_signals()
+        bootstrap = _prepared(self.source.load())
         supervisor = Supervisor(bootstrap, on_event=_report, **self.options.supervisor_kwargs())
+        restore = self._install_signals()
         try:
-            supervisor.start()
+            self._start(supervisor)
             self._announce(supervisor)
             return self._loop(supervisor)
+        except _Interrupted:
+            log.info("stopped before envoy was live")
+            return 0
         finally:
             supervisor.stop(graceful=True)
             restore()
+
+    def _start(self, supervisor: Supervisor) -> None:
+        """Start; a stop signal meanwhile interrupts the wait for readiness."""
+        self._starting = True
+        try:
+            if self._stop:
+                raise _Interrupted
+            supervisor.start()
+        finally:
+            self._starting = False
 
     def _loop(self, supervisor: Supervisor) -> int:
         interval = self.options.watch_interval if self._watched else 1.0
@@ -109,7 +123,7 @@ class Runner:
     def _hot_restart(self, supervisor: Supervisor) -> None:
         epoch = supervisor.epoch
         try:
-            bootstrap = _checked(self.source.load())
+            bootstrap = _prepared(self.source.load())
             number = supervisor.hot_restart(bootstrap)
         except (EnvoykitError, UsageError, UserCodeError) as exc:
             log.error("reload failed, epoch %s keeps serving:\n%s", supervisor.epoch or epoch, exc)
@@ -136,6 +150,8 @@ class Runner:
         def on_stop(signum: int, frame: FrameType | None) -> None:
             self._stop = True
             self._wake.set()
+            if self._starting:
+                raise _Interrupted
 
         def on_hup(signum: int, frame: FrameType | None) -> None:
             self._reload = True
@@ -151,11 +167,26 @@ class Runner:
         return restore
 
 
-def _checked(bootstrap: Bootstrap) -> Bootstrap:
+class _Interrupted(BaseException):
+    """SIGTERM or SIGINT arrived while envoy was starting."""
+
+
+LOOPBACK_ADMIN = {"socket_address": {"address": "127.0.0.1", "port_value": 0}}
+
+
+def _prepared(bootstrap: Bootstrap) -> Bootstrap:
+    """The bootstrap after envoykit's checks, with an admin address: the supervisor needs
+    the admin API, so a config without one gets 127.0.0.1 port 0."""
     issues = check(bootstrap)
     if issues:
         raise SemanticError(issues)
-    return bootstrap
+    data = to_dict(bootstrap)
+    if (data.get("admin") or {}).get("address"):
+        return bootstrap
+    log.info("the config has no admin address; supervising through 127.0.0.1 port 0")
+    data["admin"] = {**(data.get("admin") or {}), "address": LOOPBACK_ADMIN}
+    result: Bootstrap = Bootstrap.from_dict(data)
+    return result
 
 
 def _stamp(path: Path | None) -> tuple[int, int] | None:

@@ -13,6 +13,7 @@ dict, or a zero-argument callable returning one of those. Without an attribute, 
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import os
@@ -103,6 +104,8 @@ def parse_source(text: str) -> ConfigSource:
         if attr:
             raise UsageError(f"{text}: an Envoy YAML/JSON file takes no ':{attr}'")
         return ConfigSource(text, "data", target)
+    if path.is_dir():
+        raise UsageError(f"{text}: is a directory, not a config file")
     if _MODULE_RE.match(target) and _find_spec(target) is not None:
         return ConfigSource(text, "module", target, attr)
     raise UsageError(f"{text}: no such file, and no importable module {target!r}")
@@ -186,10 +189,11 @@ def _as_bootstrap(value: Any, where: str) -> Bootstrap:
 
 @contextmanager
 def _user_code(where: str) -> Iterator[None]:
-    """Turn an exception raised by user code into a one-line UserCodeError naming the
-    user's file and line; envoykit's own errors pass through unchanged."""
+    """Run user code with its prints on stderr; turn an exception it raises into a one-line
+    UserCodeError naming the user's file and line (envoykit's own errors pass through)."""
     try:
-        yield
+        with contextlib.redirect_stdout(sys.stderr):  # keep stdout for the rendered config
+            yield
     except (EnvoykitError, UsageError, UserCodeError):
         raise
     except Exception as exc:

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from envoykit import EdgeProxy, to_yaml
+from envoykit import Bootstrap, EdgeProxy, SemanticError, to_yaml
+from envoykit._cli.run import _prepared
 from envoykit._cli.source import UsageError, parse_source
 from envoykit._cli.status import format_status
 from envoykit.cli import build_parser, main
@@ -49,6 +50,10 @@ def boom():
     raise RuntimeError("the config generator broke")
 
 number = 42
+
+def chatty():
+    print("generating the config...")
+    return edge
 """
 
 
@@ -385,3 +390,29 @@ def test_docs_describe_every_command_and_flag() -> None:
         flags = {o for a in sub._actions for o in a.option_strings if o not in ("-h", "--help")}
         documented = set(re.findall(r"(?<![\w-])(--?[a-z][a-z-]*)", sections[name]))
         assert flags <= documented, f"{name}: undocumented {flags - documented}"
+
+
+def test_prints_of_the_config_code_go_to_stderr(capsys: pytest.CaptureFixture[str],
+                                                work: Path) -> None:
+    code, out, err = run(capsys, "render", "edge.py:chatty", "--format", "json")
+    assert code == 0
+    assert json.loads(out)["admin"]
+    assert "generating the config..." in err
+
+
+def test_run_gives_a_config_without_admin_a_loopback_admin() -> None:
+    data = EdgeProxy("e").site("a.example.com", "127.0.0.20:8080").http(port=0).to_dict()
+    data.pop("admin", None)
+    prepared = _prepared(Bootstrap.from_dict(data)).to_dict()
+    assert prepared["admin"]["address"] == {
+        "socket_address": {"address": "127.0.0.1", "port_value": 0}}
+    with_admin = EdgeProxy("e").site("a.example.com", "127.0.0.20:8080").http(port=0).admin(
+        port=9901)
+    assert _prepared(with_admin.build()) == with_admin.build()
+
+
+def test_run_refuses_a_config_that_fails_the_checks() -> None:
+    data = EdgeProxy("e").site("a.example.com", "127.0.0.20:8080").http(port=0).to_dict()
+    data["static_resources"]["clusters"] = []
+    with pytest.raises(SemanticError, match="unknown cluster"):
+        _prepared(Bootstrap.from_dict(data))
