@@ -140,10 +140,11 @@ class Epoch:
 
     def _learn_live_facts(self) -> None:
         admin = self.admin()
-        info = admin.server_info()
-        if info.restart_epoch != self.number or not info.is_live:
-            raise NotReady(f"admin reports epoch {info.restart_epoch} in state {info.state}, "
-                           f"expected epoch {self.number} LIVE")
+        if self.number > 0:  # a hot-restart child: make sure the new epoch is the one LIVE
+            info = admin.server_info()
+            if info.restart_epoch != self.number or not info.is_live:
+                raise NotReady(f"admin reports epoch {info.restart_epoch} in state "
+                               f"{info.state}, expected epoch {self.number} LIVE")
         self.listeners = admin.listeners()
         if self.base_id is None:
             self.base_id = _read_int(self.paths.base_id)

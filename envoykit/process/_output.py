@@ -13,6 +13,9 @@ from typing import IO
 __all__ = ["ENVOY_LOGGER", "OutputPump", "RingBuffer", "envoy_level"]
 
 ENVOY_LOGGER = logging.getLogger("envoykit.envoy")
+# A library stays quiet until the application configures logging (no "last resort"
+# printing of Envoy's warnings to stderr); errors still carry the output tail.
+ENVOY_LOGGER.addHandler(logging.NullHandler())
 TRACE = 5
 
 # Envoy's default format: "[%Y-%m-%d %T.%e][%t][%l][%n] [%g:%#] %v".

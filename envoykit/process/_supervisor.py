@@ -251,31 +251,42 @@ class Supervisor:
         Returns the new epoch number. Raises ValidationError (nothing started) or
         HotRestartError (the child failed; the old config keeps serving and the
         supervisor recovers so that later hot restarts work)."""
+        limit = timeout or self.hot_restart_timeout
         with self._lock:
             old = self._live_epoch()
             data = config_to_dict(config)
+            began = time.monotonic()
             path = self._write_config(pin_listener_ports(data, old.listeners))
             envoy_validate_file(path, binary=self.binary, extra_args=self.options.override_args(),
-                                timeout=timeout or self.hot_restart_timeout)
-            next_epoch = old.number + 1
-            self._set_state(State.RESTARTING, "restarting", f"hot restart to epoch {next_epoch}")
-            child: Epoch | None = None
-            try:
-                child = self._launch(path, number=next_epoch, base_id=old.base_id)
-                self._await_ready(child, timeout or self.hot_restart_timeout)
-            except BaseException as exc:
-                error = self._hot_restart_error(exc, child)
-                self._emit(Event("hot_restart_failed", self._state, old.number, old.pid,
-                                 str(error)))
-                self._recover_failed_child(child, old, exc)
-                if error is exc:
-                    raise
-                raise error from exc
+                                timeout=limit)
+            validated = time.monotonic()
+            self._wait_for_previous_drain(old)
+            child = self._start_child(old, path, limit)
             self._current, self._config = child, data
             self._retire(old)
             self.backoff.reset()
+            _log.info("hot restart to epoch %d: validated in %.0f ms, live %.0f ms later",
+                      child.number, (validated - began) * 1000,
+                      (time.monotonic() - validated) * 1000)
             self._set_state(State.LIVE, "hot_restart", f"epoch {child.number} is live")
             return child.number
+
+    def _start_child(self, old: Epoch, path: Path, timeout: float) -> Epoch:
+        """Epoch n+1 with the same base id, ready; on failure recover and raise."""
+        next_epoch = old.number + 1
+        self._set_state(State.RESTARTING, "restarting", f"hot restart to epoch {next_epoch}")
+        child: Epoch | None = None
+        try:
+            child = self._launch(path, number=next_epoch, base_id=old.base_id)
+            self._await_ready(child, timeout)
+        except BaseException as exc:
+            error = self._hot_restart_error(exc, child)
+            self._emit(Event("hot_restart_failed", self._state, old.number, old.pid, str(error)))
+            self._recover_failed_child(child, old, exc)
+            if error is exc:
+                raise
+            raise error from exc
+        return child
 
     def restart(self) -> None:
         """Cold restart with the current config, keeping listener ports (brief downtime)."""
@@ -409,6 +420,16 @@ class Supervisor:
         self._retire(old)
         self._current = fresh
         self._set_state(State.LIVE, "recovered", "old config serving from a fresh epoch 0")
+
+    def _wait_for_previous_drain(self, old: Epoch) -> None:
+        """Envoy kills epoch n-1 as soon as epoch n+1 starts, cutting whatever it is still
+        draining: let the previous hot restart's old epoch finish (it exits by itself
+        after ``parent_shutdown_time_s``) before starting another one."""
+        draining = [e for e in self._retired if e.base_id == old.base_id and e.alive()]
+        limit = time.monotonic() + self.options.parent_shutdown_time_s + 1.0
+        for epoch in draining:
+            _log.info("waiting for epoch %d (pid %d) to finish draining", epoch.number, epoch.pid)
+            epoch.wait(max(0.0, limit - time.monotonic()))
 
     def _hot_restart_error(self, exc: BaseException, child: Epoch | None) -> BaseException:
         if not isinstance(exc, (NotReady, ProcessError, AdminError)):

@@ -23,6 +23,7 @@ HCM_TYPE = (
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes
 
     def do_GET(self) -> None:
         body = f"{self.server.server_port} {self.path}".encode()  # type: ignore[attr-defined]

@@ -266,3 +266,23 @@ def test_process_info_reports_every_epoch(up: int) -> None:
             if info.alive:
                 assert psutil.Process(info.pid).is_running()
                 assert info.cpu_seconds is not None and info.rss_bytes
+
+
+def test_overrides_component_levels_and_log_path(up: int, tmp_path: Path) -> None:
+    log_path = tmp_path / "envoy.log"
+    options = {**OPTIONS, "log_level": "info"}
+    with Supervisor(bootstrap(up), config_yaml={"node": {"id": "from-override"}},
+                    component_log_level={"upstream": "debug"}, log_path=log_path,
+                    **options) as proxy:
+        with proxy.admin() as admin:
+            assert admin.server_info().node.get("id") == "from-override"
+            assert admin.logging()["upstream"] == "debug"
+        assert "initializing epoch 0" in log_path.read_text()  # flushed lazily by envoy
+        assert any("initializing epoch 0" in line for line in proxy.output_tail(500))
+
+
+def test_startup_failure_with_log_path_still_shows_the_message(up: int, tmp_path: Path) -> None:
+    config = bootstrap(up)
+    config["static_resources"]["clusters"] = []
+    with pytest.raises(StartupError, match="unknown cluster"):
+        Supervisor(config, log_path=tmp_path / "envoy.log", **OPTIONS).start()
