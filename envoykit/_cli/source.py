@@ -104,10 +104,10 @@ def parse_source(text: str) -> ConfigSource:
         if attr:
             raise UsageError(f"{text}: an Envoy YAML/JSON file takes no ':{attr}'")
         return ConfigSource(text, "data", target)
-    if path.is_dir():
-        raise UsageError(f"{text}: is a directory, not a config file")
     if _MODULE_RE.match(target) and _find_spec(target) is not None:
         return ConfigSource(text, "module", target, attr)
+    if path.is_dir():
+        raise UsageError(f"{text}: is a directory, not a config file")
     raise UsageError(f"{text}: no such file, and no importable module {target!r}")
 
 

@@ -259,3 +259,22 @@ def epoch_and_body(admin_address: str) -> tuple[int, str]:
         epoch = admin.server_info().restart_epoch
         host, port = admin.listeners()["web"]
     return epoch, httpx.get(f"http://{host}:{port}/").text
+
+
+def test_run_watch_reloads_on_file_change(tmp_path: Path) -> None:
+    cfg, admin_path = tmp_path / "envoy.yaml", tmp_path / "admin.txt"
+    cfg.write_text(yaml.safe_dump(config("before")))
+    argv = [sys.executable, "-m", "envoykit.cli", "run", str(cfg), "-l", "warn", "--watch",
+            "--watch-interval", "0.1", "--admin-address-path", str(admin_path)]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        first = wait_for(lambda: read_text(admin_path), what="admin address of epoch 0")
+        assert epoch_and_body(first) == (0, "before")
+        cfg.write_text(yaml.safe_dump(config("after")))
+        second = wait_for(lambda: (a := read_text(admin_path)) != first and a,
+                          what="hot restart after the file changed")
+        assert epoch_and_body(second) == (1, "after")
+        proc.send_signal(signal.SIGINT)  # Ctrl-C
+        assert proc.wait(timeout=20) == 0
+    finally:
+        kill_tree(proc.pid)
