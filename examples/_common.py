@@ -22,7 +22,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from envoykit import to_yaml
+from envoykit import Bootstrap, to_yaml
+from envoykit.config import HttpConnectionManager
 from envoykit.render import ConfigLike
 
 RENDER_ENV = "ENVOYKIT_EXAMPLE_RENDER"
@@ -72,6 +73,23 @@ def ipv6_loopback() -> bool:
                 return True
     except OSError:
         return False
+
+
+# --- the typed model -------------------------------------------------------------------------
+
+
+def http_manager(bootstrap: Bootstrap, listener: str, server_name: str | None = None
+                 ) -> HttpConnectionManager:
+    """The HTTP connection manager of a built listener (of the filter chain serving
+    ``server_name`` on an HTTPS listener), to edit what the builder has no option for."""
+    for chain in bootstrap.listener(listener).filter_chains or []:
+        names = (chain.filter_chain_match and chain.filter_chain_match.server_names) or []
+        if server_name is not None and server_name not in names:
+            continue
+        for network_filter in chain.filters or []:
+            if isinstance(network_filter.typed_config, HttpConnectionManager):
+                return network_filter.typed_config
+    raise KeyError(f"no HTTP connection manager on listener {listener!r} ({server_name})")
 
 
 # --- printing -------------------------------------------------------------------------------
