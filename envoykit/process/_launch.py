@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-import yaml
-
 from envoykit.errors import ConfigLoadError
+from envoykit.load import load_data
+from envoykit.render import to_json
 
 __all__ = [
     "ConfigInput",
@@ -130,42 +130,28 @@ def build_argv(
 
 
 def config_to_dict(config: ConfigInput) -> dict[str, Any]:
-    """A private deep copy of the bootstrap as a dict, whatever form it came in."""
+    """A private deep copy of the bootstrap as a dict, whatever form it came in.
+
+    Text and files go through :func:`envoykit.load.load_data` (file and line in errors,
+    duplicate keys refused); a ``str`` is always YAML text, never a path."""
     if isinstance(config, SupportsToDict):
         data: Any = config.to_dict()
     elif isinstance(config, Path):
-        data = _load_text(config.read_text(encoding="utf-8"), str(config), config.suffix)
+        data = load_data(config)[0]
     elif isinstance(config, str):
-        data = _load_text(config, "<config text>", ".yaml")
+        data = load_data(config if "\n" in config else config + "\n")[0]
     elif isinstance(config, Mapping):
         data = copy.deepcopy(dict(config))
     else:
         raise TypeError(f"unsupported config type {type(config).__name__}")
     if not isinstance(data, dict):
-        raise ConfigLoadError("the bootstrap must be a mapping", source=str(config)[:80])
+        raise ConfigLoadError("the bootstrap must be a mapping", source=type(config).__name__)
     return data
 
 
-def _load_text(text: str, source: str, suffix: str) -> Any:
-    if suffix == ".json":
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigLoadError(exc.msg, source=source, line=exc.lineno) from exc
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigLoadError(str(problem), source=source, line=line) from exc
-
-
 def render_config(config: Mapping[str, Any]) -> str:
-    """The bootstrap as JSON text (envoy picks the format from the ``.json`` extension).
-
-    The single place where rendering happens, so it can move to ``envoykit.render``."""
-    return json.dumps(config, indent=2, sort_keys=False)
+    """The bootstrap as JSON text (envoy picks the format from the ``.json`` extension)."""
+    return to_json(config, indent=2)
 
 
 def make_run_dir(run_dir: str | os.PathLike[str] | None) -> tuple[Path, bool]:
