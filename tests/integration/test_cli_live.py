@@ -278,3 +278,11 @@ def test_run_watch_reloads_on_file_change(tmp_path: Path) -> None:
         assert proc.wait(timeout=20) == 0
     finally:
         kill_tree(proc.pid)
+
+
+def test_example_cli_validate_and_diff_runs() -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "cli_validate_and_diff.py"
+    done = subprocess.run([sys.executable, str(example)], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "ok: validate and diff behaved as a deploy script expects" in done.stdout
