@@ -44,8 +44,8 @@ __all__ = [
 Scope = Literal["session", "package", "module", "class", "function"]
 SETTINGS = pytest.StashKey[PluginSettings]()
 _LOGS = pytest.StashKey[list["LogSource"]]()
-# Every proxy a factory started and has not stopped yet: the session's safety net.
-_LIVE: weakref.WeakSet[EnvoyProxy] = weakref.WeakSet()
+# Every proxy the factories of a session started: the safety net at the session's end.
+_LIVE = pytest.StashKey["weakref.WeakSet[EnvoyProxy]"]()
 
 
 class LogSource(Protocol):
@@ -95,12 +95,11 @@ def _title(source: LogSource) -> str:
     return f"envoy log: {source.name} (pid {source.pid})"
 
 
-def stop_leftovers() -> int:
-    """Stop every proxy a factory started and nobody stopped; returns how many."""
-    leftovers = [proxy for proxy in list(_LIVE) if proxy.running]
-    for proxy in leftovers:
-        proxy.stop()
-    _LIVE.clear()
+def stop_leftovers(session: pytest.Session) -> int:
+    """Stop every proxy started in ``session`` that nobody stopped; returns how many."""
+    live = session.stash.get(_LIVE, None)
+    leftovers = [proxy for proxy in list(live or ()) if proxy.running]
+    _close_all(leftovers, lambda proxy: proxy.stop())
     return len(leftovers)
 
 
@@ -138,8 +137,9 @@ class EnvoyProxyFactory:
             self._record(FailedStart(label, exc.returncode, list(exc.output_tail)))
             raise
         self.proxies.append(proxy)
-        _LIVE.add(proxy)
         self._record(proxy)
+        if self.node is not None:
+            self.node.session.stash.setdefault(_LIVE, weakref.WeakSet()).add(proxy)
         return proxy
 
     def _record(self, source: LogSource) -> None:

@@ -105,7 +105,7 @@ def pytest_runtest_makereport(
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """Safety net: stop any proxy a fixture teardown did not get to."""
-    stop_leftovers()
+    stop_leftovers(session)
 
 
 # --- fixtures ---------------------------------------------------------------------------

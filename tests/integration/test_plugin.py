@@ -1,0 +1,197 @@
+"""The pytest plugin, tested as users run it: inner pytest sessions (pytester) on real envoy."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+pytest_plugins = ["pytester"]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "pytest_example"
+
+# A plain-HTTP edge to one upstream, admin on port 0 (text shared by the inner test files).
+CONFIG = """
+from envoykit import EdgeProxy
+
+def plain(upstream):
+    return (EdgeProxy("plain").site("svc.example.com", upstream("svc").address)
+            .http(port=0).admin(port=0))
+
+PIDS = __import__("pathlib").Path(__file__).with_name("pids.txt")
+
+def remember(proxy):
+    with PIDS.open("a") as handle:
+        handle.write(f"{proxy.pid}\\n")
+"""
+
+
+def recorded_pids(pytester: pytest.Pytester) -> list[int]:
+    """The envoy pids the inner tests wrote down."""
+    path = pytester.path / "pids.txt"
+    return [int(line) for line in path.read_text().split()] if path.exists() else []
+
+
+def gone(pid: int, within: float = 0.0) -> bool:
+    """True when ``pid`` no longer runs (a zombie counts as gone), waiting ``within`` s."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+
+
+def envoy_children() -> set[int]:
+    """Live envoy (and watchdog) processes started by this process."""
+    found = set()
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE and (
+                child.name() == "envoy" or "envoykit" in " ".join(child.cmdline()[-3:])
+            ):
+                found.add(child.pid)
+        except psutil.NoSuchProcess:
+            continue
+    return found
+
+
+def test_the_example_passes_under_xdist(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess(str(EXAMPLE), "-n", "2", "-p", "no:cacheprovider",
+                                           timeout=60)
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(["*2 workers*"])
+
+
+def test_a_failing_test_shows_envoy_log_and_leaves_no_envoy(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(CONFIG + """
+def test_fails(envoy_proxy, upstream):
+    proxy = envoy_proxy(plain(upstream), name="front")
+    remember(proxy)
+    assert proxy.url("http").startswith("http://127.0.0.1:")
+    assert False, "the service misbehaved"
+""")
+    before = envoy_children()
+    reprec = pytester.inline_run("-p", "no:cacheprovider")
+    reprec.assertoutcome(failed=1)
+    [pid] = recorded_pids(pytester)
+    assert gone(pid), f"envoy pid {pid} still runs after the failed test"
+    assert envoy_children() <= before
+    [report] = reprec.getfailures()
+    sections = dict(report.sections)
+    log = sections[f"envoy log: front (pid {pid})"]
+    assert "starting main dispatch loop" in log
+
+
+def test_startup_failure_is_clear_and_leaves_nothing(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("""
+import pytest
+from envoykit import StartupError
+from envoykit.testing import envoy_proxy_fixture
+
+BAD = {"admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}}},
+       "static_resources": {"clusters": [{"name": "c", "connect_timeout": "banana"}]}}
+
+broken = envoy_proxy_fixture(BAD)
+
+def test_factory_raises(envoy_proxy):
+    with pytest.raises(StartupError, match="envoy failed to start") as caught:
+        envoy_proxy(BAD)
+    assert caught.value.returncode not in (None, 0)
+    assert caught.value.output_tail
+
+def test_fixture_errors(broken):
+    pass
+""")
+    before = envoy_children()
+    reprec = pytester.inline_run("-p", "no:cacheprovider")
+    passed, _, failed = reprec.listoutcomes()
+    assert [r.head_line for r in passed] == ["test_factory_raises"]
+    [error] = failed
+    assert error.when == "setup"
+    assert "envoy failed to start" in str(error.longrepr)
+    assert "banana" in str(error.longrepr)  # envoy's own words, from its output tail
+    titles = [title for title, _ in error.sections]
+    assert any(t.startswith("envoy log: broken (failed to start, exit code") for t in titles)
+    assert envoy_children() <= before
+
+
+def test_ctrl_c_leaves_no_envoy(pytester: pytest.Pytester) -> None:
+    # Checked inside the interrupted session, after its teardown: the supervisor's watchdog
+    # would also kill an orphan once pytest exits, and must not hide a missed teardown.
+    pytester.makeconftest("""
+import pathlib, psutil
+
+def pytest_unconfigure(config):
+    for line in pathlib.Path(__file__).with_name("pids.txt").read_text().split():
+        alive = psutil.pid_exists(int(line)) and psutil.Process(int(line)).status() != "zombie"
+        print("ENVOY-AFTER-TEARDOWN:", "alive" if alive else "gone")
+""")
+    pytester.makepyfile(CONFIG + """
+import time
+
+def test_waits(envoy_proxy, upstream):
+    remember(envoy_proxy(plain(upstream)))
+    time.sleep(60)
+""")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-s"],
+        cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        pid = _wait_for_pid(pytester, proc)
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED, output.decode(errors="replace")
+    assert b"KeyboardInterrupt" in output
+    assert b"ENVOY-AFTER-TEARDOWN: gone" in output, output.decode(errors="replace")
+    assert gone(pid, within=2.0), f"envoy pid {pid} survived the interrupted run"
+
+
+def _wait_for_pid(pytester: pytest.Pytester, proc: subprocess.Popen[bytes]) -> int:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and proc.poll() is None:
+        pids = recorded_pids(pytester)
+        if pids:
+            return pids[0]
+        time.sleep(0.05)
+    proc.kill()
+    output, _ = proc.communicate(timeout=10)
+    pytest.fail(f"the inner test never started envoy:\n{output.decode(errors='replace')}")
+
+
+def test_missing_binary_skips_or_fails_on_request(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ENVOY_BINARY", "/nonexistent/envoy")
+    pytester.makepyfile("""
+def test_needs_envoy(envoy_proxy):
+    raise AssertionError("not reached")
+
+def test_plain():
+    pass
+""")
+    skipped = pytester.runpytest("-p", "no:cacheprovider", "-rs")
+    skipped.assert_outcomes(passed=1, skipped=1)
+    skipped.stdout.fnmatch_lines(["*envoy is not available*/nonexistent/envoy*"])
+    deselected = pytester.runpytest("-p", "no:cacheprovider", "-m", "not envoy")
+    deselected.assert_outcomes(passed=1, deselected=1)
+    required = pytester.runpytest("-p", "no:cacheprovider", "--envoy-required")
+    required.assert_outcomes(passed=1, errors=1)
+    required.stdout.fnmatch_lines(["*envoy is not available*--envoy-required is set*"])
