@@ -37,7 +37,7 @@ def gather_status(admin: AdminClient, interval: float = 1.0) -> dict[str, Any]:
     second = admin.stats(filter=STATS_FILTER)
     elapsed = max(time.monotonic() - started, 1e-6)
     return {
-        "admin": str(admin.base_url),
+        "admin": str(admin.address),
         "server": _server(info),
         "listeners": {name: _addr(addr) for name, addr in sorted(listeners.items())},
         "clusters": {name: _cluster(c, first, second, elapsed)
