@@ -150,10 +150,12 @@ def _import_file(path: Path) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     folder = str(path.resolve().parent)
     sys.path.insert(0, folder)  # sibling helper modules are importable
+    sys.modules[name] = module  # dataclasses and typing look their module up there
     try:
         spec.loader.exec_module(module)
     finally:
         sys.path.remove(folder)
+        sys.modules.pop(name, None)
     return module
 
 

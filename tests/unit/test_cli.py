@@ -25,14 +25,22 @@ from envoykit._cli.status import format_status
 from envoykit.cli import build_parser, main
 
 EDGE_PY = """
+from __future__ import annotations
+
+import dataclasses
+
 import envoykit
+
+@dataclasses.dataclass
+class Settings:  # a dataclass needs its module in sys.modules while it is created
+    port: int = 10000
 
 def _proxy(port):
     return (envoykit.EdgeProxy("edge")
             .site("a.example.com", "127.0.0.20:8080")
             .http(port=port).admin(port=0))
 
-edge = _proxy(10000)
+edge = _proxy(Settings().port)
 other = _proxy(10001)
 bootstrap_dict = edge.build().to_dict()
 
