@@ -99,7 +99,7 @@ def stop_leftovers(session: pytest.Session) -> int:
     """Stop every proxy started in ``session`` that nobody stopped; returns how many."""
     live = session.stash.get(_LIVE, None)
     leftovers = [proxy for proxy in list(live or ()) if proxy.running]
-    _close_all(leftovers, lambda proxy: proxy.stop())
+    _close_all(list(reversed(leftovers)), lambda proxy: proxy.stop())
     return len(leftovers)
 
 
@@ -149,13 +149,15 @@ class EnvoyProxyFactory:
     def close(self) -> None:
         """Stop every proxy this factory started (newest first); re-raise the first error
         once all were tried."""
-        _close_all(reversed(self.proxies), lambda proxy: proxy.stop())
-        self.proxies.clear()
+        _close_all(self.proxies, lambda proxy: proxy.stop())
 
 
-def _close_all(items: Iterable[Any], close: Callable[[Any], None]) -> None:
+def _close_all(items: list[Any], close: Callable[[Any], None]) -> None:
+    """Close ``items`` newest first and empty the list; re-raise the first error after."""
     first: BaseException | None = None
-    for item in items:
+    started = list(reversed(items))
+    items.clear()
+    for item in started:
         try:
             close(item)
         except BaseException as exc:  # keep closing the others, Ctrl-C included
@@ -202,8 +204,7 @@ class UpstreamFactory:
 
     def close(self) -> None:
         """Close every upstream (newest first)."""
-        _close_all(reversed(self.upstreams), lambda server: server.close())
-        self.upstreams.clear()
+        _close_all(self.upstreams, lambda server: server.close())
 
 
 def hosts_map(hosts: Mapping[str, str] | Iterable[str] | str, to: str) -> dict[str, str]:
@@ -239,8 +240,7 @@ class ClientFactory:
 
     def close(self) -> None:
         """Close every client."""
-        _close_all(reversed(self.clients), lambda client: client.close())
-        self.clients.clear()
+        _close_all(self.clients, lambda client: client.close())
 
 
 def proxy_factory(request: pytest.FixtureRequest, binary: EnvoyBinary) -> EnvoyProxyFactory:
