@@ -1,0 +1,418 @@
+"""A running Envoy fed from resource files, changed live with :meth:`DynamicProxy.apply`.
+
+    with DynamicProxy(edge.build()) as proxy:
+        report = proxy.apply(new_edge.build())     # files only: same pid, same epoch
+        print(report)
+
+``apply`` takes the cheapest safe path. Our checks run first (``check()``: a route to an
+unknown cluster, which Envoy accepts over files, is refused here), then — when more than
+one thing changes, or a listener, secret or the bootstrap does — ``envoy --mode validate``
+of the full equivalent static config. Then each changed file is written atomically in
+dependency order and confirmed by Envoy before the next one; a refused file raises
+:class:`XdsUpdateRejected` and every file written so far is restored. A changed bootstrap
+(admin, node, runtime, overload manager, …) is applied by a validated hot restart.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+from envoykit.admin import AdminClient
+from envoykit.config import Bootstrap
+from envoykit.errors import SemanticError
+from envoykit.process import Supervisor
+from envoykit.render import ConfigLike
+from envoykit.validate import as_bootstrap, check, envoy_validate_file
+from envoykit.xds._changes import ChangeSet, compute_changes
+from envoykit.xds._confirm import Confirmer, Counts, reason_from_log
+from envoykit.xds._errors import XdsUpdateRejected
+from envoykit.xds._files import XdsFile, private_directory, remove_file, write_atomic
+from envoykit.xds._report import ApplyReport, Step
+from envoykit.xds._split import DynamicConfig, to_dynamic
+
+__all__ = ["DynamicProxy", "ValidateMode", "apply"]
+
+log = logging.getLogger("envoykit.xds")
+
+ValidateMode = Literal["auto", "always", "never"]
+REJECT_UNKNOWN = "--reject-unknown-dynamic-fields"
+_CHEAP_KINDS = ("route", "cluster", "endpoints")
+
+
+class DynamicProxy:
+    """Envoy under a :class:`~envoykit.process.Supervisor`, configured from xDS files.
+
+    ``config`` is a static config (a :class:`Bootstrap`, an ``EdgeProxy`` or a dict); it is
+    split into a small bootstrap and resource files in ``directory`` (a new private
+    temporary directory by default, removed on stop). ``validate`` sets when
+    ``envoy --mode validate`` runs before an apply: ``auto`` (unless the change is one
+    route, cluster or endpoint assignment — Envoy takes or refuses such a file as a
+    whole), ``always`` or ``never``. Other keyword arguments go to the Supervisor.
+    """
+
+    def __init__(
+        self,
+        config: ConfigLike,
+        *,
+        directory: str | os.PathLike[str] | None = None,
+        validate: ValidateMode = "auto",
+        confirm_timeout: float = 10.0,
+        **supervisor_options: Any,
+    ) -> None:
+        self._initial = config
+        self._requested_dir = None if directory is None else Path(directory)
+        self.validate = validate
+        self.confirm_timeout = confirm_timeout
+        extra = list(supervisor_options.pop("extra_args", ()))
+        if REJECT_UNKNOWN not in extra:
+            extra.append(REJECT_UNKNOWN)
+        self._options = {**supervisor_options, "extra_args": tuple(extra)}
+        self._lock = threading.RLock()
+        self._root: Path | None = None
+        self._owns_root = False
+        self._supervisor: Supervisor | None = None
+        self._current: DynamicConfig | None = None
+        self._config: Bootstrap | None = None
+        self._ports: dict[str, int] = {}
+        self._client: AdminClient | None = None
+        self._serial = 0
+
+    # --- facts ----------------------------------------------------------------------------
+    @property
+    def supervisor(self) -> Supervisor:
+        """The supervisor running Envoy."""
+        if self._supervisor is None:
+            raise RuntimeError("the proxy is not started")
+        return self._supervisor
+
+    @property
+    def directory(self) -> Path:
+        """Where the resource files live."""
+        if self._root is None:
+            raise RuntimeError("the proxy is not started")
+        return self._root / "xds"
+
+    @property
+    def config(self) -> Bootstrap:
+        """The static config serving now (as given to the last apply)."""
+        if self._config is None:
+            raise RuntimeError("the proxy is not started")
+        return self._config
+
+    @property
+    def dynamic(self) -> DynamicConfig:
+        """The bootstrap and resource files serving now."""
+        if self._current is None:
+            raise RuntimeError("the proxy is not started")
+        return self._current
+
+    @property
+    def pid(self) -> int | None:
+        """The pid of the Envoy serving now."""
+        return self.supervisor.pid
+
+    @property
+    def epoch(self) -> int | None:
+        """The hot-restart epoch serving now."""
+        return self.supervisor.epoch
+
+    def admin(self, timeout: float = 5.0) -> AdminClient:
+        """A new admin client for the Envoy serving now (close it, or use ``with``)."""
+        return self.supervisor.admin(timeout)
+
+    def address_of(self, listener: str) -> tuple[str, int]:
+        """The bound (host, port) of a listener (asked from Envoy: LDS listeners too)."""
+        bound = self._admin().listeners()
+        if listener not in bound:
+            raise KeyError(f"no listener named {listener!r}; listeners: {sorted(bound)}")
+        return bound[listener]
+
+    def url_of(self, listener: str, scheme: str = "http") -> str:
+        """``scheme://host:port`` of a listener."""
+        host, port = self.address_of(listener)
+        return f"{scheme}://{'[' + host + ']' if ':' in host else host}:{port}"
+
+    # --- lifecycle ------------------------------------------------------------------------
+    def start(self) -> DynamicProxy:
+        """Write the files, start Envoy on the small bootstrap, check it took them all."""
+        with self._lock:
+            if self._supervisor is not None:
+                raise RuntimeError("the proxy is already started")
+            self._root, self._owns_root = _make_root(self._requested_dir)
+            try:
+                self._start()
+            except BaseException:
+                self._cleanup()
+                raise
+        return self
+
+    def _start(self) -> None:
+        bootstrap, static = self._prepare(self._initial)
+        dynamic = to_dynamic(static, self.directory)
+        dynamic.write()
+        supervisor = Supervisor(dynamic.bootstrap, run_dir=self._root_path / "envoy",
+                                **self._options)
+        supervisor.start()
+        self._supervisor = supervisor
+        self._current, self._config = dynamic, bootstrap
+        self._check_started()
+
+    def _check_started(self) -> None:
+        """Envoy starts even when it refuses an LDS/CDS file: fail loudly instead."""
+        snap = self._admin().stats(filter=r"\.(update_rejected|update_failure)$", type="Counters")
+        refused = sorted(name for name, value in snap.counters.items() if value)
+        if refused:
+            raise XdsUpdateRejected(
+                f"envoy refused resource files at start ({', '.join(refused)})",
+                reason=reason_from_log(self.supervisor.output_tail(60)),
+                output_tail=self.supervisor.output_tail(20))
+
+    def stop(self, graceful: bool = True) -> None:
+        """Stop Envoy and remove the files (when the directory was ours)."""
+        with self._lock:
+            self._cleanup(graceful)
+
+    def _cleanup(self, graceful: bool = False) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._supervisor is not None:
+            self._supervisor.stop(graceful=graceful)
+            self._supervisor = None
+        if self._root is not None and self._owns_root:
+            shutil.rmtree(self._root, ignore_errors=True)
+        self._root = None
+        self._current = None
+
+    def __enter__(self) -> DynamicProxy:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop(graceful=kind is None)
+
+    # --- apply ----------------------------------------------------------------------------
+    def apply(self, config: ConfigLike, *, validate: ValidateMode | None = None) -> ApplyReport:
+        """Make the running Envoy serve ``config``, the cheapest safe way (see the module
+        docs). Raises SemanticError or ValidationError (nothing changed),
+        XdsUpdateRejected (Envoy refused a file; files restored, old config serving) or
+        HotRestartError (old config serving)."""
+        with self._lock:
+            return _Apply(self, config, validate or self.validate).run()
+
+    def rotate_certificates(self) -> ApplyReport:
+        """Re-read every certificate and key file of the current config; changed ones are
+        served through SDS, without a restart."""
+        return self.apply(self.config)
+
+    # --- helpers for _Apply ---------------------------------------------------------------
+    @property
+    def _root_path(self) -> Path:
+        assert self._root is not None
+        return self._root
+
+    def _prepare(self, config: ConfigLike) -> tuple[Bootstrap, dict[str, Any]]:
+        """The typed config (our checks passed) and its dict with listener ports pinned."""
+        bootstrap = as_bootstrap(config)
+        issues = check(bootstrap)
+        if issues:
+            raise SemanticError(issues)
+        static = bootstrap.to_dict()
+        self._ports.update(_pin_ports(static, self._ports))
+        return bootstrap, static
+
+    def _admin(self) -> AdminClient:
+        address = self.supervisor.admin_address
+        if self._client is None or self._client.address != address:
+            if self._client is not None:
+                self._client.close()
+            self._client = AdminClient(address, timeout=5.0)
+        return self._client
+
+    def _confirmer(self) -> Confirmer:
+        return Confirmer(self._admin, lambda: self.supervisor.output_tail(60),
+                         timeout=self.confirm_timeout)
+
+    def _validate_path(self) -> Path:
+        self._serial += 1
+        return self._root_path / f"validate-{self._serial}.json"
+
+
+class _Apply:
+    """One apply: plan, check, validate, write and confirm, restart, or roll back."""
+
+    def __init__(self, proxy: DynamicProxy, config: ConfigLike, mode: ValidateMode) -> None:
+        self.proxy = proxy
+        self.config = config
+        self.mode = mode
+        self.steps: list[Step] = []
+        self.written: list[tuple[XdsFile, XdsFile | None]] = []
+        self.started = time.perf_counter()
+        self.validated = False
+
+    def run(self) -> ApplyReport:
+        proxy = self.proxy
+        pid, epoch = proxy.pid, proxy.epoch
+        old = proxy.dynamic
+        with self._step("check"):
+            bootstrap, static = proxy._prepare(self.config)
+            new = to_dynamic(static, proxy.directory)
+            changes = compute_changes(old, new)
+        if changes.is_empty:
+            proxy._config = bootstrap
+            return self._report("unchanged", changes, pid, epoch)
+        if self._needs_validation(changes):
+            self._validate(static)
+        self._change(old, new, changes)
+        proxy._current, proxy._config = new, bootstrap
+        method = "hot_restart" if changes.needs_restart else "files"
+        return self._report(method, changes, pid, epoch)
+
+    def _needs_validation(self, changes: ChangeSet) -> bool:
+        if self.mode != "auto":
+            return self.mode == "always"
+        if changes.needs_restart or len(changes.resources) != 1:
+            return True
+        (one,) = changes.resources
+        return one.kind not in _CHEAP_KINDS or one.action == "removed"
+
+    def _validate(self, static: dict[str, Any]) -> None:
+        path = self.proxy._validate_path()
+        with self._step("validate"):
+            try:
+                write_atomic(path, _json(static))
+                envoy_validate_file(path, binary=self.proxy.supervisor.binary)
+            finally:
+                path.unlink(missing_ok=True)
+        self.validated = True
+
+    def _change(self, old: DynamicConfig, new: DynamicConfig, changes: ChangeSet) -> None:
+        previous = old.by_path()
+        confirmer = self.proxy._confirmer()
+        try:
+            for item in (*changes.writes, *changes.final):
+                self._write(confirmer, item, previous.get(item.path))
+            if changes.needs_restart:
+                with self._step("hot_restart"):
+                    self.proxy.supervisor.hot_restart(new.bootstrap)
+        except BaseException:
+            self._rollback(confirmer)
+            raise
+        for item in changes.deletes:
+            with self._step("delete", item):
+                remove_file(item.path)
+
+    def _write(self, confirmer: Confirmer, item: XdsFile, before: XdsFile | None) -> None:
+        live = before is not None  # a new route/endpoints/secret file has no subscriber yet
+        step = self._step("write", item, confirmed=live)
+        with step:
+            counts = confirmer.counts(item) if live else Counts()
+            item.write()
+            self.written.append((item, before))
+            if live:
+                confirmer.wait(item, counts)
+
+    def _rollback(self, confirmer: Confirmer) -> None:
+        """Put every file written so far back as it was (newest first)."""
+        for item, before in reversed(self.written):
+            with self._step("rollback", item):
+                if before is None:
+                    remove_file(item.path)
+                    continue
+                counts = _safe_counts(confirmer, before)
+                before.write()
+                if counts is not None:
+                    _settle(confirmer, before, counts)
+
+    @contextlib.contextmanager
+    def _step(self, action: str, item: XdsFile | None = None, *, path: str = "",
+              confirmed: bool = False) -> Iterator[None]:
+        began = time.perf_counter()
+        yield
+        ms = (time.perf_counter() - began) * 1000
+        if item is None:
+            self.steps.append(Step(action, ms, path=path))
+        else:
+            self.steps.append(Step(action, ms, item.kind, item.name, str(item.path),
+                                   item.version, confirmed))
+
+    def _report(self, method: Any, changes: ChangeSet, pid: int | None,
+                epoch: int | None) -> ApplyReport:
+        total = (time.perf_counter() - self.started) * 1000
+        report = ApplyReport(method, changes.resources, changes.bootstrap_fields,
+                             tuple(self.steps), self.validated, pid, self.proxy.pid, epoch,
+                             self.proxy.epoch, total)
+        log.info("%s", report.summary())
+        return report
+
+
+def _safe_counts(confirmer: Confirmer, item: XdsFile) -> Counts | None:
+    try:
+        return confirmer.counts(item)
+    except Exception as exc:  # rollback must go on even when admin is gone
+        log.warning("rollback of %s: cannot read envoy's counters (%s)", item.path, exc)
+        return None
+
+
+def _settle(confirmer: Confirmer, item: XdsFile, counts: Counts) -> None:
+    try:
+        confirmer.wait(item, counts)
+    except Exception as exc:
+        log.warning("rollback of %s not confirmed: %s", item.path, exc)
+
+
+def apply(proxy: DynamicProxy, config: ConfigLike, *,
+          validate: ValidateMode | None = None) -> ApplyReport:
+    """``proxy.apply(config)`` as a function."""
+    return proxy.apply(config, validate=validate)
+
+
+def _json(data: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(data, indent=1)
+
+
+def _make_root(requested: Path | None) -> tuple[Path, bool]:
+    if requested is None:
+        return Path(tempfile.mkdtemp(prefix="envoykit-xds-")), True
+    owns = not requested.exists()
+    return private_directory(requested), owns
+
+
+def _pin_ports(static: dict[str, Any], known: dict[str, int]) -> dict[str, int]:
+    """Give listeners configured with port 0 a real port (kept across applies), so hot
+    restarts and restarts after a crash keep the addresses (a listener keeps its port for
+    the proxy's life, even if it is removed and added back). Returns name → port pinned."""
+    pinned: dict[str, int] = {}
+    listeners = (static.get("static_resources") or {}).get("listeners") or []
+    for listener in listeners:
+        sock = (listener.get("address") or {}).get("socket_address")
+        if not isinstance(sock, dict) or sock.get("port_value") or sock.get("protocol") == "UDP":
+            continue
+        name = str(listener.get("name", ""))
+        port = known.get(name) or _free_port(str(sock.get("address", "127.0.0.1")))
+        sock["port_value"] = pinned[name] = port
+    return pinned
+
+
+def _free_port(host: str) -> int:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
