@@ -9,6 +9,7 @@ temporary directory, and runs as usual. The test suite uses it to check every co
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -21,6 +22,9 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from envoykit import Bootstrap, to_yaml
 from envoykit.config import HttpConnectionManager
@@ -90,6 +94,42 @@ def http_manager(bootstrap: Bootstrap, listener: str, server_name: str | None = 
             if isinstance(network_filter.typed_config, HttpConnectionManager):
                 return network_filter.typed_config
     raise KeyError(f"no HTTP connection manager on listener {listener!r} ({server_name})")
+
+
+# --- a tiny JWT issuer (what an identity provider does) -----------------------------------
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _uint(value: int) -> str:
+    return _b64url(value.to_bytes((value.bit_length() + 7) // 8, "big"))
+
+
+class TokenIssuer:
+    """Signs RS256 JWTs with a fresh RSA key; ``jwks`` is the public key set for Envoy."""
+
+    def __init__(self, issuer: str, kid: str = "key-1") -> None:
+        self.issuer = issuer
+        self.kid = kid
+        self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    @property
+    def jwks(self) -> str:
+        """The JSON Web Key Set with the public key (``local_jwks`` or a JWKS endpoint)."""
+        public = self._key.public_key().public_numbers()
+        return json.dumps({"keys": [{"kty": "RSA", "alg": "RS256", "use": "sig",
+                                     "kid": self.kid, "n": _uint(public.n),
+                                     "e": _uint(public.e)}]})
+
+    def sign(self, **claims: Any) -> str:
+        """A signed token with ``iss`` set and the given claims."""
+        header = _b64url(json.dumps({"alg": "RS256", "typ": "JWT", "kid": self.kid}).encode())
+        payload = _b64url(json.dumps({"iss": self.issuer, **claims}).encode())
+        signature = self._key.sign(f"{header}.{payload}".encode(), padding.PKCS1v15(),
+                                   hashes.SHA256())
+        return f"{header}.{payload}.{_b64url(signature)}"
 
 
 # --- printing -------------------------------------------------------------------------------
