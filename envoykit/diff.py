@@ -82,12 +82,17 @@ class FieldChange:
 
 @dataclass(frozen=True)
 class Change:
-    """One resource added, removed or changed; ``fields`` lists what changed inside it."""
+    """One resource added, removed or changed; ``fields`` lists what changed inside it.
+
+    ``old`` and ``new`` hold the resource's content on each side (:data:`MISSING` where it
+    does not exist), e.g. what to push for an added or changed cluster."""
 
     kind: str
     name: str
     action: Action
     fields: tuple[FieldChange, ...] = ()
+    old: Any = field(default=MISSING, repr=False, compare=False)
+    new: Any = field(default=MISSING, repr=False, compare=False)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -95,18 +100,27 @@ class Change:
         return self.kind, self.name
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {
+        """JSON-ready form; an added resource carries ``new``, a removed one ``old``
+        (private keys redacted)."""
+        out: dict[str, Any] = {
             "kind": self.kind,
             "name": self.name,
             "action": self.action,
             "fields": [f.to_dict() for f in self.fields],
         }
+        if self.action == "added":
+            out["new"] = _scrub(self.new)
+        elif self.action == "removed":
+            out["old"] = _scrub(self.old)
+        return out
 
     def __str__(self) -> str:
         sign = {"added": "+", "removed": "-", "changed": "~"}[self.action]
         head = f"{sign} {self.kind} {self.name}".rstrip() + f" ({self.action})"
-        return "\n".join([head, *(f"    {f}" for f in self.fields)])
+        whole = self.new if self.action == "added" else self.old
+        details = [str(f) for f in self.fields] or ([_show(_scrub(whole))]
+                                                    if whole is not MISSING else [])
+        return "\n".join([head, *(f"    {d}" for d in details)])
 
 
 @dataclass(frozen=True)
@@ -173,7 +187,7 @@ def diff(old: ConfigLike, new: ConfigLike) -> ConfigDiff:
     new_resources = dict(_resources(to_dict(new)))
     changes = []
     for key in _ordered_keys(old_resources, new_resources):
-        change = _compare(key, old_resources.get(key, MISSING), new_resources.get(key, MISSING))
+        change = _compare(key, old_resources.get(key), new_resources.get(key))
         if change is not None:
             changes.append(change)
     return ConfigDiff(tuple(changes))
@@ -185,28 +199,40 @@ def diff_resources(
 ) -> ConfigDiff:
     """Compare two lists of resources of one kind (e.g. the listeners of two xDS files),
     matched by ``key``."""
-    old_by = {str(r.get(key, i)): r for i, r in enumerate(old)}
-    new_by = {str(r.get(key, i)): r for i, r in enumerate(new)}
+    old_by = {str(r.get(key, i)): _Resource(r, r) for i, r in enumerate(old)}
+    new_by = {str(r.get(key, i)): _Resource(r, r) for i, r in enumerate(new)}
     changes = []
     for name in [*old_by, *(n for n in new_by if n not in old_by)]:
-        change = _compare((kind, name), old_by.get(name, MISSING), new_by.get(name, MISSING))
+        change = _compare((kind, name), old_by.get(name), new_by.get(name))
         if change is not None:
             changes.append(change)
     return ConfigDiff(tuple(changes))
 
 
-def _compare(key: tuple[str, str], old: Any, new: Any) -> Change | None:
+@dataclass(frozen=True)
+class _Resource:
+    """A resource as compared (a listener without its inline routes, a route config
+    without its virtual hosts: those are resources of their own) and as a whole."""
+
+    compared: Any
+    whole: Any
+
+
+def _compare(key: tuple[str, str], old: _Resource | None, new: _Resource | None) -> Change | None:
     kind, name = key
-    if old is MISSING:
-        return Change(kind, name, "added")
-    if new is MISSING:
-        return Change(kind, name, "removed")
-    fields = tuple(_field_changes(old, new))
-    return Change(kind, name, "changed", fields) if fields else None
+    if old is None and new is not None:
+        return Change(kind, name, "added", new=new.whole)
+    if new is None and old is not None:
+        return Change(kind, name, "removed", old=old.whole)
+    assert old is not None and new is not None
+    fields = tuple(_field_changes(old.compared, new.compared))
+    if not fields:
+        return None
+    return Change(kind, name, "changed", fields, old=old.whole, new=new.whole)
 
 
 def _ordered_keys(
-    old: Mapping[tuple[str, str], Any], new: Mapping[tuple[str, str], Any]
+    old: Mapping[tuple[str, str], _Resource], new: Mapping[tuple[str, str], _Resource]
 ) -> list[tuple[str, str]]:
     """Old order first, then what is new; grouped by kind in a fixed kind order."""
     keys = [*old, *(k for k in new if k not in old)]
@@ -218,8 +244,8 @@ def _ordered_keys(
 # --- splitting a bootstrap into resources -----------------------------------------------
 
 
-def _resources(config: Mapping[str, Any]) -> Iterator[tuple[tuple[str, str], Any]]:
-    """``(kind, name) → content`` for every resource in a bootstrap dict."""
+def _resources(config: Mapping[str, Any]) -> Iterator[tuple[tuple[str, str], _Resource]]:
+    """``(kind, name) → resource`` for every resource in a bootstrap dict."""
     static = config.get("static_resources") or {}
     listeners = static.get("listeners") or []
     route_configs = list(_route_configs(listeners))
@@ -227,19 +253,22 @@ def _resources(config: Mapping[str, Any]) -> Iterator[tuple[tuple[str, str], Any
     for section, value in static.items():
         kind = _NAMED_LISTS.get(section)
         if kind is None:
-            yield ("static_resources." + section, ""), value
+            yield ("static_resources." + section, ""), _Resource(value, value)
             continue
         for i, resource in enumerate(value or []):
             name = str(resource.get("name", f"#{i}"))
-            yield (kind, name), _strip_routes(resource) if kind == "listener" else resource
+            compared = _strip_routes(resource) if kind == "listener" else resource
+            yield (kind, name), _Resource(compared, resource)
     for where, rc in route_configs:
         rc_name = _route_config_name(where, rc, duplicate)
-        yield ("route_config", rc_name), {k: v for k, v in rc.items() if k != "virtual_hosts"}
+        routes_only = {k: v for k, v in rc.items() if k != "virtual_hosts"}
+        yield ("route_config", rc_name), _Resource(routes_only, rc)
         for j, vhost in enumerate(rc.get("virtual_hosts") or []):
-            yield ("virtual_host", f"{rc_name}/{vhost.get('name', f'#{j}')}"), vhost
+            vhost_name = f"{rc_name}/{vhost.get('name', f'#{j}')}"
+            yield ("virtual_host", vhost_name), _Resource(vhost, vhost)
     for section, value in config.items():
         if section != "static_resources":
-            yield (section, ""), value
+            yield (section, ""), _Resource(value, value)
 
 
 def _route_configs(listeners: Sequence[Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:

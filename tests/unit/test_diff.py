@@ -174,3 +174,15 @@ def test_falsy_values_still_differ_from_absent(value: Any) -> None:
 def test_type_change_is_a_change() -> None:
     assert not diff({"admin": {"x": 1}}, {"admin": {"x": True}}).is_empty
     assert isinstance(diff({}, {}), ConfigDiff)
+
+
+def test_changes_carry_the_whole_resources() -> None:
+    old, new = edge(b=True).build().to_dict(), edge(b=False, rate=5).build().to_dict()
+    result = diff(old, new)
+    (removed,) = [c for c in result.removed if c.kind == "cluster"]
+    assert removed.old == old["static_resources"]["clusters"][1]
+    assert removed.new is MISSING
+    assert removed.to_dict()["old"]["name"] == "b_example_com"
+    assert '"name": "b_example_com"' in str(removed)  # a preview of what goes away
+    (listener_change,) = result.of_kind("listener")
+    assert listener_change.new == new["static_resources"]["listeners"][0]  # routes included
