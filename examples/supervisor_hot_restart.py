@@ -113,7 +113,7 @@ def main() -> None:
             try:
                 proxy.hot_restart(broken)
             except ValidationError as exc:
-                print("refused:", str(exc).splitlines()[-1][-90:])
+                print("refused by envoy --mode validate:", str(exc).splitlines()[-1][-80:])
             print(f"still epoch {proxy.epoch}: b:", fetch(address, "b.example.com"))
             for info in proxy.processes():
                 rss = f"{info.rss_bytes / 2**20:.0f} MiB" if info.rss_bytes else "-"

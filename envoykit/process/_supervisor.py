@@ -289,14 +289,14 @@ class Supervisor:
         return child
 
     def restart(self) -> None:
-        """Cold restart with the current config, keeping listener ports (brief downtime)."""
+        """Cold restart with the current config: a fresh epoch 0 with a new base id on the
+        same listener ports, started next to the old process (reuse_port), which then gets
+        SIGTERM. Use it when a hot restart is impossible; prefer :meth:`hot_restart`."""
         with self._lock:
             old = self._live_epoch()
             self._set_state(State.RESTARTING, "restarting", "cold restart")
-            old.terminate()
-            self._retire(old)
-            self._current = self._cold_start(pin_listener_ports(self._config, old.listeners))
-            self._set_state(State.LIVE, "started", "envoy is live")
+            self._replace_cold(old)
+            self._set_state(State.LIVE, "started", "envoy is live (cold restart)")
 
     def stop(self, graceful: bool = True, timeout: float | None = None) -> None:
         """Stop Envoy and everything it left behind.
@@ -403,6 +403,13 @@ class Supervisor:
         if self._stopping.is_set():
             return  # stop() is waiting for the lock and will tear everything down
         _log.warning("hot restart failed (%s); cold-restarting with the old config", exc)
+        self._replace_cold(old)
+        self._set_state(State.LIVE, "recovered", "old config serving from a fresh epoch 0")
+
+    def _replace_cold(self, old: Epoch) -> None:
+        """Replace ``old`` by a fresh epoch 0 (new base id) with the current config on the
+        same ports. Started while ``old`` still serves (reuse_port shares the ports), so no
+        connection is refused; if that fails, ``old`` is stopped first (a short gap)."""
         pinned = pin_listener_ports(self._config, old.listeners)
         try:
             fresh = self._cold_start(pinned)
@@ -412,14 +419,12 @@ class Supervisor:
             try:
                 fresh = self._cold_start(pinned)
             except ProcessError as second:
-                self._current = None
                 self._retire(old)
                 self._fail(second)
                 raise
         old.terminate()
         self._retire(old)
         self._current = fresh
-        self._set_state(State.LIVE, "recovered", "old config serving from a fresh epoch 0")
 
     def _wait_for_previous_drain(self, old: Epoch) -> None:
         """Envoy kills epoch n-1 as soon as epoch n+1 starts, cutting whatever it is still

@@ -286,3 +286,14 @@ def test_startup_failure_with_log_path_still_shows_the_message(up: int, tmp_path
     config["static_resources"]["clusters"] = []
     with pytest.raises(StartupError, match="unknown cluster"):
         Supervisor(config, log_path=tmp_path / "envoy.log", **OPTIONS).start()
+
+
+def test_cold_restart_keeps_the_address_with_a_new_base_id(up: int) -> None:
+    with Supervisor(bootstrap(up), **OPTIONS) as proxy:
+        address, base_id, pid = proxy.address_of("ingress"), proxy.base_id, proxy.pid
+        proxy.restart()
+        assert proxy.state is State.LIVE and proxy.epoch == 0
+        assert proxy.base_id != base_id and proxy.pid != pid
+        assert get(address)[:2] == (200, "v1")
+        assert proxy.hot_restart(bootstrap(up, tag="v2")) == 1
+        assert get(address)[1] == "v2"
