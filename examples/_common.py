@@ -142,7 +142,7 @@ def title(text: str) -> None:
 
 def show(label: str, value: object) -> None:
     """One aligned ``label: value`` line."""
-    print(f"   {label:<34} {value}")
+    print(f"   {label:<44} {value}")
 
 
 # --- a backend that can speak TLS and IPv6 ------------------------------------------------------
