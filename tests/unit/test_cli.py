@@ -424,3 +424,20 @@ def test_run_refuses_a_config_that_fails_the_checks() -> None:
     data["static_resources"]["clusters"] = []
     with pytest.raises(SemanticError, match="unknown cluster"):
         _prepared(Bootstrap.from_dict(data))
+
+
+def test_docs_python_blocks_run(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ```python blocks of docs/cli.md run, in order, in one namespace; the first one
+    is the docs' edge.py, which the command renders."""
+    docs = (Path(__file__).parents[2] / "docs" / "cli.md").read_text()
+    blocks = re.findall(r"^```python\n(.*?)^```", docs, re.M | re.S)
+    assert len(blocks) >= 2
+    namespace: dict[str, object] = {"__name__": "docs_cli"}
+    for block in blocks:
+        exec(compile(block, "docs/cli.md", "exec"), namespace)
+    assert "~ cluster b_example_com (changed)" in capsys.readouterr().out
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "edge.py").write_text(blocks[0])
+    code, out, _ = run(capsys, "render", "edge.py:staging")
+    assert code == 0 and "port_value: 20000" in out
