@@ -1,0 +1,307 @@
+"""File xDS on the real envoy: apply() changes a live proxy without a restart.
+
+Every test runs its own envoy (port 0, dynamic base id), so the module is safe under
+``pytest -n 2``. Nothing sleeps: every wait polls with a deadline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import socket
+import ssl
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from envoykit import EdgeProxy
+from envoykit.config import Bootstrap
+from envoykit.errors import SemanticError, ValidationError
+from envoykit.testing.http import resolving_client
+from envoykit.testing.tls import CertFiles, TestCA
+from envoykit.testing.upstream import Upstream
+from envoykit.xds import DynamicProxy, XdsUpdateRejected
+
+pytestmark = pytest.mark.integration
+
+HOST = "a.example.com"
+HCM = ("type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3."
+       "HttpConnectionManager")
+ROUTER = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def eventually(probe: Callable[[], Any], expected: Any, timeout: float = 5.0) -> Any:
+    """Poll ``probe()`` until it returns ``expected``; return the last value."""
+    deadline = time.monotonic() + timeout
+    value = probe()
+    while value != expected and time.monotonic() < deadline:
+        time.sleep(0.005)
+        value = probe()
+    return value
+
+
+def snapshot(directory: Path) -> dict[str, bytes]:
+    """Every file under ``directory`` with its content."""
+    return {str(p.relative_to(directory)): p.read_bytes()
+            for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def routes_config(routes: dict[str, str], clusters: dict[str, Upstream],
+                  **route_extra: Any) -> Bootstrap:
+    """A plain-HTTP proxy: path prefix → cluster, one STATIC cluster per upstream."""
+    entries = [{"match": {"prefix": prefix, **route_extra.get(prefix, {})},
+                "route": {"cluster": cluster}} for prefix, cluster in routes.items()]
+    hcm = {"@type": HCM, "stat_prefix": "ingress",
+           "route_config": {"name": "local", "virtual_hosts": [
+               {"name": "all", "domains": ["*"], "routes": entries}]},
+           "http_filters": [{"name": "envoy.filters.http.router",
+                             "typed_config": {"@type": ROUTER}}]}
+    listener = {"name": "http", "address": _sock(0),
+                "filter_chains": [{"filters": [
+                    {"name": "envoy.filters.network.http_connection_manager",
+                     "typed_config": hcm}]}]}
+    return Bootstrap.from_dict({
+        "admin": {"address": _sock(0)},
+        "static_resources": {"listeners": [listener],
+                             "clusters": [_cluster(n, u) for n, u in clusters.items()]},
+    })
+
+
+def _sock(port: int) -> dict[str, Any]:
+    return {"socket_address": {"address": "127.0.0.1", "port_value": port}}
+
+
+def _cluster(name: str, upstream: Upstream) -> dict[str, Any]:
+    endpoint = {"endpoint": {"address": _sock(upstream.port)}}
+    return {"name": name, "type": "STATIC", "connect_timeout": "1s",
+            "load_assignment": {"cluster_name": name,
+                                "endpoints": [{"lb_endpoints": [endpoint]}]}}
+
+
+def served_fingerprint(address: tuple[str, int], server_name: str = HOST) -> str:
+    """SHA-256 of the DER certificate envoy presents for ``server_name``."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    with socket.create_connection(address, timeout=5) as raw, \
+            context.wrap_socket(raw, server_hostname=server_name) as tls:
+        der = tls.getpeercert(binary_form=True)
+    assert der is not None
+    return hashlib.sha256(der).hexdigest()
+
+
+def file_fingerprint(files: CertFiles) -> str:
+    """SHA-256 of the DER form of the leaf certificate in ``files``."""
+    pem = Path(files.cert).read_text()
+    leaf = pem[: pem.index("-----END CERTIFICATE-----") + len("-----END CERTIFICATE-----")]
+    return hashlib.sha256(ssl.PEM_cert_to_DER_cert(leaf)).hexdigest()
+
+
+# --- fixtures -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def upstreams() -> Iterator[dict[str, Upstream]]:
+    with Upstream("one") as one, Upstream("two") as two:
+        yield {"one": one, "two": two}
+
+
+@pytest.fixture
+def ca(tmp_path: Path) -> TestCA:
+    return TestCA(tmp_path / "ca")
+
+
+def start(config: Any, **options: Any) -> DynamicProxy:
+    return DynamicProxy(config, log_level="info", **options).start()
+
+
+# --- tests --------------------------------------------------------------------------------
+
+
+def test_route_change_is_applied_without_restart(upstreams: dict[str, Upstream]) -> None:
+    one = upstreams["one"]
+    edge = EdgeProxy().site(HOST, one.address).http(port=0).admin(port=0)
+    changed = EdgeProxy().site(HOST, one.address, prefix_rewrite="/v2/").http(port=0).admin(port=0)
+    proxy = start(edge)
+    try:
+        url = proxy.url_of("http")
+        pid, epoch = proxy.pid, proxy.epoch
+        with httpx.Client(headers={"host": HOST}, timeout=5) as client:
+            assert client.get(f"{url}/x").json()["path"] == "/x"
+            report = proxy.apply(changed)
+            seen = eventually(lambda: client.get(f"{url}/x").json()["path"], "/v2/x", 2.0)
+        assert seen == "/v2/x"
+        assert report.method == "files" and not report.restarted
+        assert [str(c) for c in report.changes] == ["changed route 'http'"]
+        assert (proxy.pid, proxy.epoch) == (pid, epoch)
+        assert [s.action for s in report.steps] == ["check", "write"]
+        assert report.steps[-1].confirmed and report.steps[-1].kind == "route"
+        assert proxy.apply(changed).method == "unchanged"
+    finally:
+        proxy.stop()
+
+
+def test_cluster_added_then_a_route_to_it(upstreams: dict[str, Upstream]) -> None:
+    one, two = upstreams["one"], upstreams["two"]
+    proxy = start(routes_config({"/": "one"}, {"one": one}))
+    try:
+        url, pid = proxy.url_of("http"), proxy.pid
+        added = proxy.apply(routes_config({"/": "one"}, {"one": one, "two": two}))
+        assert added.method == "files"
+        assert {(c.kind, c.name, c.action) for c in added.changes} == {
+            ("cluster", "two", "added"), ("endpoints", "two", "added")}
+        with proxy.admin() as admin:
+            assert "two" in admin.clusters()
+        routed = proxy.apply(routes_config({"/two": "two", "/": "one"}, {"one": one, "two": two}))
+        assert [str(c) for c in routed.changes] == ["changed route 'local'"]
+        with httpx.Client(timeout=5) as client:
+            assert client.get(f"{url}/two/x").headers["x-upstream"] == "two"
+            assert client.get(f"{url}/x").headers["x-upstream"] == "one"
+        assert (proxy.pid, proxy.epoch) == (pid, 0)
+    finally:
+        proxy.stop()
+
+
+def test_one_apply_writes_clusters_before_the_routes_that_use_them(
+    upstreams: dict[str, Upstream],
+) -> None:
+    one, two = upstreams["one"], upstreams["two"]
+    proxy = start(EdgeProxy().site(HOST, one.address).http(port=0).admin(port=0))
+    try:
+        bigger = (EdgeProxy().site(HOST, one.address).site("b.example.com", two.address)
+                  .http(port=0).admin(port=0))
+        report = proxy.apply(bigger)
+        kinds = [s.kind for s in report.steps if s.action == "write"]
+        assert kinds == ["endpoints", "cluster", "route"]
+        assert report.validated  # more than one change: envoy --mode validate ran first
+        url = proxy.url_of("http")
+        with httpx.Client(headers={"host": "b.example.com"}, timeout=5) as client:
+            assert client.get(url).headers["x-upstream"] == "two"
+        removed = proxy.apply(EdgeProxy().site(HOST, one.address).http(port=0).admin(port=0))
+        assert [s.kind for s in removed.steps if s.action == "write"] == ["route", "cluster"]
+        assert [s.kind for s in removed.steps if s.action == "delete"] == ["endpoints"]
+        with proxy.admin() as admin:
+            assert "b_example_com" not in admin.clusters()
+    finally:
+        proxy.stop()
+
+
+def test_invalid_updates_leave_the_proxy_as_it_was(upstreams: dict[str, Upstream]) -> None:
+    one, two = upstreams["one"], upstreams["two"]
+    good = routes_config({"/": "one"}, {"one": one, "two": two})
+    proxy = start(good)
+    try:
+        url, pid, files = proxy.url_of("http"), proxy.pid, snapshot(proxy.directory)
+        with pytest.raises(SemanticError, match=r"route\.cluster: unknown cluster 'nope'"):
+            proxy.apply(routes_config({"/": "nope"}, {"one": one, "two": two}))
+        lookahead = {"/": {"prefix": None, "safe_regex": {"regex": "^/(?=x)"}}}
+        bad_regex = routes_config({"/": "two"}, {"one": one, "two": two}, **lookahead)
+        with pytest.raises(ValidationError, match="invalid perl operator"):
+            proxy.apply(bad_regex, validate="always")
+        assert snapshot(proxy.directory) == files
+        with pytest.raises(XdsUpdateRejected) as refused:
+            proxy.apply(bad_regex, validate="never")  # envoy itself refuses the RDS file
+        error = refused.value
+        assert error.kind == "route" and "rejected" in str(error)
+        assert "invalid perl operator" in error.reason
+        assert snapshot(proxy.directory) == files  # the refused file was put back
+        with httpx.Client(timeout=5) as client:
+            assert client.get(f"{url}/x").headers["x-upstream"] == "one"
+        assert proxy.pid == pid and proxy.epoch == 0
+        ok = proxy.apply(routes_config({"/": "two"}, {"one": one, "two": two}))
+        assert ok.method == "files"
+    finally:
+        proxy.stop()
+
+
+def test_certificate_rotation_serves_the_new_certificate(
+    upstreams: dict[str, Upstream], ca: TestCA
+) -> None:
+    first, second = ca.issue(HOST, name="first"), ca.issue(HOST, name="second")
+    assert file_fingerprint(first) != file_fingerprint(second)
+
+    def edge(cert: CertFiles) -> EdgeProxy:
+        return (EdgeProxy().site(HOST, upstreams["one"].address, cert=cert.as_cert())
+                .https(port=0).admin(port=0))
+
+    proxy = start(edge(first))
+    try:
+        address, pid = proxy.address_of("https"), proxy.pid
+        assert served_fingerprint(address) == file_fingerprint(first)
+        report = proxy.apply(edge(second))
+        assert [str(c) for c in report.changes] == ["changed secret 'https.a.example.com.cert0'"]
+        assert report.method == "files" and not report.restarted
+        served = eventually(lambda: served_fingerprint(address), file_fingerprint(second))
+        assert served == file_fingerprint(second)
+        # in place: new PEM under the same file names, then rotate_certificates()
+        third = ca.issue(HOST, name="third")
+        shutil.copyfile(third.cert, second.cert)
+        shutil.copyfile(third.key, second.key)
+        rotated = proxy.rotate_certificates()
+        assert [c.kind for c in rotated.changes] == ["secret"]
+        served = eventually(lambda: served_fingerprint(address), file_fingerprint(third))
+        assert served == file_fingerprint(third)
+        with resolving_client({HOST: address[0]}, verify=ca.ca_file, timeout=5) as client:
+            assert client.get(f"https://{HOST}:{address[1]}/").status_code == 200
+        assert proxy.pid == pid and proxy.epoch == 0
+    finally:
+        proxy.stop()
+
+
+def test_a_bad_key_pair_is_refused_and_the_old_certificate_serves(
+    upstreams: dict[str, Upstream], ca: TestCA
+) -> None:
+    good, other = ca.issue(HOST, name="good"), ca.issue(HOST, name="other")
+    mixed = CertFiles(cert=other.cert, key=good.key)  # certificate and key do not match
+
+    def edge(cert: CertFiles) -> EdgeProxy:
+        return (EdgeProxy().site(HOST, upstreams["one"].address, cert=cert.as_cert())
+                .https(port=0).admin(port=0))
+
+    proxy = start(edge(good))
+    try:
+        address = proxy.address_of("https")
+        with pytest.raises(XdsUpdateRejected, match="secret") as refused:
+            proxy.apply(edge(mixed), validate="never")
+        assert "KEY_VALUES_MISMATCH" in refused.value.reason
+        assert served_fingerprint(address) == file_fingerprint(good)
+        with pytest.raises(ValidationError):
+            proxy.apply(edge(mixed))  # by default a certificate change is validated first
+    finally:
+        proxy.stop()
+
+
+def test_a_bootstrap_change_is_a_validated_hot_restart(upstreams: dict[str, Upstream]) -> None:
+    edge = EdgeProxy().site(HOST, upstreams["one"].address).http(port=0).admin(port=0)
+    proxy = start(edge)
+    try:
+        url, pid = proxy.url_of("http"), proxy.pid
+        report = proxy.apply(
+            EdgeProxy().site(HOST, upstreams["one"].address).http(port=0).admin(port=0)
+            .runtime(**{"envoykit.flag": 1}))
+        assert report.method == "hot_restart" and report.restarted and report.validated
+        assert report.bootstrap_fields == ("layered_runtime",)
+        assert (proxy.epoch, proxy.url_of("http")) == (1, url) and proxy.pid != pid
+        with httpx.Client(headers={"host": HOST}, timeout=5) as client:
+            assert client.get(url).headers["x-upstream"] == "one"
+        with proxy.admin() as admin:
+            assert admin.runtime().values["envoykit.flag"] == "1"
+    finally:
+        proxy.stop()
+
+
+def test_stop_leaves_nothing_behind(upstreams: dict[str, Upstream]) -> None:
+    proxy = start(EdgeProxy().site(HOST, upstreams["one"].address).http(port=0).admin(port=0))
+    root, pid = proxy.directory.parent, proxy.pid
+    assert (proxy.directory / "lds" / "lds.json").stat().st_mode & 0o777 == 0o600
+    assert (proxy.directory / "lds").stat().st_mode & 0o777 == 0o700
+    proxy.stop()
+    assert not root.exists()
+    assert pid is not None and not Path(f"/proc/{pid}").exists()
