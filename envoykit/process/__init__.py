@@ -10,7 +10,6 @@ See ``docs/supervisor.md``.
 """
 
 from envoykit.process._launch import ConfigInput
-from envoykit.process._orphan import Watchdog
 from envoykit.process._state import Backoff, EpochInfo, Event, State
 from envoykit.process._supervisor import AsyncSupervisor, Supervisor
 
@@ -22,5 +21,4 @@ __all__ = [
     "Event",
     "State",
     "Supervisor",
-    "Watchdog",
 ]

@@ -23,6 +23,7 @@ import contextlib
 import logging
 import os
 import shutil
+import subprocess
 import threading
 import time
 from collections import deque
@@ -257,8 +258,7 @@ class Supervisor:
             data = config_to_dict(config)
             began = time.monotonic()
             path = self._write_config(pin_listener_ports(data, old.listeners))
-            envoy_validate_file(path, binary=self.binary, extra_args=self.options.override_args(),
-                                timeout=limit)
+            self._validate(path, limit)
             validated = time.monotonic()
             self._wait_for_previous_drain(old)
             child = self._start_child(old, path, limit)
@@ -270,6 +270,18 @@ class Supervisor:
                       (time.monotonic() - validated) * 1000)
             self._set_state(State.LIVE, "hot_restart", f"epoch {child.number} is live")
             return child.number
+
+    def _validate(self, path: Path, timeout: float) -> None:
+        """``envoy --mode validate`` on the rendered file; nothing is started before it."""
+        try:
+            envoy_validate_file(path, binary=self.binary, extra_args=self.options.override_args(),
+                                timeout=timeout)
+        except BaseException as exc:
+            path.unlink(missing_ok=True)
+            if isinstance(exc, subprocess.TimeoutExpired):
+                raise HotRestartError(f"envoy --mode validate did not finish in {timeout:g}s; "
+                                      "nothing was started") from None
+            raise
 
     def _start_child(self, old: Epoch, path: Path, timeout: float) -> Epoch:
         """Epoch n+1 with the same base id, ready; on failure recover and raise."""

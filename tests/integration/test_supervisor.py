@@ -297,3 +297,25 @@ def test_cold_restart_keeps_the_address_with_a_new_base_id(up: int) -> None:
         assert get(address)[:2] == (200, "v1")
         assert proxy.hot_restart(bootstrap(up, tag="v2")) == 1
         assert get(address)[1] == "v2"
+
+
+def test_a_stuck_child_is_bounded_and_recovered(up: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A child given a wrong --restart-epoch retries forever: the timeout ends it."""
+    import envoykit.process._supervisor as supervisor_module
+
+    real = supervisor_module.build_argv
+
+    def wrong_epoch(*args: Any, epoch: int, **kwargs: Any) -> list[str]:
+        return real(*args, epoch=epoch + 1 if epoch else 0, **kwargs)
+
+    with Supervisor(bootstrap(up), hot_restart_timeout=1.5, **OPTIONS) as proxy:
+        address = proxy.address_of("ingress")
+        monkeypatch.setattr(supervisor_module, "build_argv", wrong_epoch)
+        started = time.monotonic()
+        with pytest.raises(HotRestartError, match="did not become ready"):
+            proxy.hot_restart(bootstrap(up, tag="stuck"))
+        assert time.monotonic() - started < 10
+        monkeypatch.setattr(supervisor_module, "build_argv", real)
+        assert proxy.state is State.LIVE and get(address)[1] == "v1"
+        assert proxy.hot_restart(bootstrap(up, tag="v2")) == 1
+        assert get(address)[1] == "v2"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psutil
 
-from envoykit.process import Watchdog
+from envoykit.process._orphan import Watchdog
 
 
 def _gone(pid: int, within: float = 5.0) -> bool:
@@ -48,7 +48,7 @@ def test_closing_the_watchdog_kills_marked_processes_and_cleans_the_run_dir(
 def test_watchdog_fires_when_its_parent_is_sigkilled(tmp_path: Path) -> None:
     code = (
         "import subprocess, sys, time\n"
-        "from envoykit.process import Watchdog\n"
+        "from envoykit.process._orphan import Watchdog\n"
         f"dog = Watchdog({str(tmp_path)!r}, owns_run_dir=False)\n"
         "child = subprocess.Popen(['sleep', '30'], env=dog.env(), start_new_session=True)\n"
         "dog.watch(child.pid)\n"
