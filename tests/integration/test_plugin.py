@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,7 +16,10 @@ import pytest
 pytest_plugins = ["pytester"]
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "pytest_example"
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "pytest_example"
+DOC = ROOT / "docs" / "testing.md"
+BLOCK = re.compile(r"^```python\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 
 # A plain-HTTP edge to one upstream, admin on port 0 (text shared by the inner test files).
 CONFIG = """
@@ -74,9 +78,26 @@ def test_the_example_passes_under_xdist(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["*2 workers*"])
 
 
+def test_the_guide_example_passes(pytester: pytest.Pytester) -> None:
+    [code] = BLOCK.findall(DOC.read_text())
+    pytester.makepyfile(test_edge=code)
+    reprec = pytester.inline_run("-p", "no:cacheprovider")
+    reprec.assertoutcome(passed=2)
+
+
 def test_a_failing_test_shows_envoy_log_and_leaves_no_envoy(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(CONFIG + """
-def test_fails(envoy_proxy, upstream):
+from envoykit.testing import envoy_proxy_fixture
+
+ADMIN_9901 = {"admin": {"address": {"socket_address": {"address": "127.0.0.1",
+                                                       "port_value": 9901}}}}
+shared = envoy_proxy_fixture(ADMIN_9901, scope="module")
+
+def test_shared_admin_port_is_ephemeral(shared):
+    remember(shared)
+    assert shared.admin.ready() and not shared.admin_address.endswith(":9901")
+
+def test_fails(shared, envoy_proxy, upstream):
     proxy = envoy_proxy(plain(upstream), name="front")
     remember(proxy)
     assert proxy.url("http").startswith("http://127.0.0.1:")
@@ -84,14 +105,15 @@ def test_fails(envoy_proxy, upstream):
 """)
     before = envoy_children()
     reprec = pytester.inline_run("-p", "no:cacheprovider")
-    reprec.assertoutcome(failed=1)
-    [pid] = recorded_pids(pytester)
-    assert gone(pid), f"envoy pid {pid} still runs after the failed test"
+    reprec.assertoutcome(passed=1, failed=1)
+    shared, front = recorded_pids(pytester)
+    for pid in (shared, front):
+        assert gone(pid), f"envoy pid {pid} still runs after the session"
     assert envoy_children() <= before
     [report] = reprec.getfailures()
     sections = dict(report.sections)
-    log = sections[f"envoy log: front (pid {pid})"]
-    assert "starting main dispatch loop" in log
+    assert "starting main dispatch loop" in sections[f"envoy log: front (pid {front})"]
+    assert f"envoy log: shared (pid {shared})" in sections  # module-scoped, listed too
 
 
 def test_startup_failure_is_clear_and_leaves_nothing(pytester: pytest.Pytester) -> None:
