@@ -67,11 +67,12 @@ def routes_config(routes: dict[str, str], clusters: dict[str, Upstream],
                 "filter_chains": [{"filters": [
                     {"name": "envoy.filters.network.http_connection_manager",
                      "typed_config": hcm}]}]}
-    return Bootstrap.from_dict({
+    config: Bootstrap = Bootstrap.from_dict({
         "admin": {"address": _sock(0)},
         "static_resources": {"listeners": [listener],
                              "clusters": [_cluster(n, u) for n, u in clusters.items()]},
     })
+    return config
 
 
 def _sock(port: int) -> dict[str, Any]:
