@@ -19,6 +19,8 @@ from envoykit.admin import (
 from envoykit.binary import EnvoyBinary, find_envoy
 from envoykit.builder import Cert, EdgeDefaults, EdgeProxy, RateLimit, Site, UpstreamTLS
 from envoykit.config import Bootstrap, ModelError
+from envoykit.diff import ConfigDiff
+from envoykit.diff import diff as diff_configs
 from envoykit.errors import (
     AdminError,
     BinaryNotFound,
@@ -50,6 +52,7 @@ __all__ = [
     "BinaryNotFound",
     "Bootstrap",
     "Cert",
+    "ConfigDiff",
     "ConfigDump",
     "ConfigError",
     "ConfigLoadError",
@@ -72,6 +75,7 @@ __all__ = [
     "UpstreamTLS",
     "ValidationError",
     "check",
+    "diff_configs",
     "find_envoy",
     "load_bootstrap",
     "to_dict",

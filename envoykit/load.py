@@ -47,6 +47,8 @@ _StrictLoader.add_constructor(
 
 def _read(source: str | os.PathLike[str]) -> tuple[str, str]:
     """(text, name): a path is read; a string with a newline or a brace is config text."""
+    if not isinstance(source, (str, os.PathLike)):
+        raise ConfigLoadError(f"expected a path or YAML/JSON text, got {type(source).__name__}")
     if isinstance(source, os.PathLike) or ("\n" not in source and "{" not in source):
         path = Path(source)
         try:
@@ -70,7 +72,8 @@ def load_data(source: str | os.PathLike[str]) -> tuple[dict[str, Any], str, str]
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         message = " ".join(p for p in (exc.context, exc.problem) if p)
-        if "\t" in text.splitlines()[line - 1] if line else False:
+        lines = text.splitlines()
+        if line is not None and 0 < line <= len(lines) and "\t" in lines[line - 1]:
             message += " (a tab character: YAML indentation must use spaces)"
         raise ConfigLoadError(message, source=name, line=line) from None
     if data is None:

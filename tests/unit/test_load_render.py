@@ -90,3 +90,8 @@ def test_missing_file_is_a_load_error(tmp_path: Path) -> None:
 def test_top_level_list_is_refused() -> None:
     with pytest.raises(ConfigLoadError, match="expected a mapping"):
         load_bootstrap("- a\n- b\n")
+
+
+def test_syntax_error_at_the_end_of_the_text_names_the_line() -> None:
+    with pytest.raises(ConfigLoadError, match=r"<string>:2"):
+        load_bootstrap("admin: [\n")

@@ -20,7 +20,8 @@ def test_exported_set() -> None:
 
 EXPECTED = {
     "AdminClient", "AdminConnectError", "AdminHTTPError", "AdminParameterError", "AdminTimeout",
-    "AsyncAdminClient", "ConfigDump", "Histogram", "ServerInfo", "StatsSnapshot",
+    "AsyncAdminClient", "ConfigDiff", "ConfigDump", "diff_configs", "Histogram", "ServerInfo",
+    "StatsSnapshot",
     "AdminError", "BinaryNotFound", "Bootstrap", "Cert", "ConfigError", "ConfigLoadError",
     "EdgeDefaults", "EdgeProxy", "EnvoyBinary", "EnvoykitError", "HotRestartError", "Issue",
     "ModelError", "ProcessError", "ProcessExited", "RateLimit", "SemanticError", "Site",
