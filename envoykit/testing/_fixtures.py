@@ -135,7 +135,9 @@ class EnvoyProxyFactory:
             proxy = EnvoyProxy.start(config, name=label, binary=self.binary, **options)
         except StartupError as exc:
             self._record(FailedStart(label, exc.returncode, list(exc.output_tail)))
-            raise
+            # The supervisor's frames tell a test author nothing: show the test's line and
+            # the message (exit code and envoy's last lines).
+            raise exc.with_traceback(None) from None
         self.proxies.append(proxy)
         self._record(proxy)
         if self.node is not None:
@@ -290,7 +292,6 @@ def envoy_proxy_fixture(
 
     def _envoy_fixture(request: pytest.FixtureRequest,
                        envoy_binary: EnvoyBinary) -> Iterator[EnvoyProxy]:
-        __tracebackhide__ = True
         factory = proxy_factory(request, envoy_binary)
         try:
             yield factory(resolve_config(config, request), name=request.fixturename,

@@ -189,8 +189,9 @@ def test_a_failed_start_is_recorded_and_reraised(monkeypatch: pytest.MonkeyPatch
     node = Node()
     factory = EnvoyProxyFactory(binary="/bin/envoy", defaults={"log_level": "info"},
                                 node=cast(pytest.Item, node))
-    with pytest.raises(StartupError):
+    with pytest.raises(StartupError) as caught:
         factory({}, log_level="debug")
+    assert [entry.name for entry in caught.traceback][-1] == "__call__"  # not the internals
     assert log_sections(cast(pytest.Item, node), 10) == [
         ("envoy log: envoy-1 (failed to start, exit code 1)", "bad field")]
     assert factory.proxies == []
