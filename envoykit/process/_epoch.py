@@ -38,9 +38,10 @@ class NotReady(Exception):
 
 
 def admin_client(address: str, timeout: float = 2.0) -> AdminClient:
-    """An admin client that skips the TLS setup (admin is plain HTTP on loopback; the
-    default ``httpx`` transport loads the CA bundle, ~20 ms per client)."""
-    transport = httpx.HTTPTransport(verify=False)
+    """An admin client that skips the TLS setup (admin is plain HTTP on loopback or a unix
+    socket; the default ``httpx`` transport loads the CA bundle, ~20 ms per client)."""
+    uds = address.removeprefix("unix:") if address.startswith("unix:") else None
+    transport = httpx.HTTPTransport(verify=False, uds=uds)
     return AdminClient(address, timeout=timeout, transport=transport, check_params=False)
 
 
@@ -230,10 +231,13 @@ class Epoch:
 
 
 def _read_admin_address(path: Path) -> str | None:
+    """``host:port``, or ``unix:/path`` for an admin on a pipe; None until written."""
     try:
         text = path.read_text(encoding="utf-8").strip()
     except OSError:
         return None
+    if text.startswith(("/", "@")):
+        return f"unix:{text}"
     return text if _ADDRESS_RE.match(text) else None
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "port_in_use",
     "render_config",
     "static_listeners",
+    "with_admin",
     "write_private",
 ]
 
@@ -147,6 +148,20 @@ def config_to_dict(config: ConfigInput) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigLoadError("the bootstrap must be a mapping", source=type(config).__name__)
     return data
+
+
+LOOPBACK_ADMIN = {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}}}
+
+
+def with_admin(config: Mapping[str, Any], override: object = None) -> Mapping[str, Any]:
+    """The supervisor needs admin (readiness, listeners, drain): a bootstrap without an
+    admin address (and no dict override giving one) gets 127.0.0.1 port 0."""
+    has_admin = bool((config.get("admin") or {}).get("address"))
+    if isinstance(override, Mapping):
+        has_admin = has_admin or bool((override.get("admin") or {}).get("address"))
+    if has_admin or (isinstance(override, str) and "admin" in override):
+        return config
+    return {**config, "admin": {**(config.get("admin") or {}), **LOOPBACK_ADMIN}}
 
 
 def render_config(config: Mapping[str, Any]) -> str:

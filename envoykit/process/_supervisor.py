@@ -53,6 +53,7 @@ from envoykit.process._launch import (
     port_in_use,
     render_config,
     static_listeners,
+    with_admin,
     write_private,
 )
 from envoykit.process._orphan import Watchdog
@@ -175,7 +176,7 @@ class Supervisor:
 
     @property
     def admin_address(self) -> str:
-        """``host:port`` of the admin of the epoch serving now."""
+        """``host:port`` (or ``unix:/path``) of the admin of the epoch serving now."""
         return self._live_epoch().admin_address or ""
 
     @property
@@ -347,7 +348,7 @@ class Supervisor:
         assert self._run_dir is not None
         self._serial += 1
         path = self._run_dir / f"config-{self._serial}.json"
-        write_private(path, render_config(data))
+        write_private(path, render_config(with_admin(data, self.options.config_yaml)))
         return path
 
     def _launch(self, config_path: Path, *, number: int, base_id: int | None) -> Epoch:

@@ -319,3 +319,18 @@ def test_a_stuck_child_is_bounded_and_recovered(up: int, monkeypatch: pytest.Mon
         assert proxy.state is State.LIVE and get(address)[1] == "v1"
         assert proxy.hot_restart(bootstrap(up, tag="v2")) == 1
         assert get(address)[1] == "v2"
+
+
+def test_admin_on_a_unix_socket_and_no_admin_at_all(up: int, tmp_path: Path) -> None:
+    config = bootstrap(up)
+    config["admin"] = {"address": {"pipe": {"path": str(tmp_path / "admin.sock"),
+                                            "mode": 0o600}}}
+    with Supervisor(config, **OPTIONS) as proxy:
+        assert proxy.admin_address == f"unix:{tmp_path / 'admin.sock'}"
+        assert get(proxy.address_of("ingress"))[0] == 200
+        proxy.hot_restart(config)
+        with proxy.admin() as admin:
+            assert admin.server_info().restart_epoch == 1
+    del config["admin"]
+    with Supervisor(config, **OPTIONS) as proxy:
+        assert proxy.admin_address.startswith("127.0.0.1:")

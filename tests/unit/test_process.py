@@ -254,3 +254,16 @@ def test_a_stable_run_resets_the_backoff() -> None:
 def test_states_have_plain_names() -> None:
     assert {s.value for s in State} == {
         "stopped", "starting", "live", "restarting", "draining", "failed"}
+
+
+def test_a_bootstrap_without_admin_gets_a_loopback_one() -> None:
+    from envoykit.process._launch import with_admin
+
+    added = with_admin({"static_resources": {}})
+    assert added["admin"]["address"]["socket_address"] == {"address": "127.0.0.1",
+                                                           "port_value": 0}
+    kept = {"admin": {"address": {"pipe": {"path": "/run/admin.sock"}}}}
+    assert with_admin(kept) is kept
+    override = {"admin": {"address": {"pipe": {"path": "/x"}}}}
+    assert "admin" not in with_admin({}, override)
+    assert "admin" not in with_admin({}, "admin: {address: {pipe: {path: /x}}}")
