@@ -60,6 +60,7 @@ class Epoch:
     admin_address: str | None = None
     listeners: dict[str, tuple[str, int]] = field(default_factory=dict)
     live_since: float | None = None
+    reported_ready: bool = True
     _admin: AdminClient | None = None
     _ps: psutil.Process | None = None
 
@@ -77,6 +78,8 @@ class Epoch:
         output_lines: int,
     ) -> Epoch:
         """Start Envoy in its own session (process group) with stdout+stderr drained."""
+        for stale in (paths.admin_address, paths.base_id):  # a reused run_dir
+            stale.unlink(missing_ok=True)
         proc = subprocess.Popen(
             list(argv),
             stdin=subprocess.DEVNULL,
@@ -119,7 +122,15 @@ class Epoch:
         try:
             return self.admin().ready()
         except AdminError:
+            if self.live_since is None:  # not ready yet: maybe a half-written address file
+                self._forget_admin()
             return False
+
+    def _forget_admin(self) -> None:
+        if self._admin is not None:
+            self._admin.close()
+        self._admin = None
+        self.admin_address = None
 
     def wait_ready(
         self, deadline: float, poll_interval: float, cancel: threading.Event | None = None

@@ -141,7 +141,6 @@ class Supervisor:
         self._watchdog: Watchdog | None = None
         self._monitor: threading.Thread | None = None
         self._stopping = threading.Event()
-        self._unready = False
 
     # --- public read-only facts ---------------------------------------------------------
     @property
@@ -494,9 +493,9 @@ class Supervisor:
 
     def _check_ready(self, epoch: Epoch) -> None:
         ready = epoch.check_ready()
-        if ready == (not self._unready):
+        if ready == epoch.reported_ready:
             return
-        self._unready = not ready
+        epoch.reported_ready = ready
         kind = "ready" if ready else "unready"
         self._emit(Event(kind, self._state, epoch.number, epoch.pid, f"/ready is {kind}"))
 
