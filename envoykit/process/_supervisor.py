@@ -4,13 +4,13 @@ Lifecycle::
 
     STOPPED --start()--> STARTING --ready--> LIVE --stop()--> DRAINING --> STOPPED
                             |                 |  ^
-                            | exit/timeout    |  | new epoch LIVE (or old one kept)
+                            | exit/timeout    |  | new epoch LIVE (or old config kept)
                             v                 v  |
-                      StartupError        RESTARTING  <-- hot_restart() / crash (backoff)
+                  StartupError, STOPPED   RESTARTING  <-- hot_restart() / restart() / crash
                                               |
-                                              | N quick crashes in a row
+                                              | too many quick crashes (backoff)
                                               v
-                                           FAILED
+                                           FAILED  (stop() cleans up; start() allowed)
 
 One lock serialises the operations (start, hot restart, crash restart, stop); a monitor
 thread watches the current epoch; retired epochs are reaped by short-lived threads.
@@ -515,14 +515,16 @@ class Supervisor:
 
     def _restart_after_crash(self, crashed: Epoch, live_for: float) -> None:
         pinned = pin_listener_ports(self._config, crashed.listeners)
+        last: ProcessError = ProcessExited("crashed", returncode=crashed.returncode,
+                                           output_tail=crashed.tail())
         while True:
             delay = self.backoff.record_crash(live_for)
             if delay is None:
                 self._current = None
                 self._fail(ProcessExited(
-                    f"envoy crashed {self.backoff.max_quick_failures + 1} times in a row "
+                    f"envoy failed {self.backoff.max_quick_failures + 1} times in a row "
                     f"within {self.backoff.stable_after:g}s of starting; giving up",
-                    returncode=crashed.returncode, output_tail=crashed.tail()))
+                    returncode=last.returncode, output_tail=last.output_tail))
                 return
             if self._stopping.wait(delay):
                 return
@@ -530,7 +532,7 @@ class Supervisor:
                 self._current = self._cold_start(pinned, check_ports=self.check_ports)
             except StartupError as exc:
                 _log.error("restart after crash failed: %s", exc)
-                live_for = 0.0
+                last, live_for = exc, 0.0
                 continue
             self._set_state(State.LIVE, "started", f"restarted after a crash (epoch 0, "
                             f"pid {self._current.pid})")
