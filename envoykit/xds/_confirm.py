@@ -10,8 +10,8 @@ endpoints  ``cluster.<cluster name>.*``
 secrets    ``sds.<secret name>.*``
 =========  ===============================================
 
-An update is taken when ``version_text`` shows the file's version and ``update_success``
-grew (and, for listeners and clusters, nothing is left warming); it is refused when
+An update is taken when ``version_text`` shows the file's version (versions are content
+hashes; for listeners and clusters, nothing may be left warming either); it is refused when
 ``update_rejected`` or ``update_failure`` grew — then Envoy's reason is read from its log
 and the old config keeps serving. (``/config_dump`` is not used: it shows the version of a
 refused secret as if it were active.)
@@ -79,28 +79,51 @@ class Counts:
         """More rejections or failures than ``before``."""
         return self.rejected > before.rejected or self.failure > before.failure
 
-    def took(self, before: Counts, version: str) -> bool:
-        """``version`` is live: a success since ``before``, the version shown, no warming."""
-        shown = not self.versions or version in self.versions
-        return self.success > before.success and shown and self.warming == 0
+    def took(self, version: str) -> bool:
+        """``version`` is live: Envoy shows it as its version and nothing is warming.
+
+        Versions are content hashes and a file is only written when its content changed,
+        so the version alone tells the new content from the old one."""
+        return version in self.versions and self.warming == 0
 
 
 class Confirmer:
-    """Waits for Envoy to take or refuse a file, polling ``/stats`` on the admin API."""
+    """Waits for Envoy to take or refuse a file, polling ``/stats`` on the admin API.
+
+    It remembers each subscription's counters after a confirmed update, so the next
+    update of the same file needs no extra ``/stats`` call for its baseline (the memory
+    is dropped when the Envoy process changes, after a listener or cluster update — they
+    re-create subscriptions — and after a refusal)."""
 
     def __init__(self, admin: Callable[[], AdminClient], tail: Callable[[], Sequence[str]],
-                 *, timeout: float = 10.0, interval: float = 0.001) -> None:
+                 *, timeout: float = 10.0, interval: float = 0.001,
+                 generation: Callable[[], object] = lambda: None) -> None:
         self._admin = admin
         self._tail = tail
+        self._generation = generation
         self.timeout = timeout
         self.interval = interval
+        self._known: dict[tuple[str, str], Counts] = {}
+        self._known_for: object = None
 
     def counts(self, item: XdsFile) -> Counts:
         """The current counters of ``item``'s subscription."""
         snap = self._admin().stats(filter=stats_regex(item.kind, item.name))
         return Counts.of(snap, item.kind)
 
-    def wait(self, item: XdsFile, before: Counts) -> None:
+    def baseline(self, item: XdsFile) -> Counts:
+        """The counters before writing ``item``: remembered, or asked from Envoy."""
+        generation = self._generation()
+        if generation != self._known_for:
+            self._known, self._known_for = {}, generation
+        known = self._known.get((item.kind, item.name))
+        return known if known is not None else self.counts(item)
+
+    def forget(self) -> None:
+        """Drop the remembered counters."""
+        self._known.clear()
+
+    def wait(self, item: XdsFile, before: Counts) -> Counts:
         """Return once ``item`` is live; XdsUpdateRejected if Envoy refuses it or stays
         silent past the timeout."""
         deadline = time.monotonic() + self.timeout
@@ -108,16 +131,24 @@ class Confirmer:
         while True:
             now = self.counts(item)
             if now.refused_since(before):
+                self.forget()
                 raise self._rejected(item)
-            if now.took(before, item.version):
-                return
+            if now.took(item.version):
+                self._remember(item, now)
+                return now
             if time.monotonic() > deadline:
+                self.forget()
                 raise XdsUpdateRejected(
                     f"envoy did not confirm {item.path} (version {item.version}) within "
                     f"{self.timeout:g}s: {now}", kind=item.kind, path=str(item.path),
                     version=item.version, output_tail=list(self._tail())[-20:])
             time.sleep(delay)
             delay = min(delay * 1.5, 0.02)
+
+    def _remember(self, item: XdsFile, counts: Counts) -> None:
+        if item.kind in ("listener", "cluster"):
+            self._known.clear()
+        self._known[(item.kind, item.name)] = counts
 
     def _rejected(self, item: XdsFile) -> XdsUpdateRejected:
         reason = self._reason()

@@ -86,6 +86,7 @@ class DynamicProxy:
         self._config: Bootstrap | None = None
         self._ports: dict[str, int] = {}
         self._client: AdminClient | None = None
+        self._confirm: Confirmer | None = None
         self._serial = 0
 
     # --- facts ----------------------------------------------------------------------------
@@ -242,8 +243,11 @@ class DynamicProxy:
         return self._client
 
     def _confirmer(self) -> Confirmer:
-        return Confirmer(self._admin, lambda: self.supervisor.output_tail(60),
-                         timeout=self.confirm_timeout)
+        if self._confirm is None:
+            self._confirm = Confirmer(self._admin, lambda: self.supervisor.output_tail(60),
+                                      timeout=self.confirm_timeout,
+                                      generation=lambda: (self.pid, self.epoch))
+        return self._confirm
 
     def _validate_path(self) -> Path:
         self._serial += 1
@@ -300,6 +304,7 @@ class _Apply:
                 with self._step("hot_restart"):
                     self.proxy.supervisor.hot_restart(new.bootstrap)
         except BaseException:
+            confirmer.forget()
             self._rollback(confirmer)
             raise
         for item in changes.deletes:
@@ -310,7 +315,7 @@ class _Apply:
         live = before is not None  # a new route/endpoints/secret file has no subscriber yet
         step = self._step("write", item, confirmed=live)
         with step:
-            counts = confirmer.counts(item) if live else Counts()
+            counts = confirmer.baseline(item) if live else Counts()
             item.write()
             self.written.append((item, before))
             if live:

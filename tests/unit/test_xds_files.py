@@ -105,14 +105,15 @@ def test_stats_regex_is_exact_about_names() -> None:
 
 def test_counts_took_and_refused() -> None:
     before = Counts.of(snap(1), "route")
-    assert Counts.of(snap(2, version=ROUTE.version), "route").took(before, ROUTE.version)
-    assert not Counts.of(snap(2, version="v0"), "route").took(before, ROUTE.version)
-    assert not Counts.of(snap(1, version=ROUTE.version), "route").took(before, ROUTE.version)
+    assert Counts.of(snap(2, version=ROUTE.version), "route").took(ROUTE.version)
+    assert not Counts.of(snap(2, version="v0"), "route").took(ROUTE.version)
     assert Counts.of(snap(1, rejected=1), "route").refused_since(before)
     assert Counts.of(snap(1, failure=1), "route").refused_since(before)
+    assert not Counts.of(snap(5), "route").refused_since(before)
     warming = StatsSnapshot(counters={"listener_manager.lds.update_success": 2},
-                            gauges={"listener_manager.total_listeners_warming": 1})
-    assert not Counts.of(warming, "listener").took(Counts(success=1), "v")
+                            gauges={"listener_manager.total_listeners_warming": 1},
+                            text_readouts={"listener_manager.lds.version_text": "v"})
+    assert not Counts.of(warming, "listener").took("v")
 
 
 class FakeAdmin:
@@ -134,9 +135,21 @@ def confirmer(admin: FakeAdmin, tail: list[str], timeout: float = 1.0) -> Confir
 def test_confirmer_waits_for_the_new_version() -> None:
     admin = FakeAdmin(snap(1), snap(1), snap(2, version=ROUTE.version))
     check = confirmer(admin, [])
-    before = check.counts(ROUTE)
-    check.wait(ROUTE, before)
+    before = check.baseline(ROUTE)
+    assert check.wait(ROUTE, before).success == 2
     assert len(admin.filters) == 3 and all("rds" in f for f in admin.filters)
+
+
+def test_confirmer_remembers_counters_between_updates_of_one_file() -> None:
+    admin = FakeAdmin(snap(1), snap(2, version=ROUTE.version))
+    generation = [1]
+    check = Confirmer(lambda: admin, lambda: [], generation=lambda: generation[0])  # type: ignore[arg-type,return-value]
+    check.wait(ROUTE, check.baseline(ROUTE))
+    calls = len(admin.filters)
+    assert check.baseline(ROUTE).success == 2 and len(admin.filters) == calls  # remembered
+    generation[0] = 2  # another envoy process: ask again
+    check.baseline(ROUTE)
+    assert len(admin.filters) == calls + 1
 
 
 REFUSAL = [
