@@ -80,7 +80,8 @@ def main() -> int:
                 if token:
                     headers["authorization"] = f"Bearer {token}"
                 reply = client.get(f"{url}/orders", headers=headers)
-                show(what, f"{reply.status_code} {reply.text.strip()[:50]}")
+                answer = reply.headers.get("x-upstream") or reply.text.strip()
+                show(what, f"{reply.status_code} {answer}")
                 assert reply.status_code == expected[what], (what, reply.text)
 
             seen = orders.requests[-1]

@@ -213,11 +213,10 @@ def run(login: LoginServer) -> int:
             assert bounced.headers["location"].startswith(f"{login.url}/authorize?")
 
             with envoy.admin() as admin:
-                stats = admin.stats(filter=r"oauth_")
+                stats = admin.stats(filter=r"oauth_(success|failure|unauthorized_rq)$")
             title("/stats?filter=oauth_")
             for name in sorted(stats):
-                if stats.number(name):
-                    show(name, stats.number(name))
+                show(name, stats.number(name))
     return 0
 
 
