@@ -289,7 +289,9 @@ class _Apply:
         with self._step("validate"):
             try:
                 write_atomic(path, _json(static))
-                envoy_validate_file(path, binary=self.proxy.supervisor.binary)
+                supervisor = self.proxy.supervisor
+                envoy_validate_file(path, binary=supervisor.binary,
+                                    extra_args=supervisor.options.override_args())
             finally:
                 path.unlink(missing_ok=True)
         self.validated = True
