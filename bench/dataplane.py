@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import platform
@@ -39,11 +40,14 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
+import psutil
 
-from envoykit import EdgeProxy, validate
+from envoykit import EdgeDefaults, EdgeProxy, validate
 from envoykit.binary import find_envoy
 from envoykit.render import to_yaml
 from envoykit.testing.tls import TestCA
@@ -124,7 +128,8 @@ http {{
 
 
 @contextlib.contextmanager
-def nginx(work: Path, body: str, workers: int, ports: list[tuple[str, int]]) -> Iterator[None]:
+def nginx(work: Path, body: str, workers: int,
+          ports: list[tuple[str, int]]) -> Iterator[subprocess.Popen[bytes]]:
     work.mkdir(parents=True, exist_ok=True)
     conf = nginx_conf(work, body, workers)
     argv = [shutil.which("nginx") or "nginx", "-p", str(work), "-c", str(conf)]
@@ -135,7 +140,7 @@ def nginx(work: Path, body: str, workers: int, ports: list[tuple[str, int]]) -> 
             except RuntimeError:
                 raise RuntimeError(f"nginx did not start (exit {proc.poll()}):\n"
                                    + (work / "error.log").read_text(errors="replace")) from None
-        yield
+        yield proc
 
 
 def upstream_body(ports: tuple[int, int]) -> str:
@@ -254,16 +259,23 @@ def handwritten_yaml(https: int, http: int, up: tuple[int, int],
 
 
 def envoykit_yaml(https: int, http: int, up: tuple[int, int],
-                  certs: dict[str, tuple[str, str]]) -> str:
-    edge = EdgeProxy("company-edge")
+                  certs: dict[str, tuple[str, str]], *, rate_limit: bool = True,
+                  **defaults: Any) -> str:
+    """The company edge with the builder's defaults (``defaults`` replaces some, to price
+    them); the rate limit is raised out of the way, not removed, unless ``rate_limit=False``."""
+    edge = EdgeProxy("company-edge",
+                     defaults=dataclasses.replace(EdgeDefaults(), **defaults) if defaults
+                     else None)
     for host, ip, port in zip(HOSTS, UPSTREAM_IPS, up, strict=True):
         edge.site(host, f"{ip}:{port}", cert=certs[host])
-    edge.https(https).http(http).rate_limit(requests=100_000_000, per="1s").admin(0)
+    edge.https(https).http(http).admin(0)
+    if rate_limit:
+        edge.rate_limit(requests=100_000_000, per="1s")
     return to_yaml(validate(edge))
 
 
 @contextlib.contextmanager
-def envoy(work: Path, config: str, ports: list[int]) -> Iterator[None]:
+def envoy(work: Path, config: str, ports: list[int]) -> Iterator[subprocess.Popen[bytes]]:
     work.mkdir(parents=True, exist_ok=True)
     path = work / "envoy.yaml"
     path.write_text(config)
@@ -284,7 +296,7 @@ def envoy(work: Path, config: str, ports: list[int]) -> Iterator[None]:
             time.sleep(0.02)
         for port in ports:
             wait_port("127.0.0.1", port)
-        yield
+        yield proc
 
 
 # --- the load -----------------------------------------------------------------------------
@@ -296,6 +308,19 @@ class Result:
     p50_ms: float
     p99_ms: float
     errors: int
+    requests: int = 0
+    cpu_us: float = 0.0  # proxy CPU time (all its processes, user + system) per request
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children (nginx workers)."""
+    proc = psutil.Process(pid)
+    total = 0.0
+    for p in [proc, *proc.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            t = p.cpu_times()
+            total += t.user + t.system
+    return total
 
 
 def _ms(text: str) -> float:
@@ -317,8 +342,10 @@ def wrk(url: str, script: Path, threads: int, connections: int, duration: float)
     sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     errors = (int(non2xx.group(1)) if non2xx else 0) + (
         sum(int(g) for g in sock.groups()) if sock else 0)
+    total = re.search(r"(\d+) requests in", out)
     return Result(float(rps.group(1)), _ms(p50.group(1)) if p50 else 0.0,
-                  _ms(p99.group(1)) if p99 else 0.0, errors)
+                  _ms(p99.group(1)) if p99 else 0.0, errors,
+                  int(total.group(1)) if total else 0)
 
 
 def machine() -> str:
@@ -344,6 +371,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--ablate", action="store_true",
+                        help="also run envoykit with single defaults taken away, to price them")
     args = parser.parse_args(argv)
     missing = [tool for tool in ("wrk", "nginx") if shutil.which(tool) is None]
     if missing:
@@ -359,42 +388,62 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(work, ignore_errors=True)
 
 
+ABLATIONS = {
+    # envoykit with one default taken away, to price it (``--ablate``)
+    "ek-no-ratelimit": {"rate_limit": False},
+    "ek-no-hdr-timeout": {"request_headers_timeout": timedelta(0)},
+    "ek-no-hsts": {"hsts": None},
+}
+
+
 def run(work: Path, args: argparse.Namespace) -> int:
     ca = TestCA(work / "certs")
     certs = {h: (f.cert, f.key) for h in HOSTS for f in [ca.issue(h)]}
     script = work / "resolve.lua"
     script.write_text(WRK_SCRIPT)
     up = (free_port(UPSTREAM_IPS[0]), free_port(UPSTREAM_IPS[1]))
-    ports = {p: (free_port(), free_port()) for p in PROXIES}  # (https, http)
-    results: dict[tuple[str, str], list[Result]] = {(p, s): [] for p in PROXIES for s in SCHEMES}
+    proxies = list(PROXIES) + (list(ABLATIONS) if args.ablate else [])
+    ports = {p: (free_port(), free_port()) for p in proxies}  # (https, http)
+    results: dict[tuple[str, str], list[Result]] = {(p, s): [] for p in proxies for s in SCHEMES}
     print(f"machine: {machine()}")
     print(f"load: wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s, HTTP/1.1 "
           f"keep-alive, {args.rounds} rounds (medians), proxies at concurrency/workers 2")
+    pids: dict[str, int] = {}
     with contextlib.ExitStack() as stack:
         stack.enter_context(nginx(work / "upstream", upstream_body(up), 1,
                                   list(zip(UPSTREAM_IPS, up, strict=True))))
-        e, h, n = ports["envoykit"], ports["handwritten"], ports["nginx"]
-        stack.enter_context(envoy(work / "envoykit", envoykit_yaml(*e, up, certs), list(e)))
-        stack.enter_context(envoy(work / "handwritten", handwritten_yaml(*h, up, certs),
-                                  list(h)))
-        stack.enter_context(nginx(work / "nginx", nginx_proxy_body(*n, up, certs), 2,
-                                  [("127.0.0.1", n[0]), ("127.0.0.1", n[1])]))
+        for proxy in proxies:
+            https, http = ports[proxy]
+            if proxy == "nginx":
+                proc = stack.enter_context(nginx(work / proxy,
+                                                 nginx_proxy_body(https, http, up, certs), 2,
+                                                 [("127.0.0.1", https), ("127.0.0.1", http)]))
+            else:
+                text = (handwritten_yaml(https, http, up, certs) if proxy == "handwritten"
+                        else envoykit_yaml(https, http, up, certs, **ABLATIONS.get(proxy, {})))
+                proc = stack.enter_context(envoy(work / proxy, text, [https, http]))
+            pids[proxy] = proc.pid
         _check_routing(ports, ca.ca_file)
         for rnd in range(args.rounds):
-            order = PROXIES[rnd % 3:] + PROXIES[:rnd % 3]  # rotate who goes first
-            for scheme in SCHEMES:  # the three proxies back to back: paired ratios
+            k = rnd % len(proxies)
+            order = proxies[k:] + proxies[:k]  # rotate who goes first
+            for scheme in SCHEMES:  # all proxies back to back: paired ratios
                 for proxy in order:
                     port = ports[proxy][0 if scheme == "https" else 1]
                     url = f"{scheme}://a.example.com:{port}/"
                     if args.warmup > 0:
                         wrk(url, script, args.threads, args.connections, args.warmup)
+                    cpu = cpu_seconds(pids[proxy])
                     result = wrk(url, script, args.threads, args.connections, args.duration)
+                    cpu = cpu_seconds(pids[proxy]) - cpu
+                    result.cpu_us = cpu * 1e6 / max(result.requests, 1)
                     results[(proxy, scheme)].append(result)
-                    print(f"  round {rnd + 1} {proxy:<11} {scheme:<5} {result.rps:>10,.0f} rps "
-                          f"p50 {result.p50_ms:.2f} ms p99 {result.p99_ms:.2f} ms"
+                    print(f"  round {rnd + 1} {proxy:<17} {scheme:<5} {result.rps:>9,.0f} rps "
+                          f"p50 {result.p50_ms:.2f} ms p99 {result.p99_ms:.2f} ms "
+                          f"cpu {result.cpu_us:.1f} us/req"
                           + (f"  ERRORS {result.errors}" if result.errors else ""),
                           flush=True)
-    return report(results)
+    return report(results, proxies)
 
 
 def _check_routing(ports: dict[str, tuple[int, int]], ca_file: str) -> None:
@@ -418,29 +467,31 @@ def _paired(results: dict[tuple[str, str], list[Result]], proxy: str, other: str
                              zip(results[(proxy, scheme)], results[(other, scheme)], strict=True))
 
 
-def report(results: dict[tuple[str, str], list[Result]]) -> int:
+def report(results: dict[tuple[str, str], list[Result]], proxies: list[str]) -> int:
     med: dict[tuple[str, str], Result] = {}
     for key, runs in results.items():
         med[key] = Result(statistics.median(r.rps for r in runs),
                           statistics.median(r.p50_ms for r in runs),
                           statistics.median(r.p99_ms for r in runs),
-                          sum(r.errors for r in runs))
+                          sum(r.errors for r in runs), 0,
+                          statistics.median(r.cpu_us for r in runs))
     print()
-    print("ratios: median of per-round ratios (each round runs the three back to back)")
-    print(f"| {'proxy':<11} | {'scheme':<6} | {'req/s (median)':>14} | {'p50 ms':>7} | "
-          f"{'p99 ms':>7} | {'errors':>6} | {'vs handwritten':>14} | {'vs nginx':>8} |")
-    print(f"|{'-' * 13}|{'-' * 8}|{'-' * 16}|{'-' * 9}|{'-' * 9}|{'-' * 8}|{'-' * 16}|"
-          f"{'-' * 10}|")
+    print("medians over rounds; 'vs' columns: median of per-round ratios of req/s (each round "
+          "runs the proxies back to back); cpu: proxy CPU time per request")
+    print(f"| {'proxy':<17} | {'scheme':<6} | {'req/s':>8} | {'p50 ms':>6} | {'p99 ms':>6} | "
+          f"{'cpu us/req':>10} | {'errors':>6} | {'vs handwritten':>14} | {'vs nginx':>8} |")
+    print(f"|{'-' * 19}|{'-' * 8}|{'-' * 10}|{'-' * 8}|{'-' * 8}|{'-' * 12}|{'-' * 8}|"
+          f"{'-' * 16}|{'-' * 10}|")
     for scheme in SCHEMES:
-        for proxy in PROXIES:
+        for proxy in proxies:
             r = med[(proxy, scheme)]
             vs_hand = _paired(results, proxy, "handwritten", scheme)
             vs_nginx = _paired(results, proxy, "nginx", scheme)
-            print(f"| {proxy:<11} | {scheme:<6} | {r.rps:>14,.0f} | {r.p50_ms:>7.2f} | "
-                  f"{r.p99_ms:>7.2f} | {r.errors:>6} | {vs_hand:>13.2f}x | {vs_nginx:>7.2f}x |")
+            print(f"| {proxy:<17} | {scheme:<6} | {r.rps:>8,.0f} | {r.p50_ms:>6.2f} | "
+                  f"{r.p99_ms:>6.2f} | {r.cpu_us:>10.1f} | {r.errors:>6} | "
+                  f"{vs_hand:>13.2f}x | {vs_nginx:>7.2f}x |")
     print()
-    print(json.dumps({f"{p}_{s}_rps": round(med[(p, s)].rps) for s in SCHEMES for p in PROXIES}
-                     ))
+    print(json.dumps({f"{p}_{s}_rps": round(med[(p, s)].rps) for s in SCHEMES for p in PROXIES}))
     return 0
 
 
