@@ -7,6 +7,7 @@ suite stays fast: ``request_headers_timeout`` 1 s (default 10 s) and, in its own
 * slowloris: headers trickled byte by byte get ``408`` after request_headers_timeout while
   other clients are served;
 * headers with underscores are rejected (``400``) and never reach the upstream;
+* a forged ``x-forwarded-for`` keeps the real peer as its last hop (``use_remote_address``);
 * path normalisation (``..``, ``//``, ``%2F``, ``%61``, ``\\``) cannot walk around a
   route-level deny rule;
 * a request flood beyond a site's token bucket gets ``429`` with ``x-ratelimit-*``
@@ -28,6 +29,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import httpx
+import psutil
 import pytest
 
 from envoykit import EdgeDefaults, EdgeProxy, RateLimit, validate
@@ -185,6 +187,26 @@ def test_headers_with_underscores_are_rejected_before_the_upstream(edge: Edge) -
     assert paths == []
     assert len(edge.a.requests) == before + 1
     assert edge.envoy.counter("http1.requests_rejected_with_underscores_in_headers") >= 1
+
+
+# --- forwarded-for ------------------------------------------------------------------------
+
+
+def test_forwarded_for_ends_with_the_real_peer(edge: Edge) -> None:
+    """use_remote_address: a forged x-forwarded-for is kept, but envoy appends the address
+    it really saw, and that last hop is the one rate limits and RBAC trust."""
+    before = len(edge.a.requests)
+    with edge.client() as client:
+        got = client.get(f"https://a.example.com:{edge.https}/xff",
+                         headers={"x-forwarded-for": "203.0.113.7"})
+    assert got.status_code == 200
+    (seen,) = edge.a.requests[before:]
+    hops = [h.strip() for h in seen.headers["x-forwarded-for"].split(",")]
+    # Envoy appends the peer it saw; for a loopback peer it appends this machine's own
+    # address instead (an internal request), never anything the client sent.
+    local = {a.address for addrs in psutil.net_if_addrs().values() for a in addrs}
+    assert hops[0] == "203.0.113.7"
+    assert len(hops) == 2 and hops[1] in local, hops
 
 
 # --- path normalisation -------------------------------------------------------------------
