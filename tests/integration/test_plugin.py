@@ -13,6 +13,14 @@ from pathlib import Path
 import psutil
 import pytest
 
+# pytester's in-process runs drop the modules first imported during the run. httpx caches
+# httpcore's exception classes on first use, so a re-imported httpcore would raise errors
+# httpx no longer maps (in later tests of this process): import them all up front.
+import envoykit.testing._proxy
+import envoykit.testing.http
+import envoykit.testing.tls
+import envoykit.testing.upstream  # noqa: F401
+
 pytest_plugins = ["pytester"]
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -217,3 +225,8 @@ def test_plain():
     required = pytester.runpytest("-p", "no:cacheprovider", "--envoy-required")
     required.assert_outcomes(passed=1, errors=1)
     required.stdout.fnmatch_lines(["*envoy is not available*--envoy-required is set*"])
+    flag = pytester.runpytest("-p", "no:cacheprovider", "-rs", "--envoy-binary=/other/envoy")
+    flag.assert_outcomes(passed=1, skipped=1)
+    flag.stdout.fnmatch_lines(["*envoy binary from the explicit path does not exist*/other/envoy*"])
+    pytester.makeini("[pytest]\nenvoy_required = true\n")
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1, errors=1)
