@@ -70,6 +70,9 @@ class DynamicProxy:
         confirm_timeout: float = 10.0,
         **supervisor_options: Any,
     ) -> None:
+        if "run_dir" in supervisor_options:
+            raise TypeError("DynamicProxy takes directory= (it holds the files and envoy's run "
+                            "directory), not run_dir=")
         self._initial = config
         self._requested_dir = None if directory is None else Path(directory)
         self.validate = validate

@@ -196,3 +196,17 @@ def test_the_first_config_writes_everything(tmp_path: Path) -> None:
     new = split(edge((HOST, "127.0.0.20:80")), tmp_path)
     changes = compute_changes(None, new)
     assert len(changes.writes) == len(new.files) and not changes.bootstrap_fields
+
+
+# --- the proxy's options (no envoy started) -----------------------------------------------
+
+
+def test_the_proxy_rejects_unknown_dynamic_fields_and_owns_its_run_dir() -> None:
+    from envoykit.xds import DynamicProxy
+
+    proxy = DynamicProxy(edge((HOST, "127.0.0.20:80")), extra_args=["--log-format-escaped"])
+    assert proxy._options["extra_args"] == ("--log-format-escaped", "--reject-unknown-dynamic-fields")
+    with pytest.raises(TypeError, match="directory="):
+        DynamicProxy(edge((HOST, "127.0.0.20:80")), run_dir="/tmp/x")
+    with pytest.raises(RuntimeError, match="not started"):
+        proxy.apply(edge((HOST, "127.0.0.20:80")))
