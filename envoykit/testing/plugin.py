@@ -19,6 +19,7 @@ runs for a test that does not request these fixtures.
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING
 
@@ -119,7 +120,7 @@ def envoy_binary(pytestconfig: pytest.Config) -> EnvoyBinary:
     try:
         binary = find_envoy(settings.binary)
         binary.version_string  # noqa: B018 - runs `envoy --version`: a broken binary fails here
-    except (BinaryNotFound, OSError) as exc:
+    except (BinaryNotFound, OSError, subprocess.SubprocessError) as exc:
         message = f"envoy is not available: {exc}"
         if settings.required:
             pytest.fail(f"{message} (--envoy-required is set)", pytrace=False)

@@ -228,5 +228,8 @@ def test_plain():
     flag = pytester.runpytest("-p", "no:cacheprovider", "-rs", "--envoy-binary=/other/envoy")
     flag.assert_outcomes(passed=1, skipped=1)
     flag.stdout.fnmatch_lines(["*envoy binary from the explicit path does not exist*/other/envoy*"])
+    broken = pytester.runpytest("-p", "no:cacheprovider", "-rs", "--envoy-binary=/bin/true")
+    broken.assert_outcomes(passed=1, skipped=1)
+    broken.stdout.fnmatch_lines(["*envoy is not available*/bin/true*cannot parse*"])
     pytester.makeini("[pytest]\nenvoy_required = true\n")
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1, errors=1)
