@@ -28,6 +28,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -139,6 +140,7 @@ class Supervisor:
         self._base_ids: set[int] = set()
         self._serial = 0
         self._watchdog: Watchdog | None = None
+        self._spawner: ThreadPoolExecutor | None = None
         self._monitor: threading.Thread | None = None
         self._stopping = threading.Event()
 
@@ -342,6 +344,11 @@ class Supervisor:
             self._run_dir, self._owns_run_dir = make_run_dir(self._requested_run_dir)
         if self._watchdog is None:
             self._watchdog = Watchdog(self._run_dir, owns_run_dir=self._owns_run_dir)
+        if self._spawner is None:
+            # Envoy sets PR_SET_PDEATHSIG(SIGTERM) on itself during startup, and that signal
+            # fires when the *thread* that forked it exits: start every epoch from one
+            # thread that lives as long as the supervisor, never from a caller's thread.
+            self._spawner = ThreadPoolExecutor(1, thread_name_prefix="envoykit-spawner")
 
     def _write_config(self, data: Mapping[str, Any]) -> Path:
         assert self._run_dir is not None
@@ -358,9 +365,18 @@ class Supervisor:
                            base_id=self._run_dir / f"base-id-{serial}.txt")
         argv = build_argv(self.binary.path, self.options, epoch=number, paths=paths,
                           base_id=base_id)
-        epoch = Epoch.spawn(argv, number=number, serial=serial, paths=paths,
-                            env=self._watchdog.env(), base_id=base_id,
-                            log_path=self.options.log_path, output_lines=self.output_lines)
+        assert self._spawner is not None
+        future = self._spawner.submit(
+            Epoch.spawn, argv, number=number, serial=serial, paths=paths,
+            env=self._watchdog.env(), base_id=base_id, log_path=self.options.log_path,
+            output_lines=self.output_lines,
+        )
+        try:
+            epoch = future.result()
+        except BaseException:  # e.g. Ctrl-C while waiting: do not lose the process
+            if future.exception() is None:
+                future.result().terminate()
+            raise
         self._watchdog.watch(epoch.pid)
         return epoch
 
@@ -595,6 +611,9 @@ class Supervisor:
         if self._watchdog is not None:
             self._watchdog.close()
             self._watchdog = None
+        if self._spawner is not None:
+            self._spawner.shutdown(wait=False)
+            self._spawner = None
         if self._run_dir is not None and self._owns_run_dir:
             shutil.rmtree(self._run_dir, ignore_errors=True)
             self._run_dir = None

@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -96,8 +97,10 @@ def test_startup_failure_carries_envoys_message(up: int) -> None:
 
 
 def test_two_supervisors_on_port_zero_do_not_collide(up: int) -> None:
-    with Supervisor(bootstrap(up, tag="a"), **OPTIONS) as one, \
-            Supervisor(bootstrap(up, tag="b"), **OPTIONS) as two:
+    proxies = [Supervisor(bootstrap(up, tag=tag), **OPTIONS) for tag in ("a", "b")]
+    with ThreadPoolExecutor(2) as pool:  # started at the same moment
+        one, two = pool.map(Supervisor.start, proxies)
+    try:
         assert one.base_id != two.base_id
         assert one.address_of("ingress") != two.address_of("ingress")
         assert one.admin_address != two.admin_address
@@ -105,6 +108,9 @@ def test_two_supervisors_on_port_zero_do_not_collide(up: int) -> None:
         assert get(one.address_of("ingress"))[1] == "a2"
         assert get(two.address_of("ingress"))[1] == "b"
         assert two.epoch == 0 and one.epoch == 1
+    finally:
+        for proxy in proxies:
+            proxy.stop(graceful=False)
 
 
 def test_hot_restart_keeps_the_address_and_switches_config(up: int) -> None:
@@ -334,3 +340,22 @@ def test_admin_on_a_unix_socket_and_no_admin_at_all(up: int, tmp_path: Path) -> 
     del config["admin"]
     with Supervisor(config, **OPTIONS) as proxy:
         assert proxy.admin_address.startswith("127.0.0.1:")
+
+
+def test_started_and_restarted_from_threads_that_exit(up: int) -> None:
+    """Envoy sets a parent-death signal tied to the thread that forked it; the supervisor
+    forks from its own long-lived thread, so short-lived caller threads do not matter."""
+    proxy = Supervisor(bootstrap(up), **OPTIONS)
+    try:
+        starter = threading.Thread(target=proxy.start)
+        starter.start()
+        starter.join(30)
+        restarter = threading.Thread(target=proxy.hot_restart, args=(bootstrap(up, tag="v2"),))
+        restarter.start()
+        restarter.join(30)
+        time.sleep(0.5)  # the parent-death signal would have arrived by now
+        assert proxy.state is State.LIVE and proxy.epoch == 1
+        assert get(proxy.address_of("ingress"))[1] == "v2"
+        assert "crash" not in [e.kind for e in proxy.events]
+    finally:
+        proxy.stop(graceful=False)
