@@ -16,6 +16,7 @@ test is safe under ``pytest -n 2``.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -35,6 +36,13 @@ EXAMPLES = sorted(p for p in (ROOT / "examples").glob("*.py") if not p.name.star
 RENDER_ENV = "ENVOYKIT_EXAMPLE_RENDER"
 MARK_ENV = "ENVOYKIT_EXAMPLE_MARK"  # inherited by everything an example starts
 TIMEOUT = 90.0
+DOCS = ROOT / "docs"
+
+
+def code_blocks(markdown: Path, language: str) -> list[str]:
+    """The fenced blocks of one language (```python runs; ```py quotes an example)."""
+    fence = re.compile(rf"^```{language}\n(.*?)^```$", re.MULTILINE | re.DOTALL)
+    return fence.findall(markdown.read_text(encoding="utf-8"))
 
 
 def uses_common(example: Path) -> bool:
@@ -62,7 +70,7 @@ def test_there_is_an_example_for_every_scenario_of_the_seed() -> None:
         "front_proxy_generator",
     }
     assert expected <= names, f"missing examples: {sorted(expected - names)}"
-    docs = ROOT / "docs" / "examples"
+    docs = DOCS / "examples"
     missing_docs = sorted(n for n in expected if not (docs / f"{n}.md").is_file())
     assert not missing_docs, f"examples without a docs page: {missing_docs}"
 
@@ -94,3 +102,37 @@ def test_example_runs_and_its_configs_are_valid(example: Path, tmp_path: Path) -
         assert not issues, f"{config.name}: {[str(i) for i in issues]}"
         output = envoy_validate_file(config)  # raises ValidationError with envoy's words
         assert "OK" in output
+
+
+@pytest.mark.parametrize("page", sorted((DOCS / "examples").glob("*.md")),
+                         ids=lambda p: p.stem)
+def test_docs_quote_their_example_as_it_is(page: Path) -> None:
+    """Every line of a page's ```py excerpts is a line of the example script it documents."""
+    blocks = code_blocks(page, "py")
+    if page.stem == "index":
+        assert not blocks
+        return
+    script = ROOT / "examples" / f"{page.stem}.py"
+    assert script.is_file(), f"{page.name} documents a missing script"
+    assert blocks, f"{page.name} quotes no key lines of {script.name}"
+    lines = {line.strip() for line in script.read_text(encoding="utf-8").splitlines()}
+    stale = [line.strip() for block in blocks for line in block.splitlines()
+             if line.strip() and line.strip() not in lines]
+    assert not stale, f"{page.name} quotes lines that are not in {script.name}: {stale}"
+
+
+def test_migration_guide_blocks_run(monkeypatch: pytest.MonkeyPatch,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """The ```python blocks of docs/migration.md run in order, from the repository root."""
+    page = DOCS / "migration.md"
+    blocks = code_blocks(page, "python")
+    assert len(blocks) >= 8
+    monkeypatch.chdir(ROOT)
+    namespace: dict[str, object] = {"__name__": "migration_docs"}
+    for number, code in enumerate(blocks, 1):
+        exec(compile(code, f"{page.name}[python block {number}]", "exec"), namespace)
+    printed = capsys.readouterr().out
+    assert "LOGICAL_DNS V4_ONLY" in printed
+    assert "seed_demo_tab.yaml:38" in printed and "tab character" in printed
+    assert "dns_lookup_family" in printed
+    assert "['RawConfig', 'LocalRateLimit', 'Router']" in printed
