@@ -123,7 +123,13 @@ class Confirmer:
         """Drop the remembered counters."""
         self._known.clear()
 
-    def wait(self, item: XdsFile, before: Counts) -> Counts:
+    def log_mark(self) -> str:
+        """The last line envoy printed so far: pass it to :meth:`wait` so that the reason
+        of a refusal is looked for only in what comes after."""
+        lines = self._tail()
+        return lines[-1] if lines else ""
+
+    def wait(self, item: XdsFile, before: Counts, mark: str = "") -> Counts:
         """Return once ``item`` is live; XdsUpdateRejected if Envoy refuses it or stays
         silent past the timeout."""
         deadline = time.monotonic() + self.timeout
@@ -132,7 +138,7 @@ class Confirmer:
             now = self.counts(item)
             if now.refused_since(before):
                 self.forget()
-                raise self._rejected(item)
+                raise self._rejected(item, mark)
             if now.took(item.version):
                 self._remember(item, now)
                 return now
@@ -150,19 +156,19 @@ class Confirmer:
             self._known.clear()
         self._known[(item.kind, item.name)] = counts
 
-    def _rejected(self, item: XdsFile) -> XdsUpdateRejected:
-        reason = self._reason()
+    def _rejected(self, item: XdsFile, mark: str) -> XdsUpdateRejected:
+        reason = self._reason(mark)
         what = f"the {item.kind} {item.name!r}" if item.name else f"the {item.kind}s"
         return XdsUpdateRejected(
             f"envoy rejected {what} in {item.path} (version {item.version}); the previous "
             "config keeps serving", kind=item.kind, path=str(item.path),
             version=item.version, reason=reason, output_tail=list(self._tail())[-20:])
 
-    def _reason(self) -> str:
+    def _reason(self, mark: str) -> str:
         """Envoy logs the reason as it counts the rejection; give its reader a moment."""
         deadline = time.monotonic() + 0.3
         while True:
-            reason = reason_from_log(self._tail())
+            reason = reason_from_log(_after(list(self._tail()), mark))
             if reason or time.monotonic() > deadline:
                 return reason or "(no reason in envoy's output; is its log level above warning?)"
             time.sleep(0.01)
@@ -172,16 +178,27 @@ _MARKERS = ("config update rejected", "config update failure", "error adding/upd
 _LOG_PREFIX = re.compile(r"^\[[^\]]*\]\[[^\]]*\]\[[^\]]*\](\[[^\]]*\])? (\[[^\]]*\] )?")
 
 
-def reason_from_log(lines: Sequence[str]) -> str:
-    """Envoy's last message about a refused config update (with its continuation lines)."""
+def _after(lines: list[str], mark: str) -> list[str]:
+    """The lines after the last occurrence of ``mark`` (all of them if it is gone)."""
+    if mark:
+        for i in range(len(lines) - 1, -1, -1):
+            if lines[i] == mark:
+                return lines[i + 1:]
+    return lines
+
+
+def reason_from_log(lines: Sequence[str], limit: int = 600) -> str:
+    """Envoy's last message about a refused config update, with up to two continuation
+    lines (a parse failure is followed by the whole file), cut to ``limit`` characters."""
     lines = list(lines)
     for i in range(len(lines) - 1, -1, -1):
         if any(marker in lines[i].lower() for marker in _MARKERS):
             message = [_LOG_PREFIX.sub("", lines[i]).strip()]
-            for extra in lines[i + 1:]:
+            for extra in lines[i + 1:i + 3]:
                 if extra.startswith("["):
                     break
                 if extra.strip():
                     message.append(extra.strip())
-            return " ".join(message)
+            text = " ".join(message)
+            return text if len(text) <= limit else text[: limit - 1] + "…"
     return ""

@@ -179,7 +179,7 @@ class DynamicProxy:
         if refused:
             raise XdsUpdateRejected(
                 f"envoy refused resource files at start ({', '.join(refused)})",
-                reason=reason_from_log(self.supervisor.output_tail(60)),
+                reason=reason_from_log(self._output()),
                 output_tail=self.supervisor.output_tail(20))
 
     def stop(self, graceful: bool = True) -> None:
@@ -245,9 +245,15 @@ class DynamicProxy:
             self._client = AdminClient(address, timeout=5.0)
         return self._client
 
+    def _output(self) -> list[str]:
+        """Every line of envoy's output the supervisor keeps (a parse failure is followed
+        by the whole file, so the reason can be far from the end)."""
+        supervisor = self.supervisor
+        return supervisor.output_tail(supervisor.output_lines)
+
     def _confirmer(self) -> Confirmer:
         if self._confirm is None:
-            self._confirm = Confirmer(self._admin, lambda: self.supervisor.output_tail(60),
+            self._confirm = Confirmer(self._admin, self._output,
                                       timeout=self.confirm_timeout,
                                       generation=lambda: (self.pid, self.epoch))
         return self._confirm
@@ -321,10 +327,11 @@ class _Apply:
         step = self._step("write", item, confirmed=live)
         with step:
             counts = confirmer.baseline(item) if live else Counts()
+            mark = confirmer.log_mark() if live else ""
             item.write()
             self.written.append((item, before))
             if live:
-                confirmer.wait(item, counts)
+                confirmer.wait(item, counts, mark)
 
     def _rollback(self, confirmer: Confirmer) -> None:
         """Put every file written so far back as it was (newest first)."""

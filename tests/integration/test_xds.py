@@ -306,3 +306,57 @@ def test_stop_leaves_nothing_behind(upstreams: dict[str, Upstream]) -> None:
     proxy.stop()
     assert not root.exists()
     assert pid is not None and not Path(f"/proc/{pid}").exists()
+
+
+def test_a_refused_listener_rolls_back_the_clusters_and_routes_written_before_it(
+    upstreams: dict[str, Upstream],
+) -> None:
+    one, two = upstreams["one"], upstreams["two"]
+    proxy = start(EdgeProxy().site(HOST, one.address).http(port=0).admin(port=0))
+    try:
+        files, url = snapshot(proxy.directory), proxy.url_of("http")
+        bigger = (EdgeProxy().site(HOST, one.address).site("b.example.com", two.address)
+                  .http(port=0).admin(port=0).to_dict())
+        hcm = bigger["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0][
+            "typed_config"]
+        unknown = "type.googleapis.com/envoy.extensions.filters.http.nope.v3.Nope"
+        hcm["http_filters"].insert(0, {"name": "nope", "typed_config": {"@type": unknown}})
+        with pytest.raises(XdsUpdateRejected) as refused:
+            proxy.apply(bigger, validate="never")
+        assert refused.value.kind == "listener"
+        assert "nope" in refused.value.reason.lower()
+        assert snapshot(proxy.directory) == files  # cds.json and rds restored, eds/b removed
+        with proxy.admin() as admin:
+            assert "b_example_com" not in admin.clusters()
+        with httpx.Client(timeout=5) as client:
+            assert client.get(url, headers={"host": HOST}).headers["x-upstream"] == "one"
+            assert client.get(url, headers={"host": "b.example.com"}).status_code == 404
+    finally:
+        proxy.stop()
+
+
+def test_after_a_crash_envoy_comes_back_with_the_applied_config(
+    upstreams: dict[str, Upstream],
+) -> None:
+    import os
+    import signal
+
+    from envoykit.process import State
+
+    one = upstreams["one"]
+    proxy = start(EdgeProxy().site(HOST, one.address).http(port=0).admin(port=0))
+    try:
+        url = proxy.url_of("http")
+        proxy.apply(EdgeProxy().site(HOST, one.address, prefix_rewrite="/v2/")
+                    .http(port=0).admin(port=0))
+        crashed = proxy.pid
+        assert crashed is not None
+        os.kill(crashed, signal.SIGKILL)
+        supervisor = proxy.supervisor
+        eventually(lambda: supervisor.pid != crashed and supervisor.state is State.LIVE, True,
+                   timeout=10)
+        assert proxy.pid != crashed and proxy.url_of("http") == url  # the port was pinned
+        with httpx.Client(headers={"host": HOST}, timeout=5) as client:
+            assert client.get(f"{url}/x").json()["path"] == "/v2/x"  # the files are the truth
+    finally:
+        proxy.stop()

@@ -205,7 +205,8 @@ def test_the_proxy_rejects_unknown_dynamic_fields_and_owns_its_run_dir() -> None
     from envoykit.xds import DynamicProxy
 
     proxy = DynamicProxy(edge((HOST, "127.0.0.20:80")), extra_args=["--log-format-escaped"])
-    assert proxy._options["extra_args"] == ("--log-format-escaped", "--reject-unknown-dynamic-fields")
+    flags = ("--log-format-escaped", "--reject-unknown-dynamic-fields")
+    assert proxy._options["extra_args"] == flags
     with pytest.raises(TypeError, match="directory="):
         DynamicProxy(edge((HOST, "127.0.0.20:80")), run_dir="/tmp/x")
     with pytest.raises(RuntimeError, match="not started"):

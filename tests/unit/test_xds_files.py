@@ -202,3 +202,19 @@ def test_report_text_and_dict() -> None:
     data = report.to_dict()
     assert data["changes"] == [{"kind": "route", "name": "http", "action": "changed"}]
     assert data["steps"][1]["confirmed"] is True and data["steps"][1]["ms"] == 3.25
+
+
+def test_the_reason_is_looked_for_after_the_mark_only() -> None:
+    old = REFUSAL[1]
+    lines = [old, "[t][1][info][main] [x.cc:1] mark line"]
+    check = confirmer(FakeAdmin(snap(1), snap(1, rejected=1)), lines)
+    mark = check.log_mark()
+    lines.append("[t][1][warning][config] [x.cc:81] Filesystem config update rejected: new one")
+    with pytest.raises(XdsUpdateRejected) as refused:
+        check.wait(ROUTE, check.baseline(ROUTE), mark)
+    assert refused.value.reason == "Filesystem config update rejected: new one"
+
+
+def test_a_long_reason_is_cut() -> None:
+    line = "[t][1][warning][config] [x.cc:1] Filesystem config update failure: " + "x" * 900
+    assert len(reason_from_log([line, "{", '"resources": []'])) == 600
