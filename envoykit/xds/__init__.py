@@ -15,13 +15,14 @@ from envoykit.xds._changes import ChangeSet, ResourceChange, compute_changes
 from envoykit.xds._confirm import Confirmer, Counts
 from envoykit.xds._errors import XdsUpdateRejected
 from envoykit.xds._files import XdsFile, config_source, write_atomic
-from envoykit.xds._proxy import DynamicProxy, ValidateMode, apply
+from envoykit.xds._proxy import AsyncDynamicProxy, DynamicProxy, ValidateMode, apply
 from envoykit.xds._report import ApplyReport, Step
 from envoykit.xds._split import KINDS, DynamicConfig, to_dynamic
 
 __all__ = [
     "KINDS",
     "ApplyReport",
+    "AsyncDynamicProxy",
     "ChangeSet",
     "Confirmer",
     "Counts",

@@ -15,6 +15,7 @@ dependency order and confirmed by Envoy before the next one; a refused file rais
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -41,7 +42,13 @@ from envoykit.xds._files import XdsFile, private_directory, remove_file, write_a
 from envoykit.xds._report import ApplyReport, Step
 from envoykit.xds._split import DynamicConfig, to_dynamic
 
-__all__ = ["DynamicProxy", "ValidateMode", "apply", "needs_envoy_validation"]
+__all__ = [
+    "AsyncDynamicProxy",
+    "DynamicProxy",
+    "ValidateMode",
+    "apply",
+    "needs_envoy_validation",
+]
 
 log = logging.getLogger("envoykit.xds")
 
@@ -440,3 +447,46 @@ def _free_port(host: str) -> int:
         return port
 
 
+
+
+class AsyncDynamicProxy:
+    """The asyncio face of :class:`DynamicProxy`: the same core, run with ``to_thread``.
+
+    ``async with AsyncDynamicProxy(config) as proxy: await proxy.apply(new)`` — read-only
+    facts (``pid``, ``directory``, ``config``…) come from ``proxy.sync`` by delegation."""
+
+    def __init__(self, config: ConfigLike, **options: Any) -> None:
+        self.sync = DynamicProxy(config, **options)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.sync, name)
+
+    async def start(self) -> AsyncDynamicProxy:
+        """Start; if the awaiting task is cancelled, the half-started proxy is stopped."""
+        try:
+            await asyncio.to_thread(self.sync.start)
+        except asyncio.CancelledError:
+            await asyncio.shield(asyncio.to_thread(self.sync.stop, False))
+            raise
+        return self
+
+    async def apply(self, config: ConfigLike, *,
+                    validate: ValidateMode | None = None) -> ApplyReport:
+        """See :meth:`DynamicProxy.apply`."""
+        return await asyncio.to_thread(self.sync.apply, config, validate=validate)
+
+    async def rotate_certificates(self) -> ApplyReport:
+        """See :meth:`DynamicProxy.rotate_certificates`."""
+        return await asyncio.to_thread(self.sync.rotate_certificates)
+
+    async def stop(self, graceful: bool = True) -> None:
+        """See :meth:`DynamicProxy.stop`."""
+        await asyncio.to_thread(self.sync.stop, graceful)
+
+    async def __aenter__(self) -> AsyncDynamicProxy:
+        return await self.start()
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop(graceful=kind is None)

@@ -360,3 +360,20 @@ def test_after_a_crash_envoy_comes_back_with_the_applied_config(
             assert client.get(f"{url}/x").json()["path"] == "/v2/x"  # the files are the truth
     finally:
         proxy.stop()
+
+
+def test_the_async_face(upstreams: dict[str, Upstream]) -> None:
+    import asyncio
+
+    from envoykit.xds import AsyncDynamicProxy
+
+    one = upstreams["one"]
+
+    async def scenario() -> tuple[str, int | None]:
+        config = EdgeProxy().site(HOST, one.address).http(port=0).admin(port=0)
+        async with AsyncDynamicProxy(config) as proxy:
+            report = await proxy.apply(EdgeProxy().site(HOST, one.address, prefix_rewrite="/a/")
+                                       .http(port=0).admin(port=0))
+            return report.method, proxy.epoch
+
+    assert asyncio.run(scenario()) == ("files", 0)
