@@ -24,7 +24,6 @@ from envoykit import ConfigLoadError, load_bootstrap
 from envoykit.config import (
     AccessLog,
     Address,
-    Admin,
     Bootstrap,
     Cluster,
     ClusterLoadAssignment,
@@ -81,11 +80,8 @@ def demo_config(upstream_port: int) -> Bootstrap:
                                                  ("localhost", upstream_port)),
         transport_socket=tls_transport_socket(UpstreamTlsContext(sni=SITE)),
     )
-    return Bootstrap(
-        static_resources=StaticResources(listeners=[listener], clusters=[cluster]),
-        # the demo has no admin; the supervisor uses it to see readiness and bound ports
-        admin=Admin(address=Address.tcp("127.0.0.1", 0)),
-    )
+    # No admin, like the demo: the supervisor adds one on 127.0.0.1 (any port) for itself.
+    return Bootstrap(static_resources=StaticResources(listeners=[listener], clusters=[cluster]))
 
 
 def main() -> int:
