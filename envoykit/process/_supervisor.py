@@ -560,14 +560,19 @@ class Supervisor:
 
     # --- stopping -----------------------------------------------------------------------
     def _drain(self, epoch: Epoch, timeout: float) -> None:
+        """Health check off, graceful listener drain, wait for open connections to close
+        and for older epochs still draining after a hot restart (they exit when this
+        epoch's parent-shutdown timer fires, so before it quits), then quit."""
         deadline = time.monotonic() + timeout
+        admin = epoch.admin()
         try:
-            with epoch.admin() as admin:
-                admin.healthcheck_fail()
-                admin.drain_listeners(graceful=True)
-                while _active_connections(admin) > 0 and time.monotonic() < deadline:
-                    time.sleep(0.05)
-                admin.quit()
+            admin.healthcheck_fail()
+            admin.drain_listeners(graceful=True)
+            while time.monotonic() < deadline and (
+                _active_connections(admin) > 0 or any(e.alive() for e in self._retired)
+            ):
+                time.sleep(0.05)
+            admin.quit()
         except AdminError as exc:
             _log.warning("graceful stop: admin failed (%s); terminating", exc)
             return

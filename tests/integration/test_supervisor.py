@@ -359,3 +359,21 @@ def test_started_and_restarted_from_threads_that_exit(up: int) -> None:
         assert "crash" not in [e.kind for e in proxy.events]
     finally:
         proxy.stop(graceful=False)
+
+
+def test_graceful_stop_right_after_a_hot_restart_spares_the_old_epoch(up: int) -> None:
+    proxy = Supervisor(bootstrap(up), **OPTIONS).start()
+    connection = socket.create_connection(proxy.address_of("ingress"), timeout=5)
+    stopper = threading.Thread(target=proxy.stop)
+    try:
+        connection.sendall(b"GET / HTTP/1.1\r\nhost: x\r\n")  # held by epoch 0
+        proxy.hot_restart(bootstrap(up, tag="v2"))
+        stopper.start()
+        time.sleep(0.3)
+        connection.sendall(b"\r\n")
+        reply = connection.recv(4096)
+        assert reply.split()[1] == b"200" and b"x-tag: v1" in reply
+    finally:
+        connection.close()
+        stopper.join(10)
+    assert proxy.state is State.STOPPED
