@@ -119,7 +119,8 @@ class Supervisor:
         )
         self.startup_timeout = startup_timeout
         self.hot_restart_timeout = hot_restart_timeout
-        self.stop_timeout = drain_time_s + 2.0 if stop_timeout is None else stop_timeout
+        longest = max(drain_time_s, parent_shutdown_time_s) + 2.0
+        self.stop_timeout = longest if stop_timeout is None else stop_timeout
         self.poll_interval = poll_interval
         self.health_interval = health_interval
         self.restart_on_crash = restart_on_crash
