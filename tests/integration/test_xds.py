@@ -281,7 +281,7 @@ def test_a_bad_key_pair_is_refused_and_the_old_certificate_serves(
 
 def test_a_bootstrap_change_is_a_validated_hot_restart(upstreams: dict[str, Upstream]) -> None:
     edge = EdgeProxy().site(HOST, upstreams["one"].address).http(port=0).admin(port=0)
-    proxy = start(edge)
+    proxy = start(edge, drain_time_s=0, parent_shutdown_time_s=1)  # a quick stop afterwards
     try:
         url, pid = proxy.url_of("http"), proxy.pid
         report = proxy.apply(
