@@ -377,3 +377,15 @@ def test_graceful_stop_right_after_a_hot_restart_spares_the_old_epoch(up: int) -
         connection.close()
         stopper.join(10)
     assert proxy.state is State.STOPPED
+
+
+def test_cancelling_an_async_start_stops_what_was_started(up: int) -> None:
+    proxy = AsyncSupervisor(bootstrap(up), **OPTIONS)
+
+    async def main() -> None:
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(proxy.start(), timeout=0.01)
+
+    asyncio.run(main())
+    assert proxy.sync.state is State.STOPPED
+    assert proxy.sync.run_dir is None and proxy.sync.pid is None
