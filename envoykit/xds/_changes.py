@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from envoykit.xds._files import XdsFile, canonical, resource_hash
+from envoykit.xds._files import XdsFile, canonical
 from envoykit.xds._split import KINDS, DynamicConfig
 
 __all__ = ["ChangeSet", "ResourceChange", "compute_changes"]
@@ -79,7 +79,7 @@ class ChangeSet:
 def compute_changes(old: DynamicConfig | None, new: DynamicConfig) -> ChangeSet:
     """The :class:`ChangeSet` from ``old`` (None: nothing yet) to ``new``."""
     old_files = old.by_path() if old is not None else {}
-    resources = _resource_changes(old.resources() if old else {}, new.resources())
+    resources = _resource_changes(old.hashes if old else {}, new.hashes)
     fields = _bootstrap_fields(old.bootstrap if old else {}, new.bootstrap)
     changed = [f for f in new.files if _differs(old_files.get(f.path), f)]
     writes, final = _plan(changed, resources, old)
@@ -92,15 +92,15 @@ def _differs(old: XdsFile | None, new: XdsFile) -> bool:
     return old is None or old.version != new.version
 
 
-def _resource_changes(old: dict[tuple[str, str], dict[str, Any]],
-                      new: dict[tuple[str, str], dict[str, Any]]) -> tuple[ResourceChange, ...]:
+def _resource_changes(old: dict[tuple[str, str], str],
+                      new: dict[tuple[str, str], str]) -> tuple[ResourceChange, ...]:
     found: list[ResourceChange] = []
     for key in sorted(set(old) | set(new), key=lambda k: (KINDS.index(k[0]), k[1])):
         if key not in old:
             found.append(ResourceChange(key[0], key[1], "added"))
         elif key not in new:
             found.append(ResourceChange(key[0], key[1], "removed"))
-        elif resource_hash(old[key]) != resource_hash(new[key]):
+        elif old[key] != new[key]:
             found.append(ResourceChange(key[0], key[1], "changed"))
     return tuple(found)
 

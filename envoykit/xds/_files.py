@@ -10,6 +10,7 @@ fsynced so the rename survives a crash.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -125,10 +126,16 @@ class XdsFile:
     path: Path
     resources: tuple[dict[str, Any], ...]
 
-    @property
+    @functools.cached_property
+    def hashes(self) -> tuple[str, ...]:
+        """The content hash of each resource, in order."""
+        return tuple(resource_hash(r) for r in self.resources)
+
+    @functools.cached_property
     def version(self) -> str:
-        """The ``version_info`` (content hash) of this file."""
-        return resource_hash(list(self.resources))
+        """The ``version_info`` of this file: a hash of its resources' hashes."""
+        joined = "|".join(self.hashes).encode("ascii")
+        return hashlib.sha256(joined).hexdigest()[:16]
 
     def render(self) -> str:
         """The file's JSON text."""

@@ -21,6 +21,7 @@ re-reads a file when something is moved into its directory, and only that file.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import re
 from collections.abc import Iterator
@@ -82,6 +83,15 @@ class DynamicConfig:
                 found[(item.kind, resource_name(item.kind, resource))] = resource
         return found
 
+    @functools.cached_property
+    def hashes(self) -> dict[tuple[str, str], str]:
+        """Every resource's content hash by (kind, name) (computed once per config)."""
+        found: dict[tuple[str, str], str] = {}
+        for item in self.files:
+            for resource, digest in zip(item.resources, item.hashes, strict=True):
+                found[(item.kind, resource_name(item.kind, resource))] = digest
+        return found
+
     def by_path(self) -> dict[Path, XdsFile]:
         """The files by path."""
         return {item.path: item for item in self.files}
@@ -115,8 +125,8 @@ def to_dynamic(static: dict[str, Any], directory: str | Path) -> DynamicConfig:
     splitter = _Splitter(Path(directory))
     resources = static.get("static_resources") or {}
     splitter.load_static_secrets(resources.get("secrets") or [])
-    listeners = [splitter.listener(copy.deepcopy(x)) for x in resources.get("listeners") or []]
-    clusters = [splitter.cluster(copy.deepcopy(c)) for c in resources.get("clusters") or []]
+    listeners = [splitter.listener(_copy(x)) for x in resources.get("listeners") or []]
+    clusters = [splitter.cluster(_copy(c)) for c in resources.get("clusters") or []]
     files = splitter.files(listeners, clusters)
     return DynamicConfig(splitter.directory, splitter.bootstrap(static), static, files)
 
@@ -235,6 +245,16 @@ class _Splitter:
         name = safe_name(name)
         self.secrets[name] = {"name": name, **_inline_files(body)}
         return {"name": name, "sds_config": self.source("secret", name)}
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy of JSON-like data (dicts, lists, scalars), several times faster than
+    ``copy.deepcopy``."""
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
 
 
 def _typed(kind: str, resources: list[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
