@@ -1,5 +1,6 @@
-"""Plumbing shared by the examples: a work directory, free ports, a TLS/IPv6-capable backend,
-and printing. Nothing here is envoykit API; the examples read top to bottom without it.
+"""Plumbing shared by the examples: a work directory, free ports, a backend that can do TLS
+and IPv6, a tiny JWT issuer, a lookup of a listener's HTTP connection manager, printing.
+Nothing here is envoykit API.
 
 ``ENVOYKIT_EXAMPLE_RENDER=DIR``: every example then keeps its files (certificates, logs and
 each Envoy config it builds, as ``DIR/<example>/<name>.envoy.yaml``) instead of using a
