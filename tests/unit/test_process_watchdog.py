@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -29,6 +30,10 @@ def test_closing_the_watchdog_kills_marked_processes_and_cleans_the_run_dir(
 ) -> None:
     run_dir = tmp_path / "run"
     run_dir.mkdir()
+    base_id = 900_000_000 + os.getpid() % 90_000_000
+    (run_dir / "base-id-1.txt").write_text(str(base_id))  # as envoy writes it: no newline
+    shm = Path(f"/dev/shm/envoy_shared_memory_{base_id * 10}")
+    shm.write_bytes(b"")
     dog = Watchdog(run_dir, owns_run_dir=True)
     registered = subprocess.Popen(["sleep", "30"], env=dog.env(), start_new_session=True)
     unregistered = subprocess.Popen(["sleep", "30"], env=dog.env(), start_new_session=True)
@@ -39,7 +44,9 @@ def test_closing_the_watchdog_kills_marked_processes_and_cleans_the_run_dir(
         assert _gone(registered.pid) and _gone(unregistered.pid)
         assert bystander.poll() is None
         assert not run_dir.exists()
+        assert not shm.exists()
     finally:
+        shm.unlink(missing_ok=True)
         for proc in (registered, unregistered, bystander):
             proc.kill()
             proc.wait()
