@@ -23,12 +23,13 @@ def ca(tmp_path_factory: pytest.TempPathFactory) -> TestCA:
     return TestCA(tmp_path_factory.mktemp("ca"))
 
 
-def edge(*sites: tuple[str, str], ca: TestCA | None = None, **site_options: Any) -> EdgeProxy:
+def edge(*sites: tuple[str, str], ca: TestCA | None = None, port: int = 0,
+         **site_options: Any) -> EdgeProxy:
     proxy = EdgeProxy().admin(port=0)
     for host, upstream in sites:
         cert = ca.issue(host).as_cert() if ca else None
         proxy.site(host, upstream, cert=cert, **site_options)
-    return proxy.https(port=8443) if ca else proxy.http(port=8080)
+    return proxy.https(port=8443) if ca else proxy.http(port=port)
 
 
 def split(proxy: EdgeProxy, directory: Path) -> Any:
@@ -211,3 +212,16 @@ def test_the_proxy_rejects_unknown_dynamic_fields_and_owns_its_run_dir() -> None
         DynamicProxy(edge((HOST, "127.0.0.20:80")), run_dir="/tmp/x")
     with pytest.raises(RuntimeError, match="not started"):
         proxy.apply(edge((HOST, "127.0.0.20:80")))
+
+
+def test_listeners_on_port_0_get_a_port_they_keep() -> None:
+    from envoykit.xds._proxy import _pin_ports
+
+    first = edge((HOST, "127.0.0.20:80")).build().to_dict()
+    pinned = _pin_ports(first, {})
+    port = first["static_resources"]["listeners"][0]["address"]["socket_address"]["port_value"]
+    assert pinned == {"http": port} and port > 0
+    again = edge((HOST, "127.0.0.20:80")).build().to_dict()
+    assert _pin_ports(again, pinned) == {"http": port}
+    fixed = EdgeProxy().site(HOST, "127.0.0.20:80").http(port=8080).build().to_dict()
+    assert _pin_ports(fixed, pinned) == {}  # a fixed port is left alone
