@@ -22,7 +22,7 @@ import ipaddress
 import logging
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
@@ -71,7 +71,7 @@ from envoykit.config import (
     UpstreamTlsContext,
     VirtualHost,
 )
-from envoykit.config._base import ModelError, gc_paused, parse_duration
+from envoykit.config._base import ModelError, TypedConfig, gc_paused, parse_duration
 from envoykit.config.tls import INTERMEDIATE_CIPHERS, tls_transport_socket
 from envoykit.errors import ConfigError, Issue, SemanticError
 
@@ -81,6 +81,7 @@ log = logging.getLogger("envoykit.builder")
 
 HSTS = "max-age=63072000; includeSubDomains"
 LOOPBACK = "127.0.0.1"
+DnsFamily = Literal["AUTO", "V4_ONLY", "V6_ONLY", "V4_PREFERRED", "ALL"]
 _LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
 _HOST_RE = re.compile(rf"^(\*\.)?({_LABEL}\.)*{_LABEL}$")
 
@@ -161,6 +162,7 @@ class Site:
     timeout: timedelta | None = None
     prefix_rewrite: str | None = None
     host_rewrite: str | None = None
+    dns_lookup_family: DnsFamily | None = None
 
     @functools.cached_property
     def slug(self) -> str:
@@ -198,7 +200,32 @@ class EdgeDefaults:
         "REJECT_REQUEST"
     )
     use_remote_address: bool = True
+    strip_any_host_port: bool = True
     ratelimit_headers: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("connect_timeout", "request_headers_timeout", "stream_idle_timeout",
+                     "idle_timeout", "route_timeout"):
+            object.__setattr__(self, name, _duration(f"EdgeDefaults.{name}", getattr(self, name)))
+        for name in ("buffer_limit_bytes", "max_concurrent_streams", "max_connections",
+                     "initial_stream_window_size", "initial_connection_window_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise _fail(f"EdgeDefaults.{name}", f"must be a positive integer, got {value!r}")
+        _check_choice("EdgeDefaults.tls_profile", self.tls_profile, ("intermediate", "modern"))
+        _check_choice("EdgeDefaults.redirect_code", self.redirect_code,
+                      ("MOVED_PERMANENTLY", "PERMANENT_REDIRECT"))
+        if isinstance(self.alpn, str) or not all(isinstance(p, str) for p in self.alpn):
+            raise _fail("EdgeDefaults.alpn", f"must be a tuple of protocol names such as "
+                        f"('h2', 'http/1.1'), got {self.alpn!r}")
+        if not _is_ip(str(self.listen_address)):
+            raise _fail("EdgeDefaults.listen_address",
+                        f"must be an IP address (envoy binds IPs), got {self.listen_address!r}")
+
+
+def _check_choice(where: str, value: object, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise _fail(where, f"must be one of {', '.join(choices)}; got {value!r}")
 
 
 def _fail(where: str, message: str) -> ConfigError:
@@ -207,7 +234,12 @@ def _fail(where: str, message: str) -> ConfigError:
 
 def _parse_upstream(where: str, value: str | tuple[str, int]) -> tuple[str, int]:
     if isinstance(value, tuple):
+        if len(value) != 2 or not isinstance(value[0], str) or not isinstance(value[1], int) \
+                or isinstance(value[1], bool):
+            raise _fail(where, f"expected ('host', port) with an integer port, got {value!r}")
         host, port = value
+    elif not isinstance(value, str):
+        raise _fail(where, f"expected 'host:port' or ('host', port), got {value!r}")
     else:
         host, sep, port_text = value.rpartition(":")
         if not sep or not port_text.isdigit():
@@ -221,6 +253,8 @@ def _parse_upstream(where: str, value: str | tuple[str, int]) -> tuple[str, int]
 
 
 def _check_host(where: str, host: str) -> str:
+    if not isinstance(host, str):
+        raise _fail(where, f"a host name must be a string, got {host!r}")
     name = host.strip().lower()
     if not _HOST_RE.match(name):
         raise _fail(where, f"{host!r} is not a valid host name")
@@ -234,6 +268,14 @@ def _is_ip(host: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _cert(where: str, cert: Cert | tuple[str, str] | None) -> Cert | None:
+    if cert is None or isinstance(cert, Cert):
+        return cert
+    if isinstance(cert, tuple) and len(cert) == 2 and all(isinstance(p, str) for p in cert):
+        return Cert(*cert)
+    raise _fail(where, f"expected ('cert.pem', 'key.pem') or Cert(...), got {cert!r}")
 
 
 def _duration(where: str, value: str | float | timedelta) -> timedelta:
@@ -267,6 +309,7 @@ class EdgeProxy:
         self._admin: tuple[str, int] | None = (LOOPBACK, 9901)
         self._access_log: AccessLog | None = None
         self._runtime: dict[str, Any] = {}
+        self._filters: list[tuple[HttpFilter, frozenset[str] | None]] = []
 
     # -- intent --------------------------------------------------------------------------
 
@@ -283,11 +326,13 @@ class EdgeProxy:
         timeout: str | float | timedelta | None = None,
         prefix_rewrite: str | None = None,
         host_rewrite: str | None = None,
+        dns_lookup_family: DnsFamily | None = None,
     ) -> EdgeProxy:
         """Serve ``host`` (and ``aliases``) from ``upstreams`` (``"ip:port"`` or names).
 
         ``cert`` is needed once HTTPS is on; ``client_ca`` requires client certificates
-        (mTLS); ``rate_limit`` overrides the edge default for this site (``False``: none).
+        (mTLS); ``rate_limit`` overrides the edge default for this site (``False``: none);
+        ``dns_lookup_family`` applies to upstreams given by name (default ``V4_PREFERRED``).
         """
         where = f"site({host!r})"
         name = _check_host(where, host)
@@ -300,11 +345,12 @@ class EdgeProxy:
         alias_names = tuple(_check_host(f"{where}.aliases[{i}]", a) for i, a in enumerate(aliases))
         self._hosts.add(name)
         self.sites.append(Site(
-            host=name, upstreams=parsed, cert=Cert(*cert) if isinstance(cert, tuple) else cert,
+            host=name, upstreams=parsed, cert=_cert(f"{where}.cert", cert),
             aliases=alias_names, rate_limit=rate_limit, upstream_tls=upstream_tls,
             client_ca=client_ca, http2_upstream=http2_upstream,
             timeout=_duration(f"{where}.timeout", timeout) if timeout is not None else None,
             prefix_rewrite=prefix_rewrite, host_rewrite=host_rewrite,
+            dns_lookup_family=dns_lookup_family,
         ))
         return self
 
@@ -349,6 +395,26 @@ class EdgeProxy:
         self._access_log = AccessLog.file(path, fmt) if path else AccessLog.stdout(fmt)
         return self
 
+    def http_filter(self, config: TypedConfig | Mapping[str, Any], *, name: str | None = None,
+                    sites: Sequence[str] | None = None) -> EdgeProxy:
+        """Add an HTTP filter (JWT, RBAC, OAuth2, CORS, or any ``@type`` dict) before the
+        router, after the rate limit — on every site, or only on ``sites``.
+
+        Over HTTPS each site has its own chain, so ``sites`` is exact; sites served together
+        over plain HTTP share one chain, where a filter for any of them applies to all.
+        """
+        where = f"http_filter({name or type(config).__name__})"
+        try:
+            flt = (HttpFilter(name=config.extension_name(name), typed_config=config)
+                   if isinstance(config, TypedConfig)
+                   else HttpFilter(name=name or "", typed_config=dict(config)))
+        except (ModelError, ValueError) as exc:
+            raise _fail(where, str(exc)) from None
+        only = frozenset(_check_host(f"{where}.sites[{i}]", h) for i, h in enumerate(sites)) \
+            if sites is not None else None
+        self._filters.append((flt, only))
+        return self
+
     def runtime(self, **values: Any) -> EdgeProxy:
         """Static runtime values (a ``static_layer``)."""
         self._runtime.update(values)
@@ -371,7 +437,7 @@ class EdgeProxy:
         interval = _duration(f"{where}(per={per!r})", per)
         if interval < timedelta(milliseconds=50):
             raise _fail(f"{where}(per={per!r})", "envoy needs an interval of at least 50ms")
-        if burst is not None and burst < 1:
+        if burst is not None and (not isinstance(burst, int) or burst < 1):
             raise _fail(f"{where}(burst={burst!r})", "must be a positive integer")
         return RateLimit(requests=requests, per=interval, burst=burst)
 
@@ -411,7 +477,7 @@ class EdgeProxy:
                        for s in self.sites if s.cert is None]
         if self._redirect and self._https is None:
             issues.append(Issue("redirect_http", "redirect to HTTPS needs .https(...)"))
-        if self._https and self._http and self._https == self._http:
+        if self._https and self._http and self._https == self._http and self._https[1] != 0:
             issues.append(Issue("listeners", f"HTTP and HTTPS both on {self._https}"))
         counts = Counter(d for s in self.sites for d in s.domains)
         issues += [Issue("sites", f"domain {d!r} is claimed by two sites")
@@ -457,8 +523,10 @@ class EdgeProxy:
         )
 
     def _site_chain(self, site: Site) -> FilterChain:
-        vhost = self._vhost(site)
-        hcm = self._hcm(f"https_{site.slug}", [vhost], self._limit_for(site), f"https_{site.slug}")
+        prefix = f"https_{site.slug}"
+        limit = self._limit_for(site)
+        filters = [HttpFilter.of(self._rate_limit_filter(prefix, limit))] if limit else []
+        hcm = self._hcm(prefix, [self._vhost(site)], filters + self._extra_filters([site]))
         return FilterChain(
             name=site.host,
             filter_chain_match=FilterChainMatch(server_names=site.domains),
@@ -482,10 +550,11 @@ class EdgeProxy:
 
     def _http_listener(self, host: str, port: int) -> Listener:
         if self._redirect:
-            vhosts = [self._redirect_vhost()]
+            limit = self._rate_limit
+            filters = [HttpFilter.of(self._rate_limit_filter("http", limit))] if limit else []
+            hcm = self._hcm("http", [self._redirect_vhost()], filters)
         else:
-            vhosts = [self._vhost(site) for site in self.sites]
-        hcm = self._hcm("http", vhosts, self._rate_limit, "http")
+            hcm = self._plain_http_hcm()
         return Listener(
             name="http",
             address=Address.tcp(host, port),
@@ -507,7 +576,17 @@ class EdgeProxy:
             routes=[Route(match=RouteMatch(prefix="/"), redirect=redirect)],
         )
 
-    def _vhost(self, site: Site) -> VirtualHost:
+    def _plain_http_hcm(self) -> HttpConnectionManager:
+        """Sites over plain HTTP share one connection manager: each site's bucket is a
+        per-virtual-host rate limit config (so buckets stay per site, as over HTTPS)."""
+        per_site = {s.slug: self._limit_for(s) for s in self.sites}
+        vhosts = [self._vhost(s, per_site[s.slug], "http") for s in self.sites]
+        shell = [HttpFilter.of(LocalRateLimit(stat_prefix="http"))] \
+            if any(per_site.values()) else []
+        return self._hcm("http", vhosts, shell + self._extra_filters(self.sites))
+
+    def _vhost(self, site: Site, limit: RateLimit | None = None,
+               prefix: str = "") -> VirtualHost:
         action = {
             "cluster": site.slug,
             "timeout": site.timeout or self.defaults.route_timeout,
@@ -521,30 +600,36 @@ class EdgeProxy:
             "routes": [{"match": {"prefix": "/"}, "route": action}],
             "response_headers_to_add": [_header("strict-transport-security", hsts)]
             if hsts else None,
+            "typed_per_filter_config": {
+                LocalRateLimit.filter_name: self._rate_limit_filter(f"{prefix}_{site.slug}", limit)
+            } if limit else None,
         })
         return vhost
+
+    def _extra_filters(self, sites: Sequence[Site]) -> list[HttpFilter]:
+        """The user's HTTP filters that apply to any of ``sites`` (in the order added)."""
+        hosts = {s.host for s in sites}
+        return [flt for flt, only in self._filters if only is None or hosts & only]
 
     def _limit_for(self, site: Site) -> RateLimit | None:
         if site.rate_limit is False:
             return None
         return site.rate_limit or self._rate_limit
 
-    def _hcm(self, stat_prefix: str, vhosts: list[VirtualHost], limit: RateLimit | None,
-             route_name: str) -> HttpConnectionManager:
+    def _hcm(self, stat_prefix: str, vhosts: list[VirtualHost],
+             filters: list[HttpFilter]) -> HttpConnectionManager:
         d = self.defaults
-        filters = [HttpFilter.of(self._rate_limit_filter(stat_prefix, limit))] if limit else []
-        filters.append(HttpFilter.of(Router()))
         return HttpConnectionManager(
             stat_prefix=stat_prefix,
             codec_type="AUTO",
-            route_config=RouteConfiguration(name=route_name, virtual_hosts=vhosts),
-            http_filters=filters,
+            route_config=RouteConfiguration(name=stat_prefix, virtual_hosts=vhosts),
+            http_filters=[*filters, HttpFilter.of(Router())],
             access_log=[self._access_log] if self._access_log else None,
             use_remote_address=d.use_remote_address,
             normalize_path=True,
             merge_slashes=True,
             path_with_escaped_slashes_action=d.path_with_escaped_slashes_action,
-            strip_any_host_port=True,
+            strip_any_host_port=d.strip_any_host_port,
             request_headers_timeout=d.request_headers_timeout,
             stream_idle_timeout=d.stream_idle_timeout,
             common_http_protocol_options=HttpProtocolOptions(
@@ -582,7 +667,7 @@ class EdgeProxy:
                               if site.upstream_tls else None),
             typed_extension_protocol_options=(Cluster.http2_options()
                                               if site.http2_upstream else None),
-            dns_lookup_family=None if all_ips else "V4_PREFERRED",
+            dns_lookup_family=None if all_ips else (site.dns_lookup_family or "V4_PREFERRED"),
         )
 
 

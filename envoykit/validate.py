@@ -66,7 +66,9 @@ def as_bootstrap(config: ConfigLike) -> Bootstrap:
     """A typed :class:`Bootstrap` from a Bootstrap, anything with ``build()``/``to_dict()``,
     or a dict."""
     if isinstance(config, Bootstrap):
-        return config
+        # re-validate: a model edited after construction is not checked by assignment
+        revalidated: Bootstrap = Bootstrap.from_dict(config.to_dict())
+        return revalidated
     build = getattr(config, "build", None)
     if callable(build):
         built = build()

@@ -357,6 +357,9 @@ class HealthCheck(EnvoyModel):
     healthy_threshold: int = Field(ge=0)
     http_health_check: HttpHealthCheck | None = None
     tcp_health_check: dict[str, object] | None = None
+    interval_jitter: Duration | None = None
+    interval_jitter_percent: int | None = Field(default=None, ge=0)
+    initial_jitter: Duration | None = None
     no_traffic_interval: Duration | None = None
     unhealthy_interval: Duration | None = None
     healthy_edge_interval: Duration | None = None

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from envoykit.config._base import Duration, EnvoyModel, TypedConfig
+from envoykit.config._base import Duration, EnvoyModel, Resource, TypedConfig
 from envoykit.config.core import (
     ConfigSource,
     DataSource,
@@ -139,8 +139,10 @@ class GenericSecret(EnvoyModel):
     secret: DataSource
 
 
-class Secret(TypedConfig):
-    """A named secret: a certificate or a validation context (static or SDS file)."""
+class Secret(Resource):
+    """A named secret: a certificate, a validation context or a generic secret.
+
+    Untyped in ``static_resources.secrets``; an SDS file resource with ``to_resource()``."""
 
     type_url = "envoy.extensions.transport_sockets.tls.v3.Secret"
 

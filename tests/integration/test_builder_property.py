@@ -84,4 +84,4 @@ def test_property_covers_an_accepted_config(cert_files: tuple[str, str], tmp_pat
                                        "http2": True}]
     bootstrap = make_edge(specs, True, True, "intermediate", 100, cert_files).build()
     assert check(bootstrap) == []
-    assert validate(bootstrap) is bootstrap
+    assert validate(bootstrap).to_dict() == bootstrap.to_dict()

@@ -227,3 +227,86 @@ def test_build_is_deterministic(certs: dict[str, Cert]) -> None:
     from envoykit import to_yaml
 
     assert to_yaml(company(certs).build()) == to_yaml(company(certs).build())
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [({"tls_profile": "ancient"}, "tls_profile"), ({"alpn": "h2"}, "alpn"),
+     ({"listen_address": "edge.local"}, "listen_address"),
+     ({"max_connections": 0}, "max_connections"),
+     ({"request_headers_timeout": "-1s"}, "request_headers_timeout")],
+)
+def test_bad_defaults_name_the_field(changes: dict[str, Any], field: str) -> None:
+    with pytest.raises(ConfigError, match=f"EdgeDefaults.{field}"):
+        EdgeDefaults(**changes)
+
+
+def test_defaults_accept_duration_text() -> None:
+    from datetime import timedelta
+
+    assert EdgeDefaults(request_headers_timeout="5s").request_headers_timeout == timedelta(  # type: ignore[arg-type]
+        seconds=5)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda e: e.site(42, "127.0.0.1:1"), "must be a string"),
+        (lambda e: e.site("a.example.com", ("127.0.0.1", "80")), "integer port"),
+        (lambda e: e.site("a.example.com", "127.0.0.1:1", cert=("a.pem",)),
+         r"site\('a.example.com'\).cert"),
+        (lambda e: e.rate_limit(10, burst="5"), "burst"),
+    ],
+)
+def test_wrong_types_are_config_errors(call: Any, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        call(EdgeProxy())
+
+
+def test_http_and_https_both_on_port_zero_are_fine() -> None:
+    edge = EdgeProxy().site("a.example.com", "127.0.0.1:80", cert=("c", "k")).https(0).http(0)
+    assert {x.name for x in edge.build().static_resources.listeners or []} == {"https", "http"}  # type: ignore[union-attr]
+
+
+def test_plain_http_rate_limits_are_per_virtual_host() -> None:
+    from envoykit import RateLimit
+
+    edge = (EdgeProxy().site("a.example.com", "127.0.0.1:80", rate_limit=RateLimit(2))
+            .site("b.example.com", "127.0.0.1:81", rate_limit=False).http(8080).rate_limit(9))
+    hcm = edge.build().listener("http").to_dict()["filter_chains"][0]["filters"][0][
+        "typed_config"]
+    assert hcm["http_filters"][0]["typed_config"] == {
+        "@type": "type.googleapis.com/" + LocalRateLimit.type_url, "stat_prefix": "http"}
+    a, b = hcm["route_config"]["virtual_hosts"]
+    limit = a["typed_per_filter_config"]["envoy.filters.http.local_ratelimit"]
+    assert limit["stat_prefix"] == "http_a_example_com"
+    assert limit["token_bucket"]["max_tokens"] == 2
+    assert "typed_per_filter_config" not in b
+
+
+def test_extra_http_filters_go_before_the_router_on_chosen_sites(certs: dict[str, Cert]) -> None:
+    from envoykit.config import Cors
+
+    edge = company(certs).http_filter(Cors(), sites=["b.example.com"])
+    chains = edge.build().listener("https").filter_chains or []
+    names = [[f.name for f in hcm_of(c).http_filters or []] for c in chains]
+    assert names[0] == ["envoy.filters.http.local_ratelimit", "envoy.filters.http.router"]
+    assert names[1] == ["envoy.filters.http.local_ratelimit", "envoy.filters.http.cors",
+                        "envoy.filters.http.router"]
+
+
+def test_raw_http_filter_needs_a_name() -> None:
+    raw = {"@type": "type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer",
+           "max_request_bytes": 1024}
+    with pytest.raises(ConfigError, match="http_filter"):
+        EdgeProxy().http_filter(raw)
+    edge = EdgeProxy().site("a.example.com", "127.0.0.1:80").http(80).http_filter(
+        raw, name="envoy.filters.http.buffer")
+    filters = edge.build().listener("http").to_dict()["filter_chains"][0]["filters"][0][
+        "typed_config"]["http_filters"]
+    assert filters[0] == {"name": "envoy.filters.http.buffer", "typed_config": raw}
+
+
+def test_dns_family_per_site() -> None:
+    edge = EdgeProxy().site("a.example.com", "backend:80", dns_lookup_family="V4_ONLY").http(80)
+    assert edge.build().cluster("a_example_com").dns_lookup_family == "V4_ONLY"
