@@ -377,3 +377,27 @@ def test_the_async_face(upstreams: dict[str, Upstream]) -> None:
             return report.method, proxy.epoch
 
     assert asyncio.run(scenario()) == ("files", 0)
+
+
+def test_a_failed_hot_restart_puts_the_files_back(upstreams: dict[str, Upstream]) -> None:
+    from envoykit.errors import HotRestartError
+
+    one = upstreams["one"]
+    proxy = start(EdgeProxy().site(HOST, one.address).http(port=0).admin(port=0),
+                  drain_time_s=0, parent_shutdown_time_s=1)
+    try:
+        files, url = snapshot(proxy.directory), proxy.url_of("http")
+        with socket.socket() as taken:  # the new admin port is taken: the new epoch fails
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            busy = taken.getsockname()[1]
+            new = (EdgeProxy().site(HOST, one.address, prefix_rewrite="/v2/").http(port=0)
+                   .admin(port=busy))
+            with pytest.raises(HotRestartError):
+                proxy.apply(new)
+        assert snapshot(proxy.directory) == files  # the route file was put back
+        with httpx.Client(headers={"host": HOST}, timeout=5) as client:
+            assert client.get(f"{proxy.url_of('http')}/x").json()["path"] == "/x"
+        assert proxy.url_of("http") == url
+    finally:
+        proxy.stop()
