@@ -71,7 +71,7 @@ def envoy_children() -> set[int]:
     for child in psutil.Process().children(recursive=True):
         try:
             if child.status() != psutil.STATUS_ZOMBIE and (
-                child.name() == "envoy" or "envoykit" in " ".join(child.cmdline()[-3:])
+                child.name() == "envoy" or "envoykit-watchdog" in child.cmdline()
             ):
                 found.add(child.pid)
         except psutil.NoSuchProcess:
