@@ -17,16 +17,28 @@ every one can be overridden through :class:`EdgeDefaults` or a method argument.
 
 from __future__ import annotations
 
-import functools
-import ipaddress
 import logging
-import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 
+from envoykit._intent import (
+    LOOPBACK,
+    Cert,
+    DnsFamily,
+    EdgeDefaults,
+    RateLimit,
+    Site,
+    UpstreamTLS,
+    as_cert,
+    as_duration,
+    check_host,
+    fail,
+    is_ip,
+    is_loopback,
+    parse_upstream,
+)
 from envoykit.config import (
     AccessLog,
     Address,
@@ -62,228 +74,17 @@ from envoykit.config import (
     RuntimeFractionalPercent,
     RuntimeLayer,
     StaticResources,
-    StringMatcher,
-    SubjectAltNameMatcher,
     SubstitutionFormatString,
-    TlsCertificate,
     TlsParameters,
-    TokenBucket,
-    UpstreamTlsContext,
     VirtualHost,
 )
-from envoykit.config._base import ModelError, TypedConfig, gc_paused, parse_duration
+from envoykit.config._base import ModelError, TypedConfig, gc_paused
 from envoykit.config.tls import INTERMEDIATE_CIPHERS, tls_transport_socket
 from envoykit.errors import ConfigError, Issue, SemanticError
 
 __all__ = ["Cert", "EdgeDefaults", "EdgeProxy", "RateLimit", "Site", "UpstreamTLS"]
 
 log = logging.getLogger("envoykit.builder")
-
-HSTS = "max-age=63072000; includeSubDomains"
-LOOPBACK = "127.0.0.1"
-DnsFamily = Literal["AUTO", "V4_ONLY", "V6_ONLY", "V4_PREFERRED", "ALL"]
-_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
-_HOST_RE = re.compile(rf"^(\*\.)?({_LABEL}\.)*{_LABEL}$")
-
-
-@dataclass(frozen=True)
-class Cert:
-    """A certificate chain and private key: file paths, or PEM text (``inline=True``)."""
-
-    cert: str
-    key: str
-    inline: bool = False
-
-    def to_model(self) -> TlsCertificate:
-        if self.inline:
-            return TlsCertificate(certificate_chain=DataSource(inline_string=self.cert),
-                                  private_key=DataSource(inline_string=self.key))
-        return TlsCertificate.from_files(self.cert, self.key)
-
-
-@dataclass(frozen=True)
-class RateLimit:
-    """A token bucket: ``requests`` per ``per`` (burst up to ``burst``, default ``requests``)."""
-
-    requests: int
-    per: timedelta = timedelta(seconds=1)
-    burst: int | None = None
-
-    def bucket(self) -> TokenBucket:
-        return TokenBucket(max_tokens=self.burst if self.burst is not None else self.requests,
-                           tokens_per_fill=self.requests, fill_interval=self.per)
-
-
-@dataclass(frozen=True)
-class UpstreamTLS:
-    """TLS towards a site's upstream. Verifies the peer unless ``verify=False``:
-    the CA in ``ca`` (a PEM file), the name in ``san`` (default: ``sni``) and SNI."""
-
-    sni: str
-    ca: str | None = None
-    san: str | None = None
-    verify: bool = True
-    client_cert: Cert | None = None
-
-    def context(self) -> UpstreamTlsContext:
-        common = CommonTlsContext(
-            tls_params=TlsParameters(tls_minimum_protocol_version="TLSv1_2"),
-            tls_certificates=[self.client_cert.to_model()] if self.client_cert else None,
-            validation_context=self._validation(),
-        )
-        return UpstreamTlsContext(sni=self.sni, common_tls_context=common)
-
-    def _validation(self) -> CertificateValidationContext | None:
-        if not self.verify:
-            return None
-        if self.ca is None:
-            raise ConfigError(
-                f"upstream TLS for {self.sni!r}: verify=True needs ca= (a CA bundle file); "
-                "pass verify=False to skip verification (not recommended)"
-            )
-        san = SubjectAltNameMatcher(san_type="DNS",
-                                    matcher=StringMatcher(exact=self.san or self.sni))
-        return CertificateValidationContext(trusted_ca=DataSource(filename=self.ca),
-                                            match_typed_subject_alt_names=[san])
-
-
-@dataclass(frozen=True)
-class Site:
-    """One public host name served by one upstream cluster."""
-
-    host: str
-    upstreams: tuple[tuple[str, int], ...]
-    cert: Cert | None = None
-    aliases: tuple[str, ...] = ()
-    rate_limit: RateLimit | Literal[False] | None = None
-    upstream_tls: UpstreamTLS | None = None
-    client_ca: str | None = None
-    http2_upstream: bool = False
-    timeout: timedelta | None = None
-    prefix_rewrite: str | None = None
-    host_rewrite: str | None = None
-    dns_lookup_family: DnsFamily | None = None
-
-    @functools.cached_property
-    def slug(self) -> str:
-        """A stat- and name-safe form of the host: ``a.example.com`` → ``a_example_com``."""
-        return re.sub(r"[^a-z0-9]+", "_", self.host.lower()).strip("_")
-
-    @property
-    def domains(self) -> list[str]:
-        return [self.host, *self.aliases]
-
-
-@dataclass(frozen=True)
-class EdgeDefaults:
-    """The secure production defaults; replace any with ``dataclasses.replace``."""
-
-    listen_address: str = LOOPBACK
-    connect_timeout: timedelta = timedelta(seconds=5)
-    request_headers_timeout: timedelta = timedelta(seconds=10)
-    stream_idle_timeout: timedelta = timedelta(seconds=300)
-    idle_timeout: timedelta = timedelta(seconds=3600)
-    route_timeout: timedelta = timedelta(seconds=15)
-    buffer_limit_bytes: int = 32768
-    max_concurrent_streams: int = 100
-    initial_stream_window_size: int = 65536
-    initial_connection_window_size: int = 1048576
-    max_connections: int = 50000
-    tls_profile: Literal["intermediate", "modern"] = "intermediate"
-    alpn: tuple[str, ...] = ("h2", "http/1.1")
-    hsts: str | None = HSTS
-    redirect_code: Literal["MOVED_PERMANENTLY", "PERMANENT_REDIRECT"] = "MOVED_PERMANENTLY"
-    path_with_escaped_slashes_action: Literal[
-        "KEEP_UNCHANGED", "REJECT_REQUEST", "UNESCAPE_AND_REDIRECT", "UNESCAPE_AND_FORWARD"
-    ] = "UNESCAPE_AND_REDIRECT"
-    headers_with_underscores_action: Literal["ALLOW", "REJECT_REQUEST", "DROP_HEADER"] = (
-        "REJECT_REQUEST"
-    )
-    use_remote_address: bool = True
-    strip_any_host_port: bool = True
-    ratelimit_headers: bool = True
-
-    def __post_init__(self) -> None:
-        for name in ("connect_timeout", "request_headers_timeout", "stream_idle_timeout",
-                     "idle_timeout", "route_timeout"):
-            object.__setattr__(self, name, _duration(f"EdgeDefaults.{name}", getattr(self, name)))
-        for name in ("buffer_limit_bytes", "max_concurrent_streams", "max_connections",
-                     "initial_stream_window_size", "initial_connection_window_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise _fail(f"EdgeDefaults.{name}", f"must be a positive integer, got {value!r}")
-        _check_choice("EdgeDefaults.tls_profile", self.tls_profile, ("intermediate", "modern"))
-        _check_choice("EdgeDefaults.redirect_code", self.redirect_code,
-                      ("MOVED_PERMANENTLY", "PERMANENT_REDIRECT"))
-        if isinstance(self.alpn, str) or not all(isinstance(p, str) for p in self.alpn):
-            raise _fail("EdgeDefaults.alpn", f"must be a tuple of protocol names such as "
-                        f"('h2', 'http/1.1'), got {self.alpn!r}")
-        if not _is_ip(str(self.listen_address)):
-            raise _fail("EdgeDefaults.listen_address",
-                        f"must be an IP address (envoy binds IPs), got {self.listen_address!r}")
-
-
-def _check_choice(where: str, value: object, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise _fail(where, f"must be one of {', '.join(choices)}; got {value!r}")
-
-
-def _fail(where: str, message: str) -> ConfigError:
-    return ConfigError(f"{where}: {message}")
-
-
-def _parse_upstream(where: str, value: str | tuple[str, int]) -> tuple[str, int]:
-    if isinstance(value, tuple):
-        if len(value) != 2 or not isinstance(value[0], str) or not isinstance(value[1], int) \
-                or isinstance(value[1], bool):
-            raise _fail(where, f"expected ('host', port) with an integer port, got {value!r}")
-        host, port = value
-    elif not isinstance(value, str):
-        raise _fail(where, f"expected 'host:port' or ('host', port), got {value!r}")
-    else:
-        host, sep, port_text = value.rpartition(":")
-        if not sep or not port_text.isdigit():
-            raise _fail(where, f"expected 'host:port', got {value!r}")
-        host, port = host.strip("[]"), int(port_text)
-    if not 0 < port < 65536:
-        raise _fail(where, f"port {port} is out of range 1-65535")
-    if not host:
-        raise _fail(where, f"empty host in {value!r}")
-    return host, port
-
-
-def _check_host(where: str, host: str) -> str:
-    if not isinstance(host, str):
-        raise _fail(where, f"a host name must be a string, got {host!r}")
-    name = host.strip().lower()
-    if not _HOST_RE.match(name):
-        raise _fail(where, f"{host!r} is not a valid host name")
-    return name
-
-
-@functools.lru_cache(maxsize=4096)
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
-def _cert(where: str, cert: Cert | tuple[str, str] | None) -> Cert | None:
-    if cert is None or isinstance(cert, Cert):
-        return cert
-    if isinstance(cert, tuple) and len(cert) == 2 and all(isinstance(p, str) for p in cert):
-        return Cert(*cert)
-    raise _fail(where, f"expected ('cert.pem', 'key.pem') or Cert(...), got {cert!r}")
-
-
-def _duration(where: str, value: str | float | timedelta) -> timedelta:
-    try:
-        return parse_duration(value)
-    except Exception as exc:  # pydantic_core.PydanticCustomError
-        raise _fail(where, str(exc)) from None
-
 
 def _percent100() -> RuntimeFractionalPercent:
     return RuntimeFractionalPercent.percent(100)
@@ -335,20 +136,20 @@ class EdgeProxy:
         ``dns_lookup_family`` applies to upstreams given by name (default ``V4_PREFERRED``).
         """
         where = f"site({host!r})"
-        name = _check_host(where, host)
+        name = check_host(where, host)
         if name in self._hosts:
-            raise _fail(where, "this host is already a site")
+            raise fail(where, "this host is already a site")
         if not upstreams:
-            raise _fail(where, "give at least one upstream 'host:port'")
-        parsed = tuple(_parse_upstream(f"{where}.upstreams[{i}]", u)
+            raise fail(where, "give at least one upstream 'host:port'")
+        parsed = tuple(parse_upstream(f"{where}.upstreams[{i}]", u)
                        for i, u in enumerate(upstreams))
-        alias_names = tuple(_check_host(f"{where}.aliases[{i}]", a) for i, a in enumerate(aliases))
+        alias_names = tuple(check_host(f"{where}.aliases[{i}]", a) for i, a in enumerate(aliases))
         self._hosts.add(name)
         self.sites.append(Site(
-            host=name, upstreams=parsed, cert=_cert(f"{where}.cert", cert),
+            host=name, upstreams=parsed, cert=as_cert(f"{where}.cert", cert),
             aliases=alias_names, rate_limit=rate_limit, upstream_tls=upstream_tls,
             client_ca=client_ca, http2_upstream=http2_upstream,
-            timeout=_duration(f"{where}.timeout", timeout) if timeout is not None else None,
+            timeout=as_duration(f"{where}.timeout", timeout) if timeout is not None else None,
             prefix_rewrite=prefix_rewrite, host_rewrite=host_rewrite,
             dns_lookup_family=dns_lookup_family,
         ))
@@ -378,7 +179,7 @@ class EdgeProxy:
 
     def admin(self, port: int = 9901, *, address: str = LOOPBACK) -> EdgeProxy:
         """The admin interface (loopback by default; a warning for anything else)."""
-        if not _is_loopback(address):
+        if not is_loopback(address):
             log.warning("admin on %s:%s is reachable from the network; it is unauthenticated "
                         "and can shut envoy down", address, port)
         self._admin = (address, self._port("admin", port, allow_zero=True))
@@ -409,8 +210,8 @@ class EdgeProxy:
                    if isinstance(config, TypedConfig)
                    else HttpFilter(name=name or "", typed_config=dict(config)))
         except (ModelError, ValueError) as exc:
-            raise _fail(where, str(exc)) from None
-        only = frozenset(_check_host(f"{where}.sites[{i}]", h) for i, h in enumerate(sites)) \
+            raise fail(where, str(exc)) from None
+        only = frozenset(check_host(f"{where}.sites[{i}]", h) for i, h in enumerate(sites)) \
             if sites is not None else None
         self._filters.append((flt, only))
         return self
@@ -425,20 +226,20 @@ class EdgeProxy:
     @staticmethod
     def _port(where: str, port: int, *, allow_zero: bool = True) -> int:
         if not isinstance(port, int) or not (0 if allow_zero else 1) <= port <= 65535:
-            raise _fail(f"{where}(port={port!r})", "port must be an integer in 0-65535")
+            raise fail(f"{where}(port={port!r})", "port must be an integer in 0-65535")
         return port
 
     @staticmethod
     def _limit(where: str, requests: int, per: str | float | timedelta,
                burst: int | None) -> RateLimit:
         if not isinstance(requests, int) or requests < 1:
-            raise _fail(f"{where}(requests={requests!r})", "must be a positive integer "
+            raise fail(f"{where}(requests={requests!r})", "must be a positive integer "
                         "(a bucket of 0 tokens would refuse every request)")
-        interval = _duration(f"{where}(per={per!r})", per)
+        interval = as_duration(f"{where}(per={per!r})", per)
         if interval < timedelta(milliseconds=50):
-            raise _fail(f"{where}(per={per!r})", "envoy needs an interval of at least 50ms")
+            raise fail(f"{where}(per={per!r})", "envoy needs an interval of at least 50ms")
         if burst is not None and (not isinstance(burst, int) or burst < 1):
-            raise _fail(f"{where}(burst={burst!r})", "must be a positive integer")
+            raise fail(f"{where}(burst={burst!r})", "must be a positive integer")
         return RateLimit(requests=requests, per=interval, burst=burst)
 
     # -- compile -------------------------------------------------------------------------
@@ -655,7 +456,7 @@ class EdgeProxy:
         )
 
     def _cluster(self, site: Site) -> Cluster:
-        all_ips = all(_is_ip(h) for h, _ in site.upstreams)
+        all_ips = all(is_ip(h) for h, _ in site.upstreams)
         return Cluster(
             name=site.slug,
             type="STATIC" if all_ips else "STRICT_DNS",
@@ -669,12 +470,3 @@ class EdgeProxy:
                                               if site.http2_upstream else None),
             dns_lookup_family=None if all_ips else (site.dns_lookup_family or "V4_PREFERRED"),
         )
-
-
-def _is_loopback(address: str) -> bool:
-    if address == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False

@@ -1,0 +1,242 @@
+"""The intent of an edge, as plain values: certificates, limits, sites, defaults.
+
+:class:`envoykit.builder.EdgeProxy` turns these into Envoy config; this module holds the
+value types and the checks of the arguments a user gives (each error names the argument).
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Literal
+
+from envoykit.config import (
+    CertificateValidationContext,
+    CommonTlsContext,
+    DataSource,
+    StringMatcher,
+    SubjectAltNameMatcher,
+    TlsCertificate,
+    TlsParameters,
+    TokenBucket,
+    UpstreamTlsContext,
+)
+from envoykit.config._base import parse_duration
+from envoykit.errors import ConfigError
+
+HSTS = "max-age=63072000; includeSubDomains"
+LOOPBACK = "127.0.0.1"
+DnsFamily = Literal["AUTO", "V4_ONLY", "V6_ONLY", "V4_PREFERRED", "ALL"]
+_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+_HOST_RE = re.compile(rf"^(\*\.)?({_LABEL}\.)*{_LABEL}$")
+
+
+@dataclass(frozen=True)
+class Cert:
+    """A certificate chain and private key: file paths, or PEM text (``inline=True``)."""
+
+    cert: str
+    key: str
+    inline: bool = False
+
+    def to_model(self) -> TlsCertificate:
+        if self.inline:
+            return TlsCertificate(certificate_chain=DataSource(inline_string=self.cert),
+                                  private_key=DataSource(inline_string=self.key))
+        return TlsCertificate.from_files(self.cert, self.key)
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """A token bucket: ``requests`` per ``per`` (burst up to ``burst``, default ``requests``)."""
+
+    requests: int
+    per: timedelta = timedelta(seconds=1)
+    burst: int | None = None
+
+    def bucket(self) -> TokenBucket:
+        return TokenBucket(max_tokens=self.burst if self.burst is not None else self.requests,
+                           tokens_per_fill=self.requests, fill_interval=self.per)
+
+
+@dataclass(frozen=True)
+class UpstreamTLS:
+    """TLS towards a site's upstream. Verifies the peer unless ``verify=False``:
+    the CA in ``ca`` (a PEM file), the name in ``san`` (default: ``sni``) and SNI."""
+
+    sni: str
+    ca: str | None = None
+    san: str | None = None
+    verify: bool = True
+    client_cert: Cert | None = None
+
+    def context(self) -> UpstreamTlsContext:
+        common = CommonTlsContext(
+            tls_params=TlsParameters(tls_minimum_protocol_version="TLSv1_2"),
+            tls_certificates=[self.client_cert.to_model()] if self.client_cert else None,
+            validation_context=self._validation(),
+        )
+        return UpstreamTlsContext(sni=self.sni, common_tls_context=common)
+
+    def _validation(self) -> CertificateValidationContext | None:
+        if not self.verify:
+            return None
+        if self.ca is None:
+            raise ConfigError(
+                f"upstream TLS for {self.sni!r}: verify=True needs ca= (a CA bundle file); "
+                "pass verify=False to skip verification (not recommended)"
+            )
+        san = SubjectAltNameMatcher(san_type="DNS",
+                                    matcher=StringMatcher(exact=self.san or self.sni))
+        return CertificateValidationContext(trusted_ca=DataSource(filename=self.ca),
+                                            match_typed_subject_alt_names=[san])
+
+
+@dataclass(frozen=True)
+class Site:
+    """One public host name served by one upstream cluster."""
+
+    host: str
+    upstreams: tuple[tuple[str, int], ...]
+    cert: Cert | None = None
+    aliases: tuple[str, ...] = ()
+    rate_limit: RateLimit | Literal[False] | None = None
+    upstream_tls: UpstreamTLS | None = None
+    client_ca: str | None = None
+    http2_upstream: bool = False
+    timeout: timedelta | None = None
+    prefix_rewrite: str | None = None
+    host_rewrite: str | None = None
+    dns_lookup_family: DnsFamily | None = None
+
+    @functools.cached_property
+    def slug(self) -> str:
+        """A stat- and name-safe form of the host: ``a.example.com`` → ``a_example_com``."""
+        return re.sub(r"[^a-z0-9]+", "_", self.host.lower()).strip("_")
+
+    @property
+    def domains(self) -> list[str]:
+        return [self.host, *self.aliases]
+
+
+@dataclass(frozen=True)
+class EdgeDefaults:
+    """The secure production defaults; replace any with ``dataclasses.replace``."""
+
+    listen_address: str = LOOPBACK
+    connect_timeout: timedelta = timedelta(seconds=5)
+    request_headers_timeout: timedelta = timedelta(seconds=10)
+    stream_idle_timeout: timedelta = timedelta(seconds=300)
+    idle_timeout: timedelta = timedelta(seconds=3600)
+    route_timeout: timedelta = timedelta(seconds=15)
+    buffer_limit_bytes: int = 32768
+    max_concurrent_streams: int = 100
+    initial_stream_window_size: int = 65536
+    initial_connection_window_size: int = 1048576
+    max_connections: int = 50000
+    tls_profile: Literal["intermediate", "modern"] = "intermediate"
+    alpn: tuple[str, ...] = ("h2", "http/1.1")
+    hsts: str | None = HSTS
+    redirect_code: Literal["MOVED_PERMANENTLY", "PERMANENT_REDIRECT"] = "MOVED_PERMANENTLY"
+    path_with_escaped_slashes_action: Literal[
+        "KEEP_UNCHANGED", "REJECT_REQUEST", "UNESCAPE_AND_REDIRECT", "UNESCAPE_AND_FORWARD"
+    ] = "UNESCAPE_AND_REDIRECT"
+    headers_with_underscores_action: Literal["ALLOW", "REJECT_REQUEST", "DROP_HEADER"] = (
+        "REJECT_REQUEST"
+    )
+    use_remote_address: bool = True
+    strip_any_host_port: bool = True
+    ratelimit_headers: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("connect_timeout", "request_headers_timeout", "stream_idle_timeout",
+                     "idle_timeout", "route_timeout"):
+            object.__setattr__(self, name, as_duration(f"EdgeDefaults.{name}", getattr(self, name)))
+        for name in ("buffer_limit_bytes", "max_concurrent_streams", "max_connections",
+                     "initial_stream_window_size", "initial_connection_window_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise fail(f"EdgeDefaults.{name}", f"must be a positive integer, got {value!r}")
+        check_choice("EdgeDefaults.tls_profile", self.tls_profile, ("intermediate", "modern"))
+        check_choice("EdgeDefaults.redirect_code", self.redirect_code,
+                      ("MOVED_PERMANENTLY", "PERMANENT_REDIRECT"))
+        if isinstance(self.alpn, str) or not all(isinstance(p, str) for p in self.alpn):
+            raise fail("EdgeDefaults.alpn", f"must be a tuple of protocol names such as "
+                        f"('h2', 'http/1.1'), got {self.alpn!r}")
+        if not is_ip(str(self.listen_address)):
+            raise fail("EdgeDefaults.listen_address",
+                        f"must be an IP address (envoy binds IPs), got {self.listen_address!r}")
+
+
+def check_choice(where: str, value: object, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise fail(where, f"must be one of {', '.join(choices)}; got {value!r}")
+
+
+def fail(where: str, message: str) -> ConfigError:
+    return ConfigError(f"{where}: {message}")
+
+
+def parse_upstream(where: str, value: str | tuple[str, int]) -> tuple[str, int]:
+    if isinstance(value, tuple):
+        if len(value) != 2 or not isinstance(value[0], str) or not isinstance(value[1], int) \
+                or isinstance(value[1], bool):
+            raise fail(where, f"expected ('host', port) with an integer port, got {value!r}")
+        host, port = value
+    elif not isinstance(value, str):
+        raise fail(where, f"expected 'host:port' or ('host', port), got {value!r}")
+    else:
+        host, sep, port_text = value.rpartition(":")
+        if not sep or not port_text.isdigit():
+            raise fail(where, f"expected 'host:port', got {value!r}")
+        host, port = host.strip("[]"), int(port_text)
+    if not 0 < port < 65536:
+        raise fail(where, f"port {port} is out of range 1-65535")
+    if not host:
+        raise fail(where, f"empty host in {value!r}")
+    return host, port
+
+
+def check_host(where: str, host: str) -> str:
+    if not isinstance(host, str):
+        raise fail(where, f"a host name must be a string, got {host!r}")
+    name = host.strip().lower()
+    if not _HOST_RE.match(name):
+        raise fail(where, f"{host!r} is not a valid host name")
+    return name
+
+
+@functools.lru_cache(maxsize=4096)
+def is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def as_cert(where: str, cert: Cert | tuple[str, str] | None) -> Cert | None:
+    if cert is None or isinstance(cert, Cert):
+        return cert
+    if isinstance(cert, tuple) and len(cert) == 2 and all(isinstance(p, str) for p in cert):
+        return Cert(*cert)
+    raise fail(where, f"expected ('cert.pem', 'key.pem') or Cert(...), got {cert!r}")
+
+
+def as_duration(where: str, value: str | float | timedelta) -> timedelta:
+    try:
+        return parse_duration(value)
+    except Exception as exc:  # pydantic_core.PydanticCustomError
+        raise fail(where, str(exc)) from None
+
+
+def is_loopback(address: str) -> bool:
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
