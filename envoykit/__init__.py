@@ -4,23 +4,9 @@ The public API is what this module exports; everything else is private. The type
 resources live in :mod:`envoykit.config`.
 """
 
-from envoykit.admin import (
-    AdminClient,
-    AdminConnectError,
-    AdminHTTPError,
-    AdminParameterError,
-    AdminTimeout,
-    AsyncAdminClient,
-    ConfigDump,
-    Histogram,
-    ServerInfo,
-    StatsSnapshot,
-)
-from envoykit.binary import EnvoyBinary, find_envoy
-from envoykit.builder import Cert, EdgeDefaults, EdgeProxy, RateLimit, Site, UpstreamTLS
-from envoykit.config import Bootstrap, ModelError
-from envoykit.diff import ConfigDiff
-from envoykit.diff import diff as diff_configs
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from envoykit.errors import (
     AdminError,
     BinaryNotFound,
@@ -35,11 +21,77 @@ from envoykit.errors import (
     StartupError,
     ValidationError,
 )
-from envoykit.load import load_bootstrap
-from envoykit.render import to_dict, to_json, to_yaml
-from envoykit.validate import check, validate
+
+if TYPE_CHECKING:
+    from envoykit.admin import (
+        AdminClient,
+        AdminConnectError,
+        AdminHTTPError,
+        AdminParameterError,
+        AdminTimeout,
+        AsyncAdminClient,
+        ConfigDump,
+        Histogram,
+        ServerInfo,
+        StatsSnapshot,
+    )
+    from envoykit.binary import EnvoyBinary, find_envoy
+    from envoykit.builder import Cert, EdgeDefaults, EdgeProxy, RateLimit, Site, UpstreamTLS
+    from envoykit.config import Bootstrap, ModelError
+    from envoykit.diff import ConfigDiff
+    from envoykit.diff import diff as diff_configs
+    from envoykit.load import load_bootstrap
+    from envoykit.render import to_dict, to_json, to_yaml
+    from envoykit.validate import check, validate
 
 __version__ = "0.1.0"
+
+# Imported on first use: `import envoykit` (and the pytest plugin) stays cheap.
+_LAZY: dict[str, tuple[str, str]] = {
+    "AdminClient": ("envoykit.admin", "AdminClient"),
+    "AdminConnectError": ("envoykit.admin", "AdminConnectError"),
+    "AdminHTTPError": ("envoykit.admin", "AdminHTTPError"),
+    "AdminParameterError": ("envoykit.admin", "AdminParameterError"),
+    "AdminTimeout": ("envoykit.admin", "AdminTimeout"),
+    "AsyncAdminClient": ("envoykit.admin", "AsyncAdminClient"),
+    "Bootstrap": ("envoykit.config", "Bootstrap"),
+    "Cert": ("envoykit.builder", "Cert"),
+    "ConfigDiff": ("envoykit.diff", "ConfigDiff"),
+    "ConfigDump": ("envoykit.admin", "ConfigDump"),
+    "EdgeDefaults": ("envoykit.builder", "EdgeDefaults"),
+    "EdgeProxy": ("envoykit.builder", "EdgeProxy"),
+    "EnvoyBinary": ("envoykit.binary", "EnvoyBinary"),
+    "Histogram": ("envoykit.admin", "Histogram"),
+    "ModelError": ("envoykit.config", "ModelError"),
+    "RateLimit": ("envoykit.builder", "RateLimit"),
+    "ServerInfo": ("envoykit.admin", "ServerInfo"),
+    "Site": ("envoykit.builder", "Site"),
+    "StatsSnapshot": ("envoykit.admin", "StatsSnapshot"),
+    "UpstreamTLS": ("envoykit.builder", "UpstreamTLS"),
+    "check": ("envoykit.validate", "check"),
+    "diff_configs": ("envoykit.diff", "diff"),
+    "find_envoy": ("envoykit.binary", "find_envoy"),
+    "load_bootstrap": ("envoykit.load", "load_bootstrap"),
+    "to_dict": ("envoykit.render", "to_dict"),
+    "to_json": ("envoykit.render", "to_json"),
+    "to_yaml": ("envoykit.render", "to_yaml"),
+    "validate": ("envoykit.validate", "validate"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'envoykit' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "AdminClient",
