@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -146,8 +145,3 @@ class XdsFile:
         """Write this file atomically."""
         return write_atomic(self.path, self.render())
 
-
-def render_all(files: Sequence[XdsFile]) -> None:
-    """Write files in the given order (used for the first start, before envoy runs)."""
-    for item in files:
-        item.write()

@@ -225,3 +225,10 @@ def test_listeners_on_port_0_get_a_port_they_keep() -> None:
     assert _pin_ports(again, pinned) == {"http": port}
     fixed = EdgeProxy().site(HOST, "127.0.0.20:80").http(port=8080).build().to_dict()
     assert _pin_ports(fixed, pinned) == {}  # a fixed port is left alone
+
+
+def test_the_split_leaves_the_static_config_as_it_was(tmp_path: Path, ca: TestCA) -> None:
+    static = edge((HOST, "127.0.0.20:80"), ca=ca).build().to_dict()
+    before = json.dumps(static, sort_keys=True)
+    dynamic = to_dynamic(static, tmp_path)
+    assert json.dumps(static, sort_keys=True) == before and dynamic.static is static
