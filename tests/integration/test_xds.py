@@ -401,3 +401,18 @@ def test_a_failed_hot_restart_puts_the_files_back(upstreams: dict[str, Upstream]
         assert proxy.url_of("http") == url
     finally:
         proxy.stop()
+
+
+def test_a_start_with_a_file_envoy_refuses_fails_loudly(upstreams: dict[str, Upstream]) -> None:
+    config = EdgeProxy().site(HOST, upstreams["one"].address).http(port=0).admin(port=0).to_dict()
+    hcm = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0][
+        "typed_config"]
+    unknown = "type.googleapis.com/envoy.extensions.filters.http.nope.v3.Nope"
+    hcm["http_filters"].insert(0, {"name": "nope", "typed_config": {"@type": unknown}})
+    proxy = DynamicProxy(config, log_level="info")
+    refusal = r"listener_manager\.lds\.update_failure"
+    with pytest.raises(XdsUpdateRejected, match=refusal) as refused:
+        proxy.start()
+    assert "could not find @type" in refused.value.reason
+    with pytest.raises(RuntimeError, match="not started"):
+        proxy.directory  # noqa: B018 - the property raises once everything is cleaned up
