@@ -20,6 +20,7 @@ from envoykit.errors import (
     SemanticError,
     StartupError,
     ValidationError,
+    XdsUpdateRejected,
 )
 
 if TYPE_CHECKING:
@@ -43,11 +44,15 @@ if TYPE_CHECKING:
     from envoykit.load import load_bootstrap
     from envoykit.render import to_dict, to_json, to_yaml
     from envoykit.validate import check, validate
+    from envoykit.xds import ApplyReport, AsyncDynamicProxy, DynamicProxy
 
 __version__ = "0.1.0"
 
 # Imported on first use: `import envoykit` (and the pytest plugin) stays cheap.
 _LAZY: dict[str, tuple[str, str]] = {
+    "ApplyReport": ("envoykit.xds", "ApplyReport"),
+    "AsyncDynamicProxy": ("envoykit.xds", "AsyncDynamicProxy"),
+    "DynamicProxy": ("envoykit.xds", "DynamicProxy"),
     "AdminClient": ("envoykit.admin", "AdminClient"),
     "AdminConnectError": ("envoykit.admin", "AdminConnectError"),
     "AdminHTTPError": ("envoykit.admin", "AdminHTTPError"),
@@ -100,7 +105,9 @@ __all__ = [
     "AdminHTTPError",
     "AdminParameterError",
     "AdminTimeout",
+    "ApplyReport",
     "AsyncAdminClient",
+    "AsyncDynamicProxy",
     "BinaryNotFound",
     "Bootstrap",
     "Cert",
@@ -108,6 +115,7 @@ __all__ = [
     "ConfigDump",
     "ConfigError",
     "ConfigLoadError",
+    "DynamicProxy",
     "EdgeDefaults",
     "EdgeProxy",
     "EnvoyBinary",
@@ -126,6 +134,7 @@ __all__ = [
     "StatsSnapshot",
     "UpstreamTLS",
     "ValidationError",
+    "XdsUpdateRejected",
     "check",
     "diff_configs",
     "find_envoy",

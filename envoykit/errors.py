@@ -10,7 +10,8 @@
     │   ├── StartupError         envoy exited or timed out before becoming ready
     │   ├── ProcessExited        envoy exited while it was expected to run
     │   └── HotRestartError      a hot restart failed (the old epoch keeps serving)
-    └── AdminError               the admin API failed (see envoykit.admin)
+    ├── AdminError               the admin API failed (see envoykit.admin)
+    └── XdsUpdateRejected        envoy refused a resource-file update (old config serves)
 
 Every error carries what a user needs to act on it: a field path, a file and line,
 or envoy's exit code and the last lines it printed.
@@ -34,6 +35,7 @@ __all__ = [
     "SemanticError",
     "StartupError",
     "ValidationError",
+    "XdsUpdateRejected",
 ]
 
 
@@ -122,3 +124,30 @@ class AdminError(EnvoykitError):
     def __init__(self, message: str, *, endpoint: str = "") -> None:
         self.endpoint = endpoint
         super().__init__(f"{endpoint}: {message}" if endpoint else message)
+
+
+class XdsUpdateRejected(EnvoykitError):
+    """Envoy refused (or did not confirm) a resource-file update; the old config serves.
+
+    ``kind`` is the resource kind (``listener``, ``route``, ``cluster``, ``endpoints``,
+    ``secret``), ``path`` the file, ``version`` the version that was refused, ``reason``
+    Envoy's own message (from its log) and ``output_tail`` the last lines it printed.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: str = "",
+        path: str = "",
+        version: str = "",
+        reason: str = "",
+        output_tail: Sequence[str] = (),
+    ) -> None:
+        self.kind = kind
+        self.path = path
+        self.version = version
+        self.reason = reason
+        self.output_tail = list(output_tail)
+        text = message if not reason else f"{message}\nenvoy said: {reason}"
+        super().__init__(text)

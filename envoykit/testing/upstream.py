@@ -32,6 +32,7 @@ class _State:
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out at once, no 40 ms stall
 
     def _answer(self) -> None:
         length = int(self.headers.get("content-length") or 0)
