@@ -431,8 +431,7 @@ BUILDER_CASES = [
                                                             "127.0.0.1:1"),
              "site('a.example.com:443')"),
     _builder("host-not-a-string", lambda env: EdgeProxy().site(42, "127.0.0.1:1"),
-             "site(42)", bug="site(42, ...) raises AttributeError ('int' object has no "
-             "attribute 'strip') from builder._check_host instead of a ConfigError"),
+             "site(42)"),
     _builder("upstream-without-port", lambda env: EdgeProxy().site("a.example.com",
                                                                    "127.0.0.1"),
              "site('a.example.com').upstreams[0]"),
@@ -444,9 +443,7 @@ BUILDER_CASES = [
              "site('a.example.com').upstreams[0]"),
     _builder("upstream-tuple-port-text",
              lambda env: EdgeProxy().site("a.example.com", ("127.0.0.1", "80")),
-             "site('a.example.com').upstreams[0]",
-             bug="site(host, ('127.0.0.1', '80')) raises TypeError ('<' between int and str) "
-             "from builder._parse_upstream instead of a ConfigError"),
+             "site('a.example.com').upstreams[0]"),
     _builder("no-upstream", lambda env: EdgeProxy().site("a.example.com"),
              "site('a.example.com')"),
     _builder("same-site-twice",
@@ -461,9 +458,7 @@ BUILDER_CASES = [
              "site('a.example.com').cert", SemanticError),
     _builder("cert-tuple-of-one",
              lambda env: EdgeProxy().site("a.example.com", "127.0.0.1:1", cert=(env.cert_a,)),
-             "site('a.example.com').cert",
-             bug="site(..., cert=('a.pem',)) raises TypeError (Cert() missing argument 'key') "
-             "from the builder instead of a ConfigError naming site(...).cert"),
+             "site('a.example.com').cert"),
     _builder("builder-cert-file-missing",
              lambda env: EdgeProxy().site("a.example.com", "127.0.0.1:1",
                                           cert=(str(env.tmp / "x.pem"), env.key_a))
@@ -489,9 +484,7 @@ BUILDER_CASES = [
     _builder("rate-limit-zero-burst", lambda env: EdgeProxy().rate_limit(10, burst=0),
              "rate_limit(burst=0)"),
     _builder("rate-limit-burst-text", lambda env: EdgeProxy().rate_limit(10, burst="5"),
-             "rate_limit(burst='5')",
-             bug="rate_limit(10, burst='5') raises TypeError ('<' between str and int) from "
-             "builder.EdgeProxy._limit instead of a ConfigError naming rate_limit(burst=...)"),
+             "rate_limit(burst='5')"),
     _builder("site-timeout-garbage",
              lambda env: EdgeProxy().site("a.example.com", "127.0.0.1:1", timeout="soon"),
              "site('a.example.com').timeout"),
@@ -507,24 +500,14 @@ BUILDER_CASES = [
              "headers_with_underscores_action"),
     _builder("defaults-max-connections-negative",
              lambda env: env.edge(max_connections=-1).build(),
-             "max_active_downstream_connections"),
+             "EdgeDefaults.max_connections"),
     _builder("defaults-tls-profile-unknown",
-             lambda env: env.edge(tls_profile="ancient").build(), "tls_profile",
-             bug="EdgeDefaults(tls_profile='ancient') is silently compiled as 'intermediate' "
-             "(builder._downstream_tls only tests == 'modern'); it should raise a ConfigError "
-             "naming tls_profile"),
-    _builder("defaults-alpn-a-string", lambda env: env.edge(alpn="h2").build(), "alpn",
-             bug="EdgeDefaults(alpn='h2') compiles to alpn_protocols ['h', '2'] (a string "
-             "iterated as characters) and envoy accepts it; it should raise a ConfigError "
-             "naming alpn"),
-    _builder("load-none", lambda env: load_bootstrap(None), "load_bootstrap",
-             bug="load_bootstrap(None) raises TypeError ('argument of type NoneType is not "
-             "iterable') from load._read instead of a ConfigLoadError"),
+             lambda env: env.edge(tls_profile="ancient").build(), "tls_profile"),
+    _builder("defaults-alpn-a-string", lambda env: env.edge(alpn="h2").build(), "alpn"),
+    _builder("load-none", lambda env: load_bootstrap(None), "expected a path or YAML/JSON text"),
     _builder("defaults-listen-address-not-an-ip",
              lambda env: env.edge(listen_address="edge.local").build(),
-             "listen_address", stage="envoy",
-             gap="the builder does not check that listen_address is an IP literal",
-          envoy_says='malformed IP address: edge.local'),
+             "listen_address"),
 ]
 
 CASES: list[Case] = [*FILE_CASES, *DICT_CASES, *BUILDER_CASES]

@@ -18,10 +18,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from envoykit import EdgeProxy, validate
+from envoykit import EdgeProxy
 from envoykit.errors import EnvoykitError, ValidationError
 from envoykit.testing.http import resolving_client
 from envoykit.testing.upstream import Upstream
+from envoykit.validate import validate  # not `from envoykit import validate`: see test_bad_inputs
 from tests.bad_inputs.cases import CASES, Case, Env, apply, produce
 from tests.integration._edge_envoy import HOSTS, RunningEnvoy, running_envoy
 
@@ -32,14 +33,12 @@ ENVOY_STAGE = [c for c in CASES if c.stage == "envoy" and not c.bug]
 
 
 def _edge(env: Env, a: Upstream, b: Upstream) -> EdgeProxy:
-    # HTTP on 127.0.0.2: the builder wrongly reports two port-0 listeners on one address
-    # as a clash (see test_http_and_https_on_port_zero_do_not_clash).
     return (
         EdgeProxy("company-edge")
         .site("a.example.com", a.address, cert=(env.cert_a, env.key_a))
         .site("b.example.com", b.address, cert=(env.cert_b, env.key_b))
         .https(0)
-        .redirect_http(0, address="127.0.0.2")
+        .redirect_http(0)
         .rate_limit(10_000)
         .admin(0)
     )

@@ -50,8 +50,9 @@ from sslyze.mozilla_tls_profile.tls_config_checker import (
     check_server_against_tls_configuration,
 )
 
-from envoykit import EdgeDefaults, EdgeProxy, validate
+from envoykit import EdgeDefaults, EdgeProxy
 from envoykit.testing.upstream import Upstream
+from envoykit.validate import validate  # not `from envoykit import validate`: see test_bad_inputs
 from tests.integration._edge_envoy import HOSTS, running_envoy
 
 pytestmark = [
