@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from envoykit.binary import find_envoy
 from envoykit.process import Supervisor
-from envoykit.validate import envoy_validate_file
+from envoykit.validation import envoy_validate_file
 from tests.integration._supervisor_helpers import bootstrap, get, upstream
 
 DRAIN_S, PARENT_SHUTDOWN_S, PAUSE_S = 1, 2, 2.3  # the pause outlasts the old epoch

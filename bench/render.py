@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from envoykit import EdgeProxy, to_json
-from envoykit.validate import envoy_validate_file
+from envoykit.validation import envoy_validate_file
 
 SIZES = (10, 1_000, 10_000)
 

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from envoykit.diff import diff as diff_configs
     from envoykit.load import load_bootstrap
     from envoykit.render import to_dict, to_json, to_yaml
-    from envoykit.validate import check, validate
+    from envoykit.validation import check, validate
     from envoykit.xds import ApplyReport, AsyncDynamicProxy, DynamicProxy
 
 __version__ = "0.1.0"
@@ -73,14 +73,14 @@ _LAZY: dict[str, tuple[str, str]] = {
     "Site": ("envoykit.builder", "Site"),
     "StatsSnapshot": ("envoykit.admin", "StatsSnapshot"),
     "UpstreamTLS": ("envoykit.builder", "UpstreamTLS"),
-    "check": ("envoykit.validate", "check"),
+    "check": ("envoykit.validation", "check"),
     "diff_configs": ("envoykit.diff", "diff"),
     "find_envoy": ("envoykit.binary", "find_envoy"),
     "load_bootstrap": ("envoykit.load", "load_bootstrap"),
     "to_dict": ("envoykit.render", "to_dict"),
     "to_json": ("envoykit.render", "to_json"),
     "to_yaml": ("envoykit.render", "to_yaml"),
-    "validate": ("envoykit.validate", "validate"),
+    "validate": ("envoykit.validation", "validate"),
 }
 
 

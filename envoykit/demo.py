@@ -27,7 +27,7 @@ from envoykit.process import Supervisor
 from envoykit.testing.http import resolving_client
 from envoykit.testing.tls import TestCA, private_dir
 from envoykit.testing.upstream import Upstream
-from envoykit.validate import validate
+from envoykit.validation import validate
 
 __all__ = ["DemoSettings", "company_edge", "main"]
 

@@ -19,7 +19,7 @@ from _common import free_port, save_config, show, title, workdir
 from envoykit import EdgeProxy
 from envoykit.process import Supervisor
 from envoykit.testing.upstream import Upstream
-from envoykit.validate import envoy_validate_file
+from envoykit.validation import envoy_validate_file
 
 OVERRIDE = """\
 admin:

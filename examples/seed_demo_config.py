@@ -45,7 +45,7 @@ from envoykit.config import (
 from envoykit.diff import diff
 from envoykit.process import Supervisor
 from envoykit.testing.tls import TestCA
-from envoykit.validate import envoy_validate_file
+from envoykit.validation import envoy_validate_file
 
 SEED_YAML = Path(__file__).resolve().parents[1] / "tests" / "data" / "seed_demo.yaml"
 SEED_WITH_TAB = SEED_YAML.with_name("seed_demo_tab.yaml")  # the post's copy: a tab in it

@@ -59,7 +59,7 @@ from envoykit.process._launch import (
 )
 from envoykit.process._orphan import Watchdog
 from envoykit.process._state import Backoff, EpochInfo, Event, State
-from envoykit.validate import envoy_validate_file
+from envoykit.validation import envoy_validate_file
 
 __all__ = ["AsyncSupervisor", "Supervisor"]
 

@@ -34,7 +34,7 @@ from envoykit.config import Bootstrap
 from envoykit.errors import SemanticError
 from envoykit.process import Supervisor
 from envoykit.render import ConfigLike
-from envoykit.validate import as_bootstrap, check, envoy_validate_file
+from envoykit.validation import as_bootstrap, check, envoy_validate_file
 from envoykit.xds._changes import ChangeSet, compute_changes
 from envoykit.xds._confirm import Confirmer, Counts, reason_from_log
 from envoykit.xds._errors import XdsUpdateRejected

@@ -37,7 +37,7 @@ from envoykit.config import Bootstrap
 from envoykit.errors import ConfigError, ConfigLoadError, EnvoykitError, SemanticError
 from envoykit.load import load_bootstrap
 from envoykit.testing.tls import TestCA
-from envoykit.validate import validate
+from envoykit.validation import validate
 
 FILES = Path(__file__).parent / "files"
 

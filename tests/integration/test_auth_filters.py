@@ -79,7 +79,7 @@ from envoykit.config.core import (
 )
 from envoykit.config.cors import Cors, CorsPolicy
 from envoykit.config.route import RouteMatch
-from envoykit.validate import envoy_validate_file
+from envoykit.validation import envoy_validate_file
 
 pytestmark = pytest.mark.integration
 

@@ -27,7 +27,7 @@ import psutil
 import pytest
 
 from envoykit import check, load_bootstrap
-from envoykit.validate import envoy_validate_file
+from envoykit.validation import envoy_validate_file
 
 pytestmark = pytest.mark.integration
 

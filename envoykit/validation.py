@@ -1,0 +1,362 @@
+"""Validation: semantic checks across resources, then the real ``envoy --mode validate``.
+
+Three levels, cheapest first: pydantic at construction (types, enums, ranges), the
+cross-resource checks here (:func:`check`), then envoy itself (:func:`validate`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import subprocess
+import tempfile
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from envoykit.binary import EnvoyBinary, find_envoy
+from envoykit.config import (
+    Bootstrap,
+    DataSource,
+    DownstreamTlsContext,
+    FilterChain,
+    HttpConnectionManager,
+    Listener,
+    LocalRateLimit,
+    RouteConfiguration,
+)
+from envoykit.config._base import EnvoyModel
+from envoykit.errors import Issue, SemanticError, ValidationError
+from envoykit.render import ConfigLike, to_dict, to_json
+
+__all__ = ["check", "envoy_validate_file", "validate"]
+
+log = logging.getLogger("envoykit.validation")
+
+ROUTER = "envoy.filters.http.router"
+
+
+def validate(
+    config: ConfigLike,
+    *,
+    binary: EnvoyBinary | None = None,
+    envoy: bool = True,
+    extra_args: Sequence[str] = (),
+) -> Bootstrap:
+    """Check a config (a Bootstrap, a builder or a dict) our way, then envoy's way.
+
+    Raises :class:`SemanticError` (field paths) or :class:`ValidationError` (envoy's own
+    message). Returns the typed bootstrap.
+    """
+    bootstrap = as_bootstrap(config)
+    issues = check(bootstrap)
+    if issues:
+        raise SemanticError(issues)
+    if envoy:
+        with tempfile.TemporaryDirectory(prefix="envoykit-validate-") as tmp:
+            path = Path(tmp) / "envoy.json"
+            path.write_text(to_json(bootstrap), encoding="utf-8")
+            path.chmod(0o600)
+            envoy_validate_file(path, binary=binary, extra_args=extra_args)
+    return bootstrap
+
+
+def as_bootstrap(config: ConfigLike) -> Bootstrap:
+    """A typed :class:`Bootstrap` from a Bootstrap, anything with ``build()``/``to_dict()``,
+    or a dict."""
+    if isinstance(config, Bootstrap):
+        # re-validate: a model edited after construction is not checked by assignment
+        revalidated: Bootstrap = Bootstrap.from_dict(config.to_dict())
+        return revalidated
+    build = getattr(config, "build", None)
+    if callable(build):
+        built = build()
+        if isinstance(built, Bootstrap):
+            return built
+    result: Bootstrap = Bootstrap.from_dict(to_dict(config))
+    return result
+
+
+def envoy_validate_file(
+    path: str | os.PathLike[str],
+    *,
+    binary: EnvoyBinary | None = None,
+    extra_args: Sequence[str] = (),
+    timeout: float = 120.0,
+) -> str:
+    """Run ``envoy --mode validate -c PATH``; return envoy's output, raise
+    :class:`ValidationError` carrying envoy's own message when it refuses the config."""
+    envoy = binary or find_envoy()
+    argv = [str(envoy.path), "--mode", "validate", "-c", str(Path(path)), "-l", "warn",
+            *extra_args]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+    output = (done.stdout + done.stderr).strip()
+    if done.returncode != 0:
+        raise ValidationError(
+            f"envoy --mode validate rejected {path}:\n{_essence(output)}",
+            output=output,
+            returncode=done.returncode,
+        )
+    return output
+
+
+def _essence(output: str) -> str:
+    """The useful part of envoy's message: its error lines, not the log preamble."""
+    lines = [ln for ln in output.splitlines() if ln.strip()]
+    for i, line in enumerate(lines):
+        if "[critical]" in line or "[error]" in line:
+            return "\n".join(lines[i:i + 8])
+    return "\n".join(lines[-5:])
+
+
+# --- semantic checks ----------------------------------------------------------------------
+
+
+def check(bootstrap: Bootstrap) -> list[Issue]:
+    """Cross-resource problems envoy would refuse (or, worse, accept) — each with its path."""
+    issues: list[Issue] = []
+    static = bootstrap.static_resources
+    listeners = (static.listeners if static else None) or []
+    clusters = (static.clusters if static else None) or []
+    cluster_names = {c.name for c in clusters}
+    dynamic_clusters = bool(bootstrap.dynamic_resources and bootstrap.dynamic_resources.cds_config)
+    issues += _duplicates("static_resources.listeners", [x.name for x in listeners], "name")
+    issues += _duplicates("static_resources.clusters", [c.name for c in clusters], "name")
+    issues += _address_clashes(listeners)
+    for i, listener in enumerate(listeners):
+        issues += _check_listener(f"static_resources.listeners[{i}]", listener)
+    for path, rc in _route_configs(listeners):
+        issues += _check_routes(path, rc, cluster_names, dynamic_clusters)
+    for i, cluster in enumerate(clusters):
+        issues += _check_cluster(f"static_resources.clusters[{i}]", cluster)
+    issues += _check_files(bootstrap)
+    _warn_admin(bootstrap)
+    return issues
+
+
+def _duplicates(path: str, names: Sequence[str], what: str) -> list[Issue]:
+    counts = Counter(names)
+    return [Issue(f"{path}[{i}].{what}", f"duplicate {what} {n!r}")
+            for i, n in enumerate(names) if counts[n] > 1 and names.index(n) != i]
+
+
+def _socket(listener: Listener) -> tuple[str, int] | None:
+    sa = listener.address.socket_address
+    if sa is None or not sa.port_value:
+        return None
+    return sa.address, sa.port_value
+
+
+def _address_clashes(listeners: Sequence[Listener]) -> list[Issue]:
+    issues = []
+    seen: dict[tuple[str, int], int] = {}
+    for i, listener in enumerate(listeners):
+        sock = _socket(listener)
+        if sock is None:
+            continue
+        for (host, port), j in seen.items():
+            if port == sock[1] and _overlap(host, sock[0]):
+                issues.append(Issue(
+                    f"static_resources.listeners[{i}].address",
+                    f"{sock[0]}:{port} clashes with listeners[{j}] ({host}:{port})"))
+        seen[sock] = i
+    return issues
+
+
+def _overlap(a: str, b: str) -> bool:
+    return a == b or a in ("0.0.0.0", "::") or b in ("0.0.0.0", "::")
+
+
+def _chains(listener: Listener) -> Iterator[tuple[str, FilterChain]]:
+    for i, chain in enumerate(listener.filter_chains or []):
+        yield f"filter_chains[{i}]", chain
+    if listener.default_filter_chain is not None:
+        yield "default_filter_chain", listener.default_filter_chain
+
+
+def _hcms(chain: FilterChain) -> Iterator[tuple[str, HttpConnectionManager]]:
+    for i, flt in enumerate(chain.filters or []):
+        if isinstance(flt.typed_config, HttpConnectionManager):
+            yield f"filters[{i}].typed_config", flt.typed_config
+
+
+def _check_listener(path: str, listener: Listener) -> list[Issue]:
+    issues: list[Issue] = []
+    inspector = any(f.name == "envoy.filters.listener.tls_inspector"
+                    for f in listener.listener_filters or [])
+    sni_seen: dict[str, str] = {}
+    for cpath, chain in _chains(listener):
+        issues += _check_chain(f"{path}.{cpath}", chain, inspector, sni_seen)
+    if not listener.filter_chains and listener.default_filter_chain is None:
+        issues.append(Issue(f"{path}.filter_chains", "a listener needs at least one filter chain"))
+    return issues
+
+
+def _check_chain(path: str, chain: FilterChain, inspector: bool,
+                 sni_seen: dict[str, str]) -> list[Issue]:
+    issues: list[Issue] = []
+    names = (chain.filter_chain_match and chain.filter_chain_match.server_names) or []
+    tls = chain.transport_socket.typed_config if chain.transport_socket else None
+    if names and not isinstance(tls, DownstreamTlsContext) and tls is None:
+        issues.append(Issue(f"{path}.filter_chain_match.server_names",
+                            "SNI names without TLS: add a transport_socket with a "
+                            "DownstreamTlsContext"))
+    if names and not inspector:
+        issues.append(Issue(f"{path}.filter_chain_match.server_names",
+                            "matching on SNI needs the tls_inspector listener filter"))
+    for name in names:
+        if name in sni_seen:
+            issues.append(Issue(f"{path}.filter_chain_match.server_names",
+                                f"{name!r} is already matched by {sni_seen[name]}"))
+        sni_seen[name] = path
+    if isinstance(tls, DownstreamTlsContext):
+        issues += _check_downstream_tls(f"{path}.transport_socket.typed_config", tls)
+    for hpath, hcm in _hcms(chain):
+        issues += _check_hcm(f"{path}.{hpath}", hcm)
+    return issues
+
+
+def _check_downstream_tls(path: str, tls: DownstreamTlsContext) -> list[Issue]:
+    common = tls.common_tls_context
+    if common is None or not (common.tls_certificates or common.tls_certificate_sds_secret_configs):
+        return [Issue(f"{path}.common_tls_context.tls_certificates",
+                      "downstream TLS needs a certificate (tls_certificates or SDS)")]
+    if tls.require_client_certificate and not (
+        common.validation_context or common.validation_context_sds_secret_config
+    ):
+        return [Issue(f"{path}.require_client_certificate",
+                      "requiring client certificates needs a validation_context (trusted_ca)")]
+    return []
+
+
+def _check_hcm(path: str, hcm: HttpConnectionManager) -> list[Issue]:
+    issues: list[Issue] = []
+    filters = hcm.http_filters or []
+    if not filters or filters[-1].name != ROUTER:
+        issues.append(Issue(f"{path}.http_filters",
+                            f"the last HTTP filter must be {ROUTER} (requests go nowhere)"))
+    for i, flt in enumerate(filters):
+        if isinstance(flt.typed_config, LocalRateLimit):
+            issues += _check_rate_limit(f"{path}.http_filters[{i}].typed_config", flt.typed_config)
+    return issues
+
+
+def _check_rate_limit(path: str, rl: LocalRateLimit) -> list[Issue]:
+    issues = []
+    if rl.token_bucket is not None and rl.token_bucket.max_tokens == 0:
+        issues.append(Issue(f"{path}.token_bucket.max_tokens",
+                            "a bucket of 0 tokens refuses every request"))
+    if rl.token_bucket is not None and rl.filter_enabled is None:
+        log.warning("%s: filter_enabled is unset (envoy's default 0%%): the limit is off", path)
+    return issues
+
+
+def _route_configs(listeners: Sequence[Listener]) -> Iterator[tuple[str, RouteConfiguration]]:
+    for i, listener in enumerate(listeners):
+        for cpath, chain in _chains(listener):
+            for hpath, hcm in _hcms(chain):
+                if hcm.route_config is not None:
+                    yield (f"static_resources.listeners[{i}].{cpath}.{hpath}.route_config",
+                           hcm.route_config)
+
+
+def _check_routes(path: str, rc: RouteConfiguration, clusters: set[str],
+                  dynamic_clusters: bool) -> list[Issue]:
+    issues: list[Issue] = []
+    vhosts = rc.virtual_hosts or []
+    issues += _duplicates(f"{path}.virtual_hosts", [v.name for v in vhosts], "name")
+    owner: dict[str, str] = {}
+    for i, vhost in enumerate(vhosts):
+        for j, domain in enumerate(vhost.domains):
+            key = domain.lower()
+            if key in owner:
+                issues.append(Issue(f"{path}.virtual_hosts[{i}].domains[{j}]",
+                                    f"domain {domain!r} is also claimed by {owner[key]}"))
+            owner[key] = f"virtual_hosts[{i}] ({vhost.name})"
+        for j, route in enumerate(vhost.routes or []):
+            rpath = f"{path}.virtual_hosts[{i}].routes[{j}].route"
+            issues += _check_route_target(rpath, route.route, clusters, dynamic_clusters)
+    return issues
+
+
+def _check_route_target(path: str, action: Any, clusters: set[str],
+                        dynamic_clusters: bool) -> list[Issue]:
+    if action is None or dynamic_clusters:
+        return []
+    targets = [(f"{path}.cluster", action.cluster)] if action.cluster else []
+    if action.weighted_clusters is not None:
+        targets += [(f"{path}.weighted_clusters.clusters[{k}].name", c.name)
+                    for k, c in enumerate(action.weighted_clusters.clusters)]
+    missing = [(p, name) for p, name in targets if name not in clusters]
+    if not missing:
+        return []
+    known = ", ".join(sorted(clusters)) or "none"
+    return [Issue(p, f"unknown cluster {name!r} (known: {known})") for p, name in missing]
+
+
+def _check_cluster(path: str, cluster: Any) -> list[Issue]:
+    if cluster.type not in (None, "STATIC") or cluster.load_assignment is None:
+        return []
+    issues = []
+    for i, locality in enumerate(cluster.load_assignment.endpoints or []):
+        for j, lb in enumerate(locality.lb_endpoints or []):
+            sa = lb.endpoint.address.socket_address
+            if sa is not None and not _is_ip(sa.address):
+                issues.append(Issue(
+                    f"{path}.load_assignment.endpoints[{i}].lb_endpoints[{j}].endpoint.address",
+                    f"{sa.address!r} is not an IP: a STATIC cluster needs IPs "
+                    "(use type STRICT_DNS or LOGICAL_DNS for names)"))
+    return issues
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_files(bootstrap: Bootstrap) -> list[Issue]:
+    """Every ``filename`` a DataSource names must be a readable file."""
+    issues = []
+    for path, source in _data_sources(bootstrap, ""):
+        if source.filename is None:
+            continue
+        file = Path(source.filename)
+        if not file.is_file():
+            issues.append(Issue(f"{path}.filename", f"no such file: {file}"))
+        elif not os.access(file, os.R_OK):
+            issues.append(Issue(f"{path}.filename", f"file is not readable: {file}"))
+    return issues
+
+
+def _data_sources(node: Any, path: str) -> Iterator[tuple[str, DataSource]]:
+    if isinstance(node, DataSource):
+        yield path, node
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            if not isinstance(item, _SCALARS):
+                yield from _data_sources(item, f"{path}[{i}]")
+    elif isinstance(node, dict):
+        for key, item in node.items():
+            if not isinstance(item, _SCALARS):
+                yield from _data_sources(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(node, EnvoyModel):
+        for name, value in node.__dict__.items():
+            if value is not None and not isinstance(value, _SCALARS):
+                yield from _data_sources(value, f"{path}.{name}" if path else name)
+
+
+_SCALARS = (str, int, float, bool, timedelta)
+
+
+def _warn_admin(bootstrap: Bootstrap) -> None:
+    admin = bootstrap.admin
+    sa = admin.address.socket_address if admin and admin.address else None
+    if sa is not None and _is_ip(sa.address) and not ipaddress.ip_address(sa.address).is_loopback:
+        log.warning("admin listens on %s: it is unauthenticated and can stop envoy; "
+                    "bind it to 127.0.0.1 or a unix socket", sa.address)
