@@ -51,7 +51,7 @@ from envoykit import EdgeDefaults, EdgeProxy
 from envoykit.binary import find_envoy
 from envoykit.render import to_yaml
 from envoykit.testing.tls import TestCA
-from envoykit.validation import validate  # not `from envoykit import validate`: see test_bad_inputs
+from envoykit.validation import validate
 
 HOSTS = ("a.example.com", "b.example.com")
 UPSTREAM_IPS = ("127.0.0.20", "127.0.0.21")

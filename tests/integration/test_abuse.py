@@ -37,7 +37,7 @@ from envoykit.config import Bootstrap, DirectResponseAction, Route, RouteMatch
 from envoykit.testing.http import resolving_client
 from envoykit.testing.tls import TestCA
 from envoykit.testing.upstream import Upstream
-from envoykit.validation import validate  # not `from envoykit import validate`: see test_bad_inputs
+from envoykit.validation import validate
 from tests.integration._edge_envoy import RunningEnvoy, running_envoy, wait_until
 
 pytestmark = pytest.mark.integration

@@ -22,7 +22,7 @@ from envoykit import EdgeProxy
 from envoykit.errors import EnvoykitError, ValidationError
 from envoykit.testing.http import resolving_client
 from envoykit.testing.upstream import Upstream
-from envoykit.validation import validate  # not `from envoykit import validate`: see test_bad_inputs
+from envoykit.validation import validate
 from tests.bad_inputs.cases import CASES, Case, Env, apply, produce
 from tests.integration._edge_envoy import HOSTS, RunningEnvoy, running_envoy
 

@@ -27,7 +27,7 @@ from envoykit.errors import SemanticError, ValidationError
 from envoykit.testing.http import resolving_client
 from envoykit.testing.tls import CertFiles, TestCA
 from envoykit.testing.upstream import Upstream
-from envoykit.validation import validate  # not `from envoykit import validate`: see test_bad_inputs
+from envoykit.validation import validate
 from tests.integration._edge_envoy import HOSTS, RunningEnvoy, running_envoy, wait_until
 
 pytestmark = pytest.mark.integration

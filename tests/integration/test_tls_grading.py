@@ -52,7 +52,7 @@ from sslyze.mozilla_tls_profile.tls_config_checker import (
 
 from envoykit import EdgeDefaults, EdgeProxy
 from envoykit.testing.upstream import Upstream
-from envoykit.validation import validate  # not `from envoykit import validate`: see test_bad_inputs
+from envoykit.validation import validate
 from tests.integration._edge_envoy import HOSTS, running_envoy
 
 pytestmark = [
