@@ -1,8 +1,9 @@
 """The edge under abuse: what the internet throws at it, against the builder's defaults.
 
-A real envoy runs the company edge (``EdgeProxy``) on loopback, with two short knobs so the
-suite stays fast: ``request_headers_timeout`` 1 s (default 10 s) and, in its own envoy,
-``max_connections`` 10 (default 50,000). Everything else is the default the user gets.
+A real envoy runs the company edge (``EdgeProxy``) on loopback, with a few knobs shortened
+so the suite stays fast: ``request_headers_timeout`` 1 s (default 10 s); in their own
+envoys, ``stream_idle_timeout`` and the idle timeout 1 s (300 s, 3600 s) and
+``max_connections`` 10 (50,000). Everything else is the default the user gets.
 
 * slowloris: headers trickled byte by byte get ``408`` after request_headers_timeout while
   other clients are served;
@@ -12,6 +13,8 @@ suite stays fast: ``request_headers_timeout`` 1 s (default 10 s) and, in its own
   route-level deny rule;
 * a request flood beyond a site's token bucket gets ``429`` with ``x-ratelimit-*``
   headers, the other site keeps its own bucket, and the admin stays reachable;
+* a stalled request body gets ``408`` after ``stream_idle_timeout``; an idle connection is
+  closed after the idle timeout (both shortened to 1 s in their own envoy);
 * idle connections beyond the global connection limit are closed at once; the admin still
   answers, and service returns when they go.
 """
@@ -309,6 +312,52 @@ def test_a_per_site_limit_also_holds_on_plain_http(edge: Edge) -> None:
     assert get("a.example.com") == 200
 
 
+# --- slow bodies and idle connections ----------------------------------------------------
+
+IDLE = 1.0
+
+
+@pytest.fixture(scope="module")
+def idle_edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningEnvoy, int]]:
+    tmp = tmp_path_factory.mktemp("abuse-idle")
+    defaults = dataclasses.replace(EdgeDefaults(), stream_idle_timeout=timedelta(seconds=IDLE),
+                                   idle_timeout=timedelta(seconds=IDLE))
+    with Upstream("A", "127.0.0.1", 0) as a:
+        edge = EdgeProxy("idle", defaults=defaults).site("a.example.com", a.address).http(0)
+        with running_envoy(tmp / "envoy", validate(edge.admin(0))) as envoy:
+            yield envoy, envoy.ports["http"]
+
+
+def _wait_answer(sock: socket.socket) -> tuple[bytes, float]:
+    started = time.monotonic()
+    data = sock.recv(65536)
+    return data, time.monotonic() - started
+
+
+def test_a_stalled_body_gets_408_after_the_stream_idle_timeout(
+        idle_edge: tuple[RunningEnvoy, int]) -> None:
+    """Headers complete, 2 of 100 body bytes, then nothing: ``stream_idle_timeout``."""
+    envoy, port = idle_edge
+    with socket.create_connection(("127.0.0.1", port), timeout=IDLE * 5) as sock:
+        sock.sendall(b"POST /upload HTTP/1.1\r\nHost: a.example.com\r\n"
+                     b"Content-Length: 100\r\n\r\nab")
+        data, elapsed = _wait_answer(sock)
+    assert data.startswith(b"HTTP/1.1 408"), data
+    assert data.endswith(b"stream timeout")
+    assert IDLE * 0.9 <= elapsed < IDLE * 4
+    assert envoy.counter("http.http.downstream_rq_idle_timeout") >= 1
+
+
+def test_an_idle_connection_is_closed_after_the_idle_timeout(
+        idle_edge: tuple[RunningEnvoy, int]) -> None:
+    envoy, port = idle_edge
+    with socket.create_connection(("127.0.0.1", port), timeout=IDLE * 5) as sock:
+        data, elapsed = _wait_answer(sock)
+    assert data == b""  # closed by envoy, no bytes
+    assert IDLE * 0.9 <= elapsed < IDLE * 4
+    assert envoy.counter("http.http.downstream_cx_idle_timeout") >= 1
+
+
 # --- connection limit ---------------------------------------------------------------------
 
 MAX_CONNECTIONS = 10
@@ -370,6 +419,8 @@ def test_the_defaults_used_here_are_the_library_defaults() -> None:
     """Only the two knobs above are shortened; the rest is what users get."""
     d = EdgeDefaults()
     assert d.request_headers_timeout == timedelta(seconds=10)
+    assert d.stream_idle_timeout == timedelta(seconds=300)
+    assert d.idle_timeout == timedelta(seconds=3600)
     assert d.headers_with_underscores_action == "REJECT_REQUEST"
     assert d.path_with_escaped_slashes_action == "UNESCAPE_AND_REDIRECT"
     assert d.max_connections == 50_000
