@@ -17,8 +17,11 @@ of requests/s and latency, and the median of the per-round ratios. Loopback only
 
     python bench/dataplane.py [--rounds 5] [--duration 3] [--connections 64] [--threads 2]
 
+HTTP/2 over TLS is measured too when ``h2load`` is installed (Debian ``nghttp2-client``;
+``--no-h2`` skips it): same connections, one stream in flight each.
+
 Needs ``wrk`` and ``nginx`` (Debian: ``apt-get install -y wrk nginx-light``); without them
-it prints why and exits 0. The last line is JSON with the six medians.
+it prints why and exits 0. The last line is JSON with the six HTTP/1.1 medians.
 """
 
 from __future__ import annotations
@@ -162,7 +165,7 @@ def nginx_proxy_body(https: int, http: int, up: tuple[int, int], certs: dict[str
         lines += [
             f"  upstream {name} {{ server {ip}:{port}; keepalive 64; "
             f"keepalive_requests 1000000; }}",
-            f"  server {{ listen 127.0.0.1:{https} ssl; server_name {host}; "
+            f"  server {{ listen 127.0.0.1:{https} ssl http2; server_name {host}; "
             f"ssl_certificate {cert}; ssl_certificate_key {key}; "
             f"ssl_protocols TLSv1.2 TLSv1.3; {proxy} }}",
             f"  server {{ listen 127.0.0.1:{http}; server_name {host}; {proxy} }}",
@@ -224,6 +227,7 @@ CHAIN = """\
         typed_config:
           "@type": {tls_type}
           common_tls_context:
+            alpn_protocols: [h2, http/1.1]
             tls_certificates:
             - certificate_chain: {{filename: {cert}}}
               private_key: {{filename: {key}}}
@@ -349,6 +353,28 @@ def wrk(url: str, script: Path, threads: int, connections: int, duration: float)
                   int(total.group(1)) if total else 0)
 
 
+def h2load(url: str, port: int, threads: int, connections: int, duration: float,
+           log: Path) -> Result:
+    """HTTP/2 over TLS: ``connections`` connections, one stream in flight each (like wrk)."""
+    argv = ["h2load", f"-t{threads}", f"-c{connections}", "-m1",
+            f"-D{max(1, round(duration))}", f"--connect-to=127.0.0.1:{port}",
+            f"--log-file={log}", url]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 30,
+                         check=False).stdout
+    rps = re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out)
+    done = re.search(r"requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded", out)
+    codes = re.search(r"status codes: (\d+) 2xx", out)
+    if rps is None or done is None or codes is None:
+        raise RuntimeError(f"h2load gave no result for {url}:\n{out}")
+    times = sorted(int(line.split("\t")[2]) / 1000 for line in
+                   log.read_text().splitlines() if line.count("\t") >= 2)
+    log.unlink()
+    p50 = times[len(times) // 2] if times else 0.0
+    p99 = times[min(len(times) - 1, int(len(times) * 0.99))] if times else 0.0
+    return Result(float(rps.group(1)), p50, p99, int(done.group(1)) - int(codes.group(1)),
+                  int(done.group(1)))
+
+
 def machine() -> str:
     model = ""
     with contextlib.suppress(OSError):
@@ -372,6 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-h2", action="store_true", help="skip the HTTP/2 (h2load) runs")
     parser.add_argument("--ablate", action="store_true",
                         help="also run envoykit with single defaults taken away, to price them")
     args = parser.parse_args(argv)
@@ -405,10 +432,13 @@ def run(work: Path, args: argparse.Namespace) -> int:
     up = (free_port(UPSTREAM_IPS[0]), free_port(UPSTREAM_IPS[1]))
     proxies = list(PROXIES) + (list(ABLATIONS) if args.ablate else [])
     ports = {p: (free_port(), free_port()) for p in proxies}  # (https, http)
-    results: dict[tuple[str, str], list[Result]] = {(p, s): [] for p in proxies for s in SCHEMES}
+    schemes = list(SCHEMES) + (["h2"] if shutil.which("h2load") and not args.no_h2 else [])
+    results: dict[tuple[str, str], list[Result]] = {(p, s): [] for p in proxies for s in schemes}
     print(f"machine: {machine()}")
     print(f"load: wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s, HTTP/1.1 "
-          f"keep-alive, {args.rounds} rounds (medians), proxies at concurrency/workers 2")
+          f"keep-alive, {args.rounds} rounds (medians), proxies at concurrency/workers 2"
+          + (f"; h2: h2load -t{args.threads} -c{args.connections} -m1 (HTTP/2 over TLS)"
+             if "h2" in schemes else "; h2load not installed: no HTTP/2 row"))
     pids: dict[str, int] = {}
     with contextlib.ExitStack() as stack:
         stack.enter_context(nginx(work / "upstream", upstream_body(up), 1,
@@ -428,14 +458,22 @@ def run(work: Path, args: argparse.Namespace) -> int:
         for rnd in range(args.rounds):
             k = rnd % len(proxies)
             order = proxies[k:] + proxies[:k]  # rotate who goes first
-            for scheme in SCHEMES:  # all proxies back to back: paired ratios
+            for scheme in schemes:  # all proxies back to back: paired ratios
                 for proxy in order:
-                    port = ports[proxy][0 if scheme == "https" else 1]
-                    url = f"{scheme}://a.example.com:{port}/"
-                    if args.warmup > 0:
-                        wrk(url, script, args.threads, args.connections, args.warmup)
+                    port = ports[proxy][1 if scheme == "http" else 0]
+                    url = f"{'http' if scheme == 'http' else 'https'}://a.example.com:{port}/"
+
+                    def load(duration: float, url: str = url, port: int = port,
+                             scheme: str = scheme) -> Result:
+                        if scheme == "h2":
+                            return h2load(url, port, args.threads, args.connections,
+                                          duration, work / "h2load.log")
+                        return wrk(url, script, args.threads, args.connections, duration)
+
+                    if rnd == 0 and args.warmup > 0:
+                        load(args.warmup)
                     cpu = cpu_seconds(pids[proxy])
-                    result = wrk(url, script, args.threads, args.connections, args.duration)
+                    result = load(args.duration)
                     cpu = cpu_seconds(pids[proxy]) - cpu
                     result.cpu_us = cpu * 1e6 / max(result.requests, 1)
                     results[(proxy, scheme)].append(result)
@@ -444,7 +482,7 @@ def run(work: Path, args: argparse.Namespace) -> int:
                           f"cpu {result.cpu_us:.1f} us/req"
                           + (f"  ERRORS {result.errors}" if result.errors else ""),
                           flush=True)
-    return report(results, proxies)
+    return report(results, proxies, schemes)
 
 
 def _check_routing(ports: dict[str, tuple[int, int]], ca_file: str) -> None:
@@ -468,7 +506,8 @@ def _paired(results: dict[tuple[str, str], list[Result]], proxy: str, other: str
                              zip(results[(proxy, scheme)], results[(other, scheme)], strict=True))
 
 
-def report(results: dict[tuple[str, str], list[Result]], proxies: list[str]) -> int:
+def report(results: dict[tuple[str, str], list[Result]], proxies: list[str],
+           schemes: list[str]) -> int:
     med: dict[tuple[str, str], Result] = {}
     for key, runs in results.items():
         med[key] = Result(statistics.median(r.rps for r in runs),
@@ -483,7 +522,7 @@ def report(results: dict[tuple[str, str], list[Result]], proxies: list[str]) -> 
           f"{'cpu us/req':>10} | {'errors':>6} | {'vs handwritten':>14} | {'vs nginx':>8} |")
     print(f"|{'-' * 19}|{'-' * 8}|{'-' * 10}|{'-' * 8}|{'-' * 8}|{'-' * 12}|{'-' * 8}|"
           f"{'-' * 16}|{'-' * 10}|")
-    for scheme in SCHEMES:
+    for scheme in schemes:
         for proxy in proxies:
             r = med[(proxy, scheme)]
             vs_hand = _paired(results, proxy, "handwritten", scheme)
