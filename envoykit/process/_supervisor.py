@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import shutil
@@ -100,7 +101,7 @@ class Supervisor:
         startup_timeout: float = 30.0,
         hot_restart_timeout: float = 30.0,
         stop_timeout: float | None = None,
-        poll_interval: float = 0.005,
+        poll_interval: float = 0.002,
         health_interval: float = 0.25,
         restart_on_crash: bool = True,
         backoff: Backoff | None = None,
@@ -347,8 +348,8 @@ class Supervisor:
             self._watchdog = Watchdog(self._run_dir, owns_run_dir=self._owns_run_dir)
         if self._spawner is None:
             # Envoy sets PR_SET_PDEATHSIG(SIGTERM) on itself during startup, and that signal
-            # fires when the *thread* that forked it exits: start every epoch from one
-            # thread that lives as long as the supervisor, never from a caller's thread.
+            # fires when the *thread* that forked it exits: never fork from a caller's
+            # short-lived thread, but from this one, which lives as long as the supervisor.
             self._spawner = ThreadPoolExecutor(1, thread_name_prefix="envoykit-spawner")
 
     def _write_config(self, data: Mapping[str, Any]) -> Path:
@@ -366,20 +367,28 @@ class Supervisor:
                            base_id=self._run_dir / f"base-id-{serial}.txt")
         argv = build_argv(self.binary.path, self.options, epoch=number, paths=paths,
                           base_id=base_id)
-        assert self._spawner is not None
-        future = self._spawner.submit(
+        spawn = functools.partial(
             Epoch.spawn, argv, number=number, serial=serial, paths=paths,
             env=self._watchdog.env(), base_id=base_id, log_path=self.options.log_path,
             output_lines=self.output_lines,
         )
+        epoch = self._spawn_from_long_lived_thread(spawn)
+        self._watchdog.watch(epoch.pid)
+        return epoch
+
+    def _spawn_from_long_lived_thread(self, spawn: Callable[[], Epoch]) -> Epoch:
+        """Envoy's own parent-death signal is tied to the forking thread: fork from the
+        main thread (it lives as long as the process) or from the spawner thread."""
+        if threading.current_thread() is threading.main_thread():
+            return spawn()
+        assert self._spawner is not None
+        future = self._spawner.submit(spawn)
         try:
-            epoch = future.result()
+            return future.result()
         except BaseException:  # e.g. Ctrl-C while waiting: do not lose the process
             if future.exception() is None:
                 future.result().terminate()
             raise
-        self._watchdog.watch(epoch.pid)
-        return epoch
 
     def _cold_start(self, data: Mapping[str, Any], *, check_ports: bool = False) -> Epoch:
         """Epoch 0 with a fresh dynamic base id; StartupError with Envoy's output."""
