@@ -13,6 +13,8 @@ envoys, ``stream_idle_timeout`` and the idle timeout 1 s (300 s, 3600 s) and
   route-level deny rule;
 * a request flood beyond a site's token bucket gets ``429`` with ``x-ratelimit-*``
   headers, the other site keeps its own bucket, and the admin stays reachable;
+* HTTP/2: the stream limit (100) and window (64 KiB) are advertised, and a 101st stream
+  gets the connection closed;
 * a stalled request body gets ``408`` after ``stream_idle_timeout``; an idle connection is
   closed after the idle timeout (both shortened to 1 s in their own envoy);
 * idle connections beyond the global connection limit are closed at once; the admin still
@@ -21,6 +23,7 @@ envoys, ``stream_idle_timeout`` and the idle timeout 1 s (300 s, 3600 s) and
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import socket
 import ssl
@@ -356,6 +359,79 @@ def test_an_idle_connection_is_closed_after_the_idle_timeout(
     assert data == b""  # closed by envoy, no bytes
     assert IDLE * 0.9 <= elapsed < IDLE * 4
     assert envoy.counter("http.http.downstream_cx_idle_timeout") >= 1
+
+
+# --- HTTP/2 stream limit ------------------------------------------------------------------
+
+H2_STREAMS = 100  # EdgeDefaults.max_concurrent_streams
+
+
+def _h2_frame(kind: int, flags: int, stream: int, payload: bytes = b"") -> bytes:
+    return (len(payload).to_bytes(3, "big") + bytes([kind, flags]) + stream.to_bytes(4, "big")
+            + payload)
+
+
+def _h2_headers(path: str) -> bytes:
+    """An HPACK block of literal, never-Huffman fields (short names and values only)."""
+    fields = [(":method", "GET"), (":scheme", "https"), (":path", path),
+              (":authority", "a.example.com")]
+    return b"".join(b"\x00" + bytes([len(k)]) + k.encode() + bytes([len(v)]) + v.encode()
+                    for k, v in fields)
+
+
+def _h2_server_settings(tls: ssl.SSLSocket) -> dict[int, int]:
+    data = b""
+    while True:
+        data += tls.recv(65536)
+        if len(data) >= 9 and len(data) >= 9 + int.from_bytes(data[:3], "big"):
+            break
+    length, kind = int.from_bytes(data[:3], "big"), data[3]
+    assert kind == 4, f"expected the server's SETTINGS first, got frame type {kind}"
+    payload = data[9:9 + length]
+    return {int.from_bytes(payload[i:i + 2], "big"): int.from_bytes(payload[i + 2:i + 6], "big")
+            for i in range(0, len(payload), 6)}
+
+
+@pytest.fixture(scope="module")
+def h2_edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningEnvoy, TestCA]]:
+    """An edge whose upstream accepts connections and never answers (a black hole), so
+    HTTP/2 streams stay open for as long as the test needs."""
+    tmp = tmp_path_factory.mktemp("abuse-h2")
+    ca = TestCA(tmp / "certs")
+    with socket.socket() as hole:
+        hole.bind(("127.0.0.1", 0))
+        hole.listen(512)
+        edge = (EdgeProxy("h2").site("a.example.com", f"127.0.0.1:{hole.getsockname()[1]}",
+                                     cert=ca.issue("a.example.com").as_cert())
+                .https(0).admin(0))
+        with running_envoy(tmp / "envoy", validate(edge)) as envoy:
+            yield envoy, ca
+
+
+def test_http2_stream_limit_is_advertised_and_enforced(
+        h2_edge: tuple[RunningEnvoy, TestCA]) -> None:
+    envoy, ca = h2_edge
+    active = "http.https_a_example_com.downstream_rq_active"
+    ctx = ssl.create_default_context(cafile=ca.ca_file)
+    ctx.set_alpn_protocols(["h2"])
+    with socket.create_connection(("127.0.0.1", envoy.ports["https"]), timeout=5) as raw, \
+            ctx.wrap_socket(raw, server_hostname="a.example.com") as tls:
+        assert tls.selected_alpn_protocol() == "h2"
+        tls.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + _h2_frame(4, 0, 0))
+        settings = _h2_server_settings(tls)
+        assert settings[3] == H2_STREAMS  # SETTINGS_MAX_CONCURRENT_STREAMS
+        assert settings[4] == 65536  # SETTINGS_INITIAL_WINDOW_SIZE: the 64 KiB stream window
+        block = _h2_headers("/hang")
+        tls.sendall(_h2_frame(4, 1, 0) + b"".join(  # ack, then 100 streams: END_STREAM|HEADERS
+            _h2_frame(1, 0x5, 2 * i + 1, block) for i in range(H2_STREAMS)))
+        assert wait_until(lambda: envoy.counter(active) == H2_STREAMS), envoy.counter(active)
+        tls.sendall(_h2_frame(1, 0x5, 2 * H2_STREAMS + 1, block))  # one stream too many
+        tls.settimeout(5)  # envoy closes (EOF) or resets; a TimeoutError fails the test
+        with contextlib.suppress(ConnectionError, ssl.SSLError):
+            while tls.recv(65536):
+                pass
+    # the whole connection (and its 100 streams) is gone, not just the extra stream
+    assert wait_until(lambda: envoy.counter(active) == 0), envoy.counter(active)
 
 
 # --- connection limit ---------------------------------------------------------------------
