@@ -7,9 +7,10 @@
   (file certificates are read once, at start) — and the next validate refuses it;
 * an upstream that dies yields 503 for its site only, and service returns with it.
 
-Left to the supervisor's own tests (``envoykit.process``): kill -9 of envoy under load
-(restore and gap), SIGKILL of the Python parent (no orphan envoy). When the supervisor is
-importable, a hot restart onto a missing certificate is shown to keep the old epoch.
+Left to the supervisor's own tests (``tests/integration/test_supervisor.py``):
+kill -9 of envoy (``test_kill_9_of_envoy_restarts_it_on_the_same_address``) and SIGKILL of
+the Python parent (``test_sigkill_of_the_python_parent_leaves_no_envoy``). With the
+supervisor, a hot restart onto a missing certificate is shown here to keep the old epoch.
 """
 
 from __future__ import annotations
