@@ -7,11 +7,14 @@ Every config adds a distinct ``x-tag`` response header. The switch time is from 
 the new config. ``hot_restart()`` validates with ``envoy --mode validate`` first, so the
 raw run is reported twice: the bare restart, and validate-then-restart by hand.
 
-The load is Python client threads (one keep-alive connection each, reconnecting when the
+The switch is observed by a probe process (a new connection every millisecond). The load
+is Python client threads (one keep-alive connection each, reconnecting when the
 server says ``connection: close``) in a separate process, and so is the upstream, so the
 GIL of the measuring process is not shared with them; wrk is not used. Failed requests =
 non-2xx + socket errors. Restarts are spaced so that the previous old epoch has exited
-(Envoy kills epoch n-1 when epoch n+1 starts).
+(Envoy kills epoch n-1 when epoch n+1 starts). The three series run side by side and are
+interleaved restart by restart, each restart under its own burst of load (started 0.3 s
+before, stopped 2.3 s after), so that other work on the machine affects them alike.
 
     python bench/hot_restart.py [--restarts 10] [--clients 4]
 
@@ -42,7 +45,8 @@ from envoykit.process import Supervisor
 from envoykit.validation import envoy_validate_file
 from tests.integration._supervisor_helpers import bootstrap, get, upstream
 
-DRAIN_S, PARENT_SHUTDOWN_S, PAUSE_S = 1, 2, 2.3  # the pause outlasts the old epoch
+DRAIN_S, PARENT_SHUTDOWN_S = 1, 2
+WARM_S, PAUSE_S = 0.3, 2.3  # the pause outlasts the old epoch (parent shutdown)
 FLAGS = ["--concurrency", "1", "-l", "warning", "--drain-time-s", str(DRAIN_S),
          "--parent-shutdown-time-s", str(PARENT_SHUTDOWN_S)]
 
@@ -138,26 +142,46 @@ class LoadProcess:
 
 
 def wait_for_tag(address: tuple[str, int], tag: str, started: float, limit: float = 20) -> float:
-    """Seconds from ``started`` until a fresh connection gets ``x-tag: tag``."""
-    while time.perf_counter() - started < limit:
+    """Seconds from ``started`` (a ``time.monotonic()`` value, comparable across processes)
+    until a fresh connection gets ``x-tag: tag``."""
+    while time.monotonic() - started < limit:
         try:
             if get(address, timeout=2)[1] == tag:
-                return time.perf_counter() - started
+                return time.monotonic() - started
         except OSError:
             pass
         time.sleep(0.001)
     raise TimeoutError(f"tag {tag} never served")
 
 
-def timed_switch(address: tuple[str, int], tag: str, action: Callable[[], object]) -> float:
-    """Start ``action`` and measure, from a probe thread, when ``tag`` is served."""
-    result: list[float] = []
-    started = time.perf_counter()
-    probe = threading.Thread(target=lambda: result.append(wait_for_tag(address, tag, started)))
-    probe.start()
-    action()
-    probe.join()
-    return result[0]
+def probe_worker() -> None:
+    """Child process: for each ``host port tag started`` line, print the switch time."""
+    for line in sys.stdin:
+        host, port, tag, started = line.split()
+        print(wait_for_tag((host, int(port)), tag, float(started)), flush=True)
+
+
+class Probe:
+    """Watches for the new config from its own process, so that the GIL of the process
+    doing the restart (the supervisor's threads, or nothing for the raw runs) does not
+    delay the observation."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, __file__, "--probe"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def timed_switch(self, address: tuple[str, int], tag: str,
+                     action: Callable[[], object]) -> float:
+        """Start ``action``; seconds until a fresh connection is served with ``tag``."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        started = time.monotonic()
+        self.proc.stdin.write(f"{address[0]} {address[1]} {tag} {started}\n")
+        self.proc.stdin.flush()
+        action()
+        return float(self.proc.stdout.readline())
+
+    def close(self) -> None:
+        self.proc.communicate(timeout=10)
 
 
 def free_port() -> int:
@@ -166,46 +190,57 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def run_envoykit(
-    upstream_port: int, restarts: int, clients: int
-) -> tuple[LoadResult, list[float]]:
-    """Hot restarts through the supervisor (listener on port 0, kept across epochs)."""
-    proxy = Supervisor(bootstrap(upstream_port, tag="ek0"), concurrency=1, log_level="warning",
-                       drain_time_s=DRAIN_S, parent_shutdown_time_s=PARENT_SHUTDOWN_S)
-    switches: list[float] = []
-    with proxy:
-        address = proxy.address_of("ingress")
-        load = LoadProcess(address, clients)
-        try:
-            time.sleep(PAUSE_S)
-            for n in range(1, restarts + 1):
-                tag = f"ek{n}"
-                config = bootstrap(upstream_port, tag=tag)
-                switches.append(timed_switch(address, tag, lambda c=config: proxy.hot_restart(c)))
-                print(f"  envoykit  restart {n:2}: {switches[-1]:.3f} s", flush=True)
-                time.sleep(PAUSE_S)
-        finally:
-            result = load.stop()
-    return result, switches
+@dataclass
+class Series:
+    """One way of restarting, with what its restarts measured."""
+
+    name: str
+    address: tuple[str, int]
+    restart: Callable[[int, str], object]
+    switches: list[float] = field(default_factory=list)
+    requests: int = 0
+    non_2xx: int = 0
+    socket_errors: int = 0
+    errors_seen: set[str] = field(default_factory=set)
+
+    def measure(self, n: int, clients: int, probe: Probe) -> None:
+        """Restart number ``n`` under its own burst of load."""
+        load = LoadProcess(self.address, clients)
+        time.sleep(WARM_S)
+        tag = f"{self.name[:3]}{n}"
+        self.switches.append(probe.timed_switch(self.address, tag, lambda: self.restart(n, tag)))
+        time.sleep(PAUSE_S)
+        result = load.stop()
+        self.requests += result.requests
+        self.non_2xx += result.non_2xx
+        self.socket_errors += result.socket_errors
+        self.errors_seen.update(result.errors_seen)
+        print(f"  {self.name:24} restart {n:2}: {self.switches[-1]:.3f} s", flush=True)
 
 
 class RawEnvoy:
     """Envoy driven by hand: epoch 0 with a dynamic base id, then --restart-epoch n."""
 
-    def __init__(self, upstream_port: int, workdir: Path) -> None:
+    def __init__(self, upstream_port: int, workdir: Path, validate: bool) -> None:
         self.upstream_port = upstream_port
         self.workdir = workdir
+        self.validate = validate
         self.port = free_port()
         self.binary = str(find_envoy().path)
         self.procs: list[subprocess.Popen[bytes]] = []
         self.base_id: int | None = None
+        self.launch(0, "raw0")
 
     def config(self, epoch: int, tag: str) -> Path:
         path = self.workdir / f"raw-{epoch}.json"
         path.write_text(json.dumps(bootstrap(self.upstream_port, tag=tag, port=self.port)))
         return path
 
-    def launch(self, epoch: int, config: Path) -> None:
+    def launch(self, epoch: int, tag: str) -> None:
+        """Write the config, validate it if asked, start the epoch."""
+        config = self.config(epoch, tag)
+        if self.validate:
+            envoy_validate_file(config)
         if epoch == 0:
             ids = ["--use-dynamic-base-id", "--base-id-path", str(self.workdir / "raw-id")]
         else:
@@ -214,7 +249,7 @@ class RawEnvoy:
         self.procs.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL,
                                            stderr=subprocess.DEVNULL))
         if epoch == 0:
-            wait_for_tag(("127.0.0.1", self.port), "raw0", time.perf_counter())
+            wait_for_tag(("127.0.0.1", self.port), tag, time.monotonic())
             self.base_id = int((self.workdir / "raw-id").read_text())
 
     def close(self) -> None:
@@ -226,36 +261,32 @@ class RawEnvoy:
             Path(f"/dev/shm/envoy_shared_memory_{self.base_id * 10}").unlink(missing_ok=True)
 
 
-def run_raw(upstream_port: int, restarts: int, clients: int,
-            validate: bool) -> tuple[LoadResult, list[float]]:
-    """The same restarts by hand; with ``validate``, ``envoy --mode validate`` first."""
-    label = "raw+valid" if validate else "raw"
-    switches: list[float] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        raw = RawEnvoy(upstream_port, Path(tmp))
+def run(upstream_port: int, restarts: int, clients: int) -> list[Series]:
+    """The three series, interleaved restart by restart (rotating which goes first), so
+    that other work on the machine hits them alike."""
+    proxy = Supervisor(bootstrap(upstream_port, tag="env0"), concurrency=1,
+                       log_level="warning", drain_time_s=DRAIN_S,
+                       parent_shutdown_time_s=PARENT_SHUTDOWN_S)
+    with tempfile.TemporaryDirectory() as raw_dir, tempfile.TemporaryDirectory() as rawv_dir, \
+            proxy:
+        raw = RawEnvoy(upstream_port, Path(raw_dir), validate=False)
+        rawv = RawEnvoy(upstream_port, Path(rawv_dir), validate=True)
+        probe = Probe()
         try:
-            raw.launch(0, raw.config(0, "raw0"))
-            address = ("127.0.0.1", raw.port)
-            load = LoadProcess(address, clients)
-            try:
-                time.sleep(PAUSE_S)
-                for n in range(1, restarts + 1):
-                    tag = f"raw{n}"
-                    config = raw.config(n, tag)
-
-                    def restart(n: int = n, config: Path = config) -> None:
-                        if validate:
-                            envoy_validate_file(config)
-                        raw.launch(n, config)
-
-                    switches.append(timed_switch(address, tag, restart))
-                    print(f"  {label:9} restart {n:2}: {switches[-1]:.3f} s", flush=True)
-                    time.sleep(PAUSE_S)
-            finally:
-                result = load.stop()
+            series = [
+                Series("envoykit hot_restart()", proxy.address_of("ingress"),
+                       lambda n, tag: proxy.hot_restart(bootstrap(upstream_port, tag=tag))),
+                Series("raw --restart-epoch", ("127.0.0.1", raw.port), raw.launch),
+                Series("raw validate + restart", ("127.0.0.1", rawv.port), rawv.launch),
+            ]
+            for n in range(1, restarts + 1):
+                for one in series[n % 3:] + series[:n % 3]:
+                    one.measure(n, clients, probe)
         finally:
+            probe.close()
             raw.close()
-    return result, switches
+            rawv.close()
+    return series
 
 
 def main() -> None:
@@ -266,7 +297,10 @@ def main() -> None:
     parser.add_argument("--load", nargs=3, metavar=("HOST", "PORT", "CLIENTS"),
                         help=argparse.SUPPRESS)
     parser.add_argument("--upstream", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--probe", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.probe:
+        return probe_worker()
     if args.load:
         return load_worker(args.load[0], int(args.load[1]), int(args.load[2]))
     if args.upstream:
@@ -276,33 +310,27 @@ def main() -> None:
     try:
         assert server.stdout is not None
         upstream_port = int(server.stdout.readline())
-        ours, ours_switches = run_envoykit(upstream_port, args.restarts, args.clients)
-        raw, raw_switches = run_raw(upstream_port, args.restarts, args.clients, validate=False)
-        rawv, rawv_switches = run_raw(upstream_port, args.restarts, args.clients, validate=True)
+        series = run(upstream_port, args.restarts, args.clients)
     finally:
         server.communicate(timeout=10)
-    rows = [("envoykit hot_restart()", ours, ours_switches),
-            ("raw --restart-epoch", raw, raw_switches),
-            ("raw validate + restart", rawv, rawv_switches)]
     print(f"\n{'series':24} {'requests':>9} {'non-2xx':>8} {'sock err':>9} "
           f"{'switch median s':>16} {'min':>6} {'max':>6}")
-    for name, load, switches in rows:
-        print(f"{name:24} {load.requests:>9} {load.non_2xx:>8} {load.socket_errors:>9} "
-              f"{statistics.median(switches):>16.3f} {min(switches):>6.3f} {max(switches):>6.3f}")
-        for error in sorted(set(load.errors_seen))[:5]:
+    for one in series:
+        print(f"{one.name:24} {one.requests:>9} {one.non_2xx:>8} {one.socket_errors:>9} "
+              f"{statistics.median(one.switches):>16.3f} {min(one.switches):>6.3f} "
+              f"{max(one.switches):>6.3f}")
+        for error in sorted(one.errors_seen)[:5]:
             print(f"    error: {error}")
-    ours_median = statistics.median(ours_switches)
-    raw_median = statistics.median(raw_switches)
-    rawv_median = statistics.median(rawv_switches)
-    print(f"ratio envoykit / raw: {ours_median / raw_median:.2f} (target <= 1.2); "
-          f"envoykit / raw validate+restart: {ours_median / rawv_median:.2f}")
+    ours, raw, rawv = (statistics.median(one.switches) for one in series)
+    print(f"ratio envoykit / raw: {ours / raw:.2f} (target <= 1.2); "
+          f"envoykit / raw validate+restart: {ours / rawv:.2f}")
     print(json.dumps({
-        "restarts": len(ours_switches),
-        "requests": ours.requests,
-        "failed_requests": ours.non_2xx + ours.socket_errors,
-        "switch_median_s": round(ours_median, 4),
-        "raw_switch_median_s": round(raw_median, 4),
-        "raw_validated_switch_median_s": round(rawv_median, 4),
+        "restarts": len(series[0].switches),
+        "requests": series[0].requests,
+        "failed_requests": series[0].non_2xx + series[0].socket_errors,
+        "switch_median_s": round(ours, 4),
+        "raw_switch_median_s": round(raw, 4),
+        "raw_validated_switch_median_s": round(rawv, 4),
     }))
 
 

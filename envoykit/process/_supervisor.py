@@ -265,13 +265,15 @@ class Supervisor:
             self._validate(path, limit)
             validated = time.monotonic()
             self._wait_for_previous_drain(old)
+            launched = time.monotonic()
             child = self._start_child(old, path, limit)
             self._current, self._config = child, data
             self._retire(old)
             self.backoff.reset()
-            _log.info("hot restart to epoch %d: validated in %.0f ms, live %.0f ms later",
-                      child.number, (validated - began) * 1000,
-                      (time.monotonic() - validated) * 1000)
+            _log.info("hot restart to epoch %d: validated in %.0f ms, waited %.0f ms for the "
+                      "previous drain, live %.0f ms after launch", child.number,
+                      (validated - began) * 1000, (launched - validated) * 1000,
+                      (time.monotonic() - launched) * 1000)
             self._set_state(State.LIVE, "hot_restart", f"epoch {child.number} is live")
             return child.number
 
