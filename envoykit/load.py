@@ -52,9 +52,15 @@ def _read(source: str | os.PathLike[str]) -> tuple[str, str]:
     if isinstance(source, os.PathLike) or ("\n" not in source and "{" not in source):
         path = Path(source)
         try:
-            return path.read_text(encoding="utf-8"), str(path)
+            raw = path.read_bytes()
         except OSError as exc:
             raise ConfigLoadError(f"cannot read config: {exc.strerror}", source=str(path)) from None
+        try:
+            return raw.decode("utf-8"), str(path)
+        except UnicodeDecodeError as exc:
+            line = raw.count(b"\n", 0, exc.start) + 1
+            raise ConfigLoadError(f"not UTF-8 text (byte 0x{raw[exc.start]:02x}); envoy reads "
+                                  "configs as UTF-8", source=str(path), line=line) from None
     return str(source), "<string>"
 
 
@@ -108,22 +114,20 @@ def _line_finder(text: str, name: str) -> Any:
         root = None
 
     def find(path: str) -> int | None:
-        node = root
-        best = None
+        node, line = root, None
         for part in _split_path(path):
             if isinstance(node, yaml.MappingNode) and isinstance(part, str):
-                node = next((v for k, v in node.value if k.value == part), None)
-                if node is None:
-                    # an unknown key: point at the key itself in the parent
-                    break
-            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-                node = node.value[part] if part < len(node.value) else None
+                pair = next(((k, v) for k, v in node.value if k.value == part), None)
+                if pair is None:
+                    break  # an unknown key: the best we know is its parent's line
+                line, node = pair[0].start_mark.line + 1, pair[1]
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) \
+                    and part < len(node.value):
+                node = node.value[part]
+                line = node.start_mark.line + 1
             else:
-                node = None
-            if node is None:
                 break
-            best = node.start_mark.line + 1
-        return best
+        return line
 
     return find
 

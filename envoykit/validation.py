@@ -6,6 +6,7 @@ cross-resource checks here (:func:`check`), then envoy itself (:func:`validate`)
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import os
@@ -17,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from envoykit._tls_files import check_key_pair, known_cipher
 from envoykit.binary import EnvoyBinary, find_envoy
 from envoykit.config import (
     Bootstrap,
@@ -27,8 +29,11 @@ from envoykit.config import (
     Listener,
     LocalRateLimit,
     RouteConfiguration,
+    TlsCertificate,
+    TlsParameters,
 )
-from envoykit.config._base import EnvoyModel
+from envoykit.config._base import TYPE_PREFIX, EnvoyModel, RawConfig, TypedConfig, registered_types
+from envoykit.config.tls import INTERMEDIATE_CIPHERS
 from envoykit.errors import Issue, SemanticError, ValidationError
 from envoykit.render import ConfigLike, to_dict, to_json
 
@@ -133,6 +138,7 @@ def check(bootstrap: Bootstrap) -> list[Issue]:
     for i, cluster in enumerate(clusters):
         issues += _check_cluster(f"static_resources.clusters[{i}]", cluster)
     issues += _check_files(bootstrap)
+    issues += _check_tls(bootstrap)
     _warn_admin(bootstrap)
     return issues
 
@@ -177,6 +183,25 @@ def _chains(listener: Listener) -> Iterator[tuple[str, FilterChain]]:
         yield "default_filter_chain", listener.default_filter_chain
 
 
+def _check_filter_types(path: str, filters: Sequence[Any]) -> list[Issue]:
+    """A raw ``@type`` under a filter name envoykit models is almost surely a typo."""
+    known = _types_by_filter_name()
+    issues = []
+    for i, flt in enumerate(filters):
+        expected = known.get(flt.name)
+        if isinstance(flt.typed_config, RawConfig) and expected is not None:
+            issues.append(Issue(f"{path}[{i}].typed_config",
+                                f"@type {flt.typed_config.at_type!r} is not the type of "
+                                f"{flt.name} (expected {TYPE_PREFIX}{expected})"))
+    return issues
+
+
+@functools.lru_cache(maxsize=1)
+def _types_by_filter_name() -> dict[str, str]:
+    return {cls.filter_name: cls.type_url for cls in registered_types().values()
+            if cls.filter_name and issubclass(cls, TypedConfig)}
+
+
 def _hcms(chain: FilterChain) -> Iterator[tuple[str, HttpConnectionManager]]:
     for i, flt in enumerate(chain.filters or []):
         if isinstance(flt.typed_config, HttpConnectionManager):
@@ -185,6 +210,11 @@ def _hcms(chain: FilterChain) -> Iterator[tuple[str, HttpConnectionManager]]:
 
 def _check_listener(path: str, listener: Listener) -> list[Issue]:
     issues: list[Issue] = []
+    sa = listener.address.socket_address
+    if sa is not None and not _is_ip(sa.address):
+        issues.append(Issue(f"{path}.address.socket_address.address",
+                            f"{sa.address!r} is not an IP address: envoy listens on IPs "
+                            "(0.0.0.0, ::, 127.0.0.1, ...)"))
     inspector = any(f.name == "envoy.filters.listener.tls_inspector"
                     for f in listener.listener_filters or [])
     sni_seen: dict[str, str] = {}
@@ -214,6 +244,7 @@ def _check_chain(path: str, chain: FilterChain, inspector: bool,
         sni_seen[name] = path
     if isinstance(tls, DownstreamTlsContext):
         issues += _check_downstream_tls(f"{path}.transport_socket.typed_config", tls)
+    issues += _check_filter_types(f"{path}.filters", chain.filters or [])
     for hpath, hcm in _hcms(chain):
         issues += _check_hcm(f"{path}.{hpath}", hcm)
     return issues
@@ -235,6 +266,7 @@ def _check_downstream_tls(path: str, tls: DownstreamTlsContext) -> list[Issue]:
 def _check_hcm(path: str, hcm: HttpConnectionManager) -> list[Issue]:
     issues: list[Issue] = []
     filters = hcm.http_filters or []
+    issues += _check_filter_types(f"{path}.http_filters", filters)
     if not filters or filters[-1].name != ROUTER:
         issues.append(Issue(f"{path}.http_filters",
                             f"the last HTTP filter must be {ROUTER} (requests go nowhere)"))
@@ -335,23 +367,44 @@ def _check_files(bootstrap: Bootstrap) -> list[Issue]:
 
 
 def _data_sources(node: Any, path: str) -> Iterator[tuple[str, DataSource]]:
-    if isinstance(node, DataSource):
+    for found_path, found in _models(node, path, (DataSource,)):
+        assert isinstance(found, DataSource)
+        yield found_path, found
+
+
+def _models(node: Any, path: str, kinds: tuple[type[EnvoyModel], ...]
+            ) -> Iterator[tuple[str, EnvoyModel]]:
+    """Every model of one of ``kinds`` under ``node``, with its field path."""
+    if isinstance(node, kinds):
         yield path, node
     elif isinstance(node, list):
         for i, item in enumerate(node):
             if not isinstance(item, _SCALARS):
-                yield from _data_sources(item, f"{path}[{i}]")
+                yield from _models(item, f"{path}[{i}]", kinds)
     elif isinstance(node, dict):
         for key, item in node.items():
             if not isinstance(item, _SCALARS):
-                yield from _data_sources(item, f"{path}.{key}" if path else str(key))
+                yield from _models(item, f"{path}.{key}" if path else str(key), kinds)
     elif isinstance(node, EnvoyModel):
         for name, value in node.__dict__.items():
             if value is not None and not isinstance(value, _SCALARS):
-                yield from _data_sources(value, f"{path}.{name}" if path else name)
+                yield from _models(value, f"{path}.{name}" if path else name, kinds)
 
 
 _SCALARS = (str, int, float, bool, timedelta)
+
+
+def _check_tls(bootstrap: Bootstrap) -> list[Issue]:
+    """Certificates and keys parse, keys match their certificates, ciphers exist."""
+    issues: list[Issue] = []
+    for path, node in _models(bootstrap, "", (TlsCertificate, TlsParameters)):
+        if isinstance(node, TlsCertificate):
+            issues += check_key_pair(path, node)
+        elif isinstance(node, TlsParameters):
+            issues += [Issue(f"{path}.cipher_suites", f"unknown cipher suite {name!r} "
+                             f"(BoringSSL knows e.g. {', '.join(INTERMEDIATE_CIPHERS[:2])})")
+                       for name in node.cipher_suites or [] if not known_cipher(name)]
+    return issues
 
 
 def _warn_admin(bootstrap: Bootstrap) -> None:

@@ -114,7 +114,7 @@ def issues_from_pydantic(error: pydantic.ValidationError, prefix: str = "") -> l
         if isinstance(inner, list):
             issues.extend(Issue(_join(path, i.path), i.message) for i in inner)
             continue
-        message = item["msg"]
+        message = item["msg"].removeprefix("Value error, ")
         if item["type"] not in ("missing",) and "input" in item and not isinstance(
             item["input"], dict
         ):

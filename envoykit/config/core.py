@@ -102,11 +102,29 @@ class CidrRange(EnvoyModel):
         return self
 
 
+_TOKEN = re.compile(r"^:?[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+
+
 class HeaderValue(EnvoyModel):
-    """One header: key and value."""
+    """One header: key and value (no CR, LF or NUL: no response splitting)."""
 
     key: str = Field(min_length=1)
     value: str | None = None
+
+    @field_validator("key")
+    @classmethod
+    def _token(cls, key: str) -> str:
+        if not _TOKEN.match(key):
+            raise ValueError(f"{key!r} is not a valid header name (RFC 9110 token characters "
+                             "only; no spaces, CR or LF)")
+        return key
+
+    @field_validator("value")
+    @classmethod
+    def _no_newlines(cls, value: str | None) -> str | None:
+        if value is not None and any(c in value for c in "\r\n\0"):
+            raise ValueError("a header value must not contain CR, LF or NUL")
+        return value
 
 
 class HeaderValueOption(EnvoyModel):
@@ -274,6 +292,9 @@ class Http2ProtocolOptions(EnvoyModel):
 # --- matchers (envoy.type.matcher.v3, envoy.config.route.v3.HeaderMatcher) ---------------
 
 
+_RE2_UNSUPPORTED = re.compile(r"\(\?<?[=!]|\\[1-9]|\(\?P=")
+
+
 class RegexMatcher(EnvoyModel):
     """An RE2 regular expression (checked here with Python's ``re`` where they agree)."""
 
@@ -282,6 +303,10 @@ class RegexMatcher(EnvoyModel):
     @field_validator("regex")
     @classmethod
     def _compiles(cls, value: str) -> str:
+        unsupported = _RE2_UNSUPPORTED.search(value)
+        if unsupported:
+            raise ValueError(f"RE2 (envoy's regex engine) does not support "
+                             f"{unsupported.group(0)!r}: no lookaround or backreferences")
         try:
             re.compile(value)
         except re.error as exc:
