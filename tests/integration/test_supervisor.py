@@ -393,3 +393,30 @@ def test_cancelling_an_async_start_stops_what_was_started(up: int) -> None:
     asyncio.run(main())
     assert proxy.sync.state is State.STOPPED
     assert proxy.sync.run_dir is None and proxy.sync.pid is None
+
+
+def test_validate_ahead_then_hot_restart_skips_validation(
+    up: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import envoykit.process._supervisor as supervisor_module
+
+    calls: list[str] = []
+    real = supervisor_module.envoy_validate_file
+
+    def counting(path: Any, **kwargs: Any) -> str:
+        calls.append(str(path))
+        return real(path, **kwargs)
+
+    monkeypatch.setattr(supervisor_module, "envoy_validate_file", counting)
+    with Supervisor(bootstrap(up), **OPTIONS) as proxy:
+        broken = bootstrap(up, tag="bad")
+        broken["static_resources"]["clusters"][0]["connect_timeout"] = "-1s"
+        with pytest.raises(ValidationError):
+            proxy.validate(broken)
+        proxy.validate(bootstrap(up, tag="v2"))
+        assert len(calls) == 2
+        proxy.hot_restart(bootstrap(up, tag="v2"))  # same content: not validated again
+        assert len(calls) == 2
+        assert get(proxy.address_of("ingress"))[1] == "v2"
+        proxy.hot_restart(bootstrap(up, tag="v3"))  # new content: validated
+        assert len(calls) == 3
