@@ -133,10 +133,11 @@ class Epoch:
         self.admin_address = None
 
     def wait_ready(
-        self, deadline: float, poll_interval: float, cancel: threading.Event | None = None
+        self, timeout: float, poll_interval: float, cancel: threading.Event | None = None
     ) -> None:
         """Probe until ready; raise :class:`NotReady` at once when the process exits
-        (or ``cancel`` is set)."""
+        (or ``cancel`` is set), or after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
         while True:
             returncode = self.proc.poll()
             if returncode is not None:
@@ -146,7 +147,7 @@ class Epoch:
             if self.check_ready():
                 break
             if time.monotonic() > deadline:
-                raise NotReady("envoy did not become ready in time")
+                raise NotReady(f"envoy was not ready within {timeout:g}s")
             time.sleep(poll_interval)
         self._learn_live_facts()
 

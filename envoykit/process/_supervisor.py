@@ -443,7 +443,7 @@ class Supervisor:
 
     def _await_ready(self, epoch: Epoch, timeout: float) -> None:
         try:
-            epoch.wait_ready(time.monotonic() + timeout, self.poll_interval, self._stopping)
+            epoch.wait_ready(timeout, self.poll_interval, self._stopping)
         except AdminError as exc:
             raise NotReady(f"admin failed while starting: {exc}", epoch.returncode) from exc
         if epoch.base_id is not None:

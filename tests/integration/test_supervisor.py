@@ -322,7 +322,7 @@ def test_a_stuck_child_is_bounded_and_recovered(up: int, monkeypatch: pytest.Mon
         address = proxy.address_of("ingress")
         monkeypatch.setattr(supervisor_module, "build_argv", wrong_epoch)
         started = time.monotonic()
-        with pytest.raises(HotRestartError, match="did not become ready"):
+        with pytest.raises(HotRestartError, match=r"not ready within 1\.5s"):
             proxy.hot_restart(bootstrap(up, tag="stuck"))
         assert time.monotonic() - started < 10
         monkeypatch.setattr(supervisor_module, "build_argv", real)
@@ -420,3 +420,21 @@ def test_validate_ahead_then_hot_restart_skips_validation(
         assert get(proxy.address_of("ingress"))[1] == "v2"
         proxy.hot_restart(bootstrap(up, tag="v3"))  # new content: validated
         assert len(calls) == 3
+
+
+def test_startup_timeout_is_bounded_and_cleans_up(
+    up: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[Path] = []
+
+    def never_ready(self: Epoch) -> bool:
+        seen.append(self.paths.config.parent)
+        return False
+
+    monkeypatch.setattr(Epoch, "check_ready", never_ready)
+    proxy = Supervisor(bootstrap(up), startup_timeout=0.5, **OPTIONS)
+    started = time.monotonic()
+    with pytest.raises(StartupError, match=r"not ready within 0\.5s"):
+        proxy.start()
+    assert time.monotonic() - started < 5
+    _assert_nothing_left(seen[0], set())
