@@ -438,3 +438,22 @@ def test_startup_timeout_is_bounded_and_cleans_up(
         proxy.start()
     assert time.monotonic() - started < 5
     _assert_nothing_left(seen[0], set())
+
+
+def test_monitor_reports_unready_and_ready(up: int) -> None:
+    kinds: list[str] = []
+    seen = threading.Event()
+
+    def record(event: Event) -> None:
+        kinds.append(event.kind)
+        if event.kind in ("unready", "ready"):
+            seen.set()
+
+    with Supervisor(bootstrap(up), health_interval=0.05, on_event=record, **OPTIONS) as proxy:
+        with proxy.admin() as admin:
+            admin.healthcheck_fail()  # envoy's state turns DRAINING: /ready answers 503
+            assert seen.wait(5) and kinds[-1] == "unready"
+            seen.clear()
+            admin.healthcheck_ok()
+            assert seen.wait(5) and kinds[-1] == "ready"
+        assert proxy.state is State.LIVE
