@@ -298,9 +298,12 @@ class Supervisor:
         self._remember_valid(self._content_key(data))
 
     def _content_key(self, data: Mapping[str, Any]) -> str:
+        """The rendered config, the override flags, and the state of every file the config
+        names (a certificate replaced or deleted since means: validate again)."""
         rendered = render_config(with_admin(data, self.options.config_yaml))
         extra = "\0".join(self.options.override_args())
-        return hashlib.sha256(f"{rendered}\0{extra}".encode()).hexdigest()
+        files = "\0".join(_file_state(name) for name in sorted(_filenames(data)))
+        return hashlib.sha256(f"{rendered}\0{extra}\0{files}".encode()).hexdigest()
 
     def _remember_valid(self, key: str) -> None:
         self._validated[key] = None
@@ -719,6 +722,26 @@ def _who_listens(port: int) -> str:
     except (psutil.Error, OSError):
         pass
     return ""
+
+
+def _filenames(node: Any) -> set[str]:
+    """Every ``filename`` value (DataSource) in a config dict."""
+    if isinstance(node, Mapping):
+        found = {str(v) for k, v in node.items() if k == "filename" and isinstance(v, str)}
+        for value in node.values():
+            found |= _filenames(value)
+        return found
+    if isinstance(node, list):
+        return set().union(*(_filenames(item) for item in node)) if node else set()
+    return set()
+
+
+def _file_state(name: str) -> str:
+    try:
+        info = os.stat(name)
+    except OSError:
+        return f"{name}:missing"
+    return f"{name}:{info.st_mtime_ns}:{info.st_size}:{info.st_ino}"
 
 
 class AsyncSupervisor:

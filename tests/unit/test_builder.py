@@ -10,16 +10,13 @@ import pytest
 
 from envoykit import Cert, ConfigError, EdgeDefaults, EdgeProxy, SemanticError, UpstreamTLS, check
 from envoykit.config import DownstreamTlsContext, HttpConnectionManager, LocalRateLimit
+from envoykit.testing.tls import TestCA
 
 
-@pytest.fixture()
-def certs(tmp_path: Path) -> dict[str, Cert]:
-    out = {}
-    for host in ("a.example.com", "b.example.com"):
-        (tmp_path / f"{host}.pem").write_text("cert")
-        (tmp_path / f"{host}.key").write_text("key")
-        out[host] = Cert(str(tmp_path / f"{host}.pem"), str(tmp_path / f"{host}.key"))
-    return out
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Cert]:
+    ca = TestCA(tmp_path_factory.mktemp("ca"))
+    return {host: ca.issue(host).as_cert() for host in ("a.example.com", "b.example.com")}
 
 
 def company(certs: dict[str, Cert]) -> EdgeProxy:

@@ -8,14 +8,14 @@ from typing import Any
 import pytest
 
 from envoykit import Bootstrap, EdgeProxy, SemanticError, check, validate
+from envoykit.testing.tls import TestCA
 
 
 def base(tmp_path: Path) -> dict[str, Any]:
-    cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
-    cert.write_text("c")
-    key.write_text("k")
-    edge = (EdgeProxy().site("a.example.com", "127.0.0.20:80", cert=(str(cert), str(key)))
-            .site("b.example.com", "127.0.0.21:80", cert=(str(cert), str(key)))
+    files = TestCA(tmp_path / "ca").issue("a.example.com", "b.example.com", name="k")
+    cert = files.as_cert()
+    edge = (EdgeProxy().site("a.example.com", "127.0.0.20:80", cert=cert)
+            .site("b.example.com", "127.0.0.21:80", cert=cert)
             .https(8443).redirect_http(8080).rate_limit(10))
     return edge.build().to_dict()
 
@@ -116,7 +116,7 @@ def test_zero_token_bucket_and_missing_router(tmp_path: Path) -> None:
 
 def test_missing_certificate_file(tmp_path: Path) -> None:
     data = base(tmp_path)
-    (tmp_path / "k.pem").unlink()
+    (tmp_path / "ca" / "k-key.pem").unlink()
     found = issues_of(data)
     assert any(p.endswith("private_key.filename") and "no such file" in m
                for p, m in found.items())
@@ -141,3 +141,42 @@ def test_validate_raises_semantic_error_before_running_envoy(tmp_path: Path) -> 
     hcm(data)["route_config"]["virtual_hosts"][0]["routes"][0]["route"]["cluster"] = "nope"
     with pytest.raises(SemanticError, match="unknown cluster"):
         validate(data, envoy=False)
+
+
+def test_garbage_key_and_mismatched_pair(tmp_path: Path) -> None:
+    data = base(tmp_path)
+    tls = chain(data)["transport_socket"]["typed_config"]["common_tls_context"]
+    other = TestCA(tmp_path / "other").issue("a.example.com")
+    tls["tls_certificates"][0]["private_key"]["filename"] = other.key
+    path = ("static_resources.listeners[0].filter_chains[0].transport_socket.typed_config"
+            ".common_tls_context.tls_certificates[0]")
+    assert "does not belong" in issues_of(data)[path]
+    (tmp_path / "garbage.pem").write_text("not a key")
+    tls["tls_certificates"][0]["private_key"]["filename"] = str(tmp_path / "garbage.pem")
+    assert "not a usable PEM private key" in issues_of(data)[f"{path}.private_key"]
+
+
+def test_unknown_cipher_and_equal_preference_groups(tmp_path: Path) -> None:
+    data = base(tmp_path)
+    params = chain(data)["transport_socket"]["typed_config"]["common_tls_context"]["tls_params"]
+    params["cipher_suites"] = ["[ECDHE-ECDSA-AES128-GCM-SHA256|ECDHE-ECDSA-CHACHA20-POLY1305]",
+                               "RC4-MD5"]
+    found = issues_of(data)
+    assert list(found.values()) == ["unknown cipher suite 'RC4-MD5' (BoringSSL knows e.g. "
+                                    "ECDHE-ECDSA-AES128-GCM-SHA256, ECDHE-RSA-AES128-GCM-SHA256)"]
+
+
+def test_listener_address_must_be_an_ip(tmp_path: Path) -> None:
+    data = base(tmp_path)
+    data["static_resources"]["listeners"][0]["address"]["socket_address"]["address"] = "edge.lan"
+    assert "not an IP address" in issues_of(data)[
+        "static_resources.listeners[0].address.socket_address.address"]
+
+
+def test_raw_type_under_a_modelled_filter_name(tmp_path: Path) -> None:
+    data = base(tmp_path)
+    hcm(data)["http_filters"][-1]["typed_config"] = {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Routr"}
+    found = issues_of(data)
+    assert "is not the type of envoy.filters.http.router" in found[
+        f"{HCM0}.http_filters[1].typed_config"]
