@@ -42,6 +42,9 @@ if TYPE_CHECKING:
     from envoykit.diff import ConfigDiff
     from envoykit.diff import diff as diff_configs
     from envoykit.load import load_bootstrap
+    from envoykit.process import AsyncSupervisor, Backoff, EpochInfo, Supervisor
+    from envoykit.process import Event as SupervisorEvent
+    from envoykit.process import State as SupervisorState
     from envoykit.render import to_dict, to_json, to_yaml
     from envoykit.validation import check, validate
     from envoykit.xds import ApplyReport, AsyncDynamicProxy, DynamicProxy
@@ -50,6 +53,12 @@ __version__ = "0.1.0"
 
 # Imported on first use: `import envoykit` (and the pytest plugin) stays cheap.
 _LAZY: dict[str, tuple[str, str]] = {
+    "AsyncSupervisor": ("envoykit.process", "AsyncSupervisor"),
+    "Backoff": ("envoykit.process", "Backoff"),
+    "EpochInfo": ("envoykit.process", "EpochInfo"),
+    "Supervisor": ("envoykit.process", "Supervisor"),
+    "SupervisorEvent": ("envoykit.process", "Event"),
+    "SupervisorState": ("envoykit.process", "State"),
     "ApplyReport": ("envoykit.xds", "ApplyReport"),
     "AsyncDynamicProxy": ("envoykit.xds", "AsyncDynamicProxy"),
     "DynamicProxy": ("envoykit.xds", "DynamicProxy"),
@@ -108,6 +117,8 @@ __all__ = [
     "ApplyReport",
     "AsyncAdminClient",
     "AsyncDynamicProxy",
+    "AsyncSupervisor",
+    "Backoff",
     "BinaryNotFound",
     "Bootstrap",
     "Cert",
@@ -120,6 +131,7 @@ __all__ = [
     "EdgeProxy",
     "EnvoyBinary",
     "EnvoykitError",
+    "EpochInfo",
     "Histogram",
     "HotRestartError",
     "Issue",
@@ -132,6 +144,9 @@ __all__ = [
     "Site",
     "StartupError",
     "StatsSnapshot",
+    "Supervisor",
+    "SupervisorEvent",
+    "SupervisorState",
     "UpstreamTLS",
     "ValidationError",
     "XdsUpdateRejected",

@@ -23,8 +23,8 @@ from envoykit.config import (
     TlsParameters,
     TokenBucket,
     UpstreamTlsContext,
+    parse_duration,
 )
-from envoykit.config._base import parse_duration
 from envoykit.errors import ConfigError
 
 HSTS = "max-age=63072000; includeSubDomains"

@@ -64,6 +64,7 @@ from envoykit.config import (
     Listener,
     ListenerFilter,
     LocalRateLimit,
+    ModelError,
     OverloadManager,
     RedirectAction,
     ResourceMonitor,
@@ -76,9 +77,10 @@ from envoykit.config import (
     StaticResources,
     SubstitutionFormatString,
     TlsParameters,
+    TypedConfig,
     VirtualHost,
+    gc_paused,
 )
-from envoykit.config._base import ModelError, TypedConfig, gc_paused
 from envoykit.config.tls import INTERMEDIATE_CIPHERS, tls_transport_socket
 from envoykit.errors import ConfigError, Issue, SemanticError
 

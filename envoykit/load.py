@@ -14,8 +14,7 @@ from typing import Any
 
 import yaml
 
-from envoykit.config import Bootstrap
-from envoykit.config._base import ModelError
+from envoykit.config import Bootstrap, ModelError
 from envoykit.errors import ConfigLoadError, Issue
 
 __all__ = ["load_bootstrap", "load_data"]

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 import yaml
 
-from envoykit.config._base import gc_paused
+from envoykit.config import gc_paused
 
 __all__ = ["ConfigLike", "to_dict", "to_json", "to_yaml"]
 

@@ -21,18 +21,22 @@ from typing import Any
 from envoykit._tls_files import check_key_pair, known_cipher
 from envoykit.binary import EnvoyBinary, find_envoy
 from envoykit.config import (
+    TYPE_PREFIX,
     Bootstrap,
     DataSource,
     DownstreamTlsContext,
+    EnvoyModel,
     FilterChain,
     HttpConnectionManager,
     Listener,
     LocalRateLimit,
+    RawConfig,
     RouteConfiguration,
     TlsCertificate,
     TlsParameters,
+    TypedConfig,
+    registered_types,
 )
-from envoykit.config._base import TYPE_PREFIX, EnvoyModel, RawConfig, TypedConfig, registered_types
 from envoykit.config.tls import INTERMEDIATE_CIPHERS
 from envoykit.errors import Issue, SemanticError, ValidationError
 from envoykit.render import ConfigLike, to_dict, to_json

@@ -5,6 +5,7 @@ model can be given as a dict with its ``@type`` (kept verbatim as :class:`RawCon
 """
 
 from envoykit.config._base import (
+    TYPE_PREFIX,
     Duration,
     EnvoyModel,
     ModelError,
@@ -12,6 +13,8 @@ from envoykit.config._base import (
     Resource,
     Typed,
     TypedConfig,
+    gc_paused,
+    parse_duration,
     registered_types,
 )
 from envoykit.config.access_log import (
@@ -171,6 +174,7 @@ __all__ = [
     "DEFAULT_JSON_LOG_FORMAT",
     "INTERMEDIATE_CIPHERS",
     "RBAC",
+    "TYPE_PREFIX",
     "AccessLog",
     "Address",
     "Admin",
@@ -306,6 +310,8 @@ __all__ = [
     "VirtualHost",
     "WatchedDirectory",
     "WeightedCluster",
+    "gc_paused",
+    "parse_duration",
     "registered_types",
     "tls_transport_socket",
 ]

@@ -9,7 +9,7 @@
 See ``docs/supervisor.md``.
 """
 
-from envoykit.process._launch import ConfigInput
+from envoykit.process._launch import ConfigInput, config_to_dict
 from envoykit.process._state import Backoff, EpochInfo, Event, State
 from envoykit.process._supervisor import AsyncSupervisor, Supervisor
 
@@ -21,4 +21,5 @@ __all__ = [
     "Event",
     "State",
     "Supervisor",
+    "config_to_dict",
 ]

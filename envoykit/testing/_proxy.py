@@ -17,8 +17,7 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from envoykit.process import ConfigInput, Supervisor
-from envoykit.process._launch import config_to_dict
+from envoykit.process import ConfigInput, Supervisor, config_to_dict
 
 if TYPE_CHECKING:
     from envoykit.admin import AdminClient

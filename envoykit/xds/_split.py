@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from envoykit.config import (
+    TYPE_PREFIX,
     Cluster,
     ClusterLoadAssignment,
     DownstreamTlsContext,
@@ -38,7 +39,6 @@ from envoykit.config import (
     Secret,
     UpstreamTlsContext,
 )
-from envoykit.config._base import TYPE_PREFIX
 from envoykit.errors import ConfigError
 from envoykit.xds._files import XdsFile, config_source
 

@@ -19,6 +19,7 @@ def test_exported_set() -> None:
 
 
 EXPECTED = {
+    "AsyncSupervisor", "Backoff", "EpochInfo", "Supervisor", "SupervisorEvent", "SupervisorState",
     "ApplyReport", "AsyncDynamicProxy", "DynamicProxy", "XdsUpdateRejected",
     "AdminClient", "AdminConnectError", "AdminHTTPError", "AdminParameterError", "AdminTimeout",
     "AsyncAdminClient", "ConfigDiff", "ConfigDump", "diff_configs", "Histogram", "ServerInfo",
