@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import os
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -46,7 +47,7 @@ class Cert:
         if self.inline:
             return TlsCertificate(certificate_chain=DataSource(inline_string=self.cert),
                                   private_key=DataSource(inline_string=self.key))
-        return TlsCertificate.from_files(self.cert, self.key)
+        return TlsCertificate.from_files(os.path.abspath(self.cert), os.path.abspath(self.key))
 
 
 @dataclass(frozen=True)
@@ -91,8 +92,8 @@ class UpstreamTLS:
             )
         san = SubjectAltNameMatcher(san_type="DNS",
                                     matcher=StringMatcher(exact=self.san or self.sni))
-        return CertificateValidationContext(trusted_ca=DataSource(filename=self.ca),
-                                            match_typed_subject_alt_names=[san])
+        ca = DataSource(filename=os.path.abspath(self.ca))
+        return CertificateValidationContext(trusted_ca=ca, match_typed_subject_alt_names=[san])
 
 
 @dataclass(frozen=True)
@@ -219,10 +220,13 @@ def is_ip(host: str) -> bool:
 
 
 def as_cert(where: str, cert: Cert | tuple[str, str] | None) -> Cert | None:
-    if cert is None or isinstance(cert, Cert):
+    """A :class:`Cert` whose file paths are absolute (envoy may run from another cwd)."""
+    if cert is None or (isinstance(cert, Cert) and cert.inline):
         return cert
+    if isinstance(cert, Cert):
+        return Cert(os.path.abspath(cert.cert), os.path.abspath(cert.key))
     if isinstance(cert, tuple) and len(cert) == 2 and all(isinstance(p, str) for p in cert):
-        return Cert(*cert)
+        return Cert(os.path.abspath(cert[0]), os.path.abspath(cert[1]))
     raise fail(where, f"expected ('cert.pem', 'key.pem') or Cert(...), got {cert!r}")
 
 

@@ -18,6 +18,7 @@ every one can be overridden through :class:`EdgeDefaults` or a method argument.
 from __future__ import annotations
 
 import logging
+import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
@@ -150,7 +151,8 @@ class EdgeProxy:
         self.sites.append(Site(
             host=name, upstreams=parsed, cert=as_cert(f"{where}.cert", cert),
             aliases=alias_names, rate_limit=rate_limit, upstream_tls=upstream_tls,
-            client_ca=client_ca, http2_upstream=http2_upstream,
+            client_ca=os.path.abspath(client_ca) if client_ca else None,
+            http2_upstream=http2_upstream,
             timeout=as_duration(f"{where}.timeout", timeout) if timeout is not None else None,
             prefix_rewrite=prefix_rewrite, host_rewrite=host_rewrite,
             dns_lookup_family=dns_lookup_family,

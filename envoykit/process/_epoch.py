@@ -87,7 +87,7 @@ class Epoch:
             stderr=subprocess.STDOUT,
             start_new_session=True,
             env=dict(env),
-            cwd=paths.config.parent,
+            cwd=None,  # the caller's: relative paths in a config mean what `envoy -c` would
         )
         assert proc.stdout is not None
         output = RingBuffer(output_lines)

@@ -1,0 +1,85 @@
+"""Every ```python block of the guides runs (the pages whose blocks other tests run are
+listed in OWN_RUNNERS). Blocks of one page run in order in one fresh interpreter, in a
+scratch directory holding the files the page names (certificates, envoy-demo.yaml); a
+page's fragments get the names they assume from a small setup written here."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from envoykit.testing.tls import TestCA
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+OWN_RUNNERS = {"admin.md": "test_admin_docs.py", "cli.md": "tests/unit/test_cli.py",
+               "testing.md": "test_plugin.py", "migration.md": "test_examples.py"}
+BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
+
+SUPERVISOR_SETUP = """
+from envoykit import EdgeProxy
+from envoykit.testing.upstream import Upstream
+_up = Upstream("docs")
+def _edge(prefix):
+    return (EdgeProxy().site("a.example.com", _up.address, prefix_rewrite=prefix)
+            .http(0).admin(port=0))
+bootstrap = _edge("/").build()
+bootstrap.listener("http").name = "ingress"
+new_bootstrap = _edge("/v2/").build()
+new_bootstrap.listener("http").name = "ingress"
+"""
+
+DYNAMIC_SETUP = """
+import shutil
+shutil.copy("a2.pem", "c.pem"); shutil.copy("a2-key.pem", "c-key.pem")  # a second a.example.com
+"""
+
+SETUP = {"supervisor.md": SUPERVISOR_SETUP, "dynamic.md": DYNAMIC_SETUP}
+
+
+def pages() -> list[Path]:
+    found = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    return [p for p in found if p.name not in OWN_RUNNERS and BLOCK.search(p.read_text())]
+
+
+def as_script(page: Path) -> str:
+    parts = [SETUP.get(page.name, "")]
+    for block in BLOCK.findall(page.read_text()):
+        if re.search(r"^\s*(async with|await )", block, re.M):
+            block = "import asyncio\nasync def _main():\n" + textwrap.indent(block, "    ") \
+                + "\nasyncio.run(_main())\n"
+        parts.append(block)
+    return "\n".join(parts)
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("docs")
+    ca = TestCA(directory / "ca")
+    for host, stem in (("a.example.com", "a"), ("b.example.com", "b"), ("a.example.com", "a2")):
+        files = ca.issue(host, name=stem)
+        (directory / f"{stem}.pem").write_bytes(Path(files.cert).read_bytes())
+        (directory / f"{stem}-key.pem").write_bytes(Path(files.key).read_bytes())
+    (directory / "envoy-demo.yaml").write_text((ROOT / "tests/data/seed_demo.yaml").read_text())
+    return directory
+
+
+def test_the_guides_have_code_to_run() -> None:
+    names = {p.name for p in pages()}
+    assert {"README.md", "getting-started.md", "builder.md", "supervisor.md",
+            "dynamic.md"} <= names
+
+
+@pytest.mark.parametrize("page", pages(), ids=lambda p: p.name)
+def test_python_blocks_run(page: Path, scratch: Path) -> None:
+    script = scratch / f"{page.stem}_blocks.py"
+    script.write_text(as_script(page))
+    done = subprocess.run([sys.executable, str(script)], cwd=scratch, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 0, f"{page.name}:\n{done.stdout[-1500:]}\n{done.stderr[-3000:]}"
