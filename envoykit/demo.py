@@ -136,6 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the demo until Ctrl-C / SIGTERM (or just the tour with ``--check``)."""
     settings, check = _parse(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the admin calls are not news
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
