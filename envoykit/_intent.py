@@ -150,6 +150,7 @@ class EdgeDefaults:
     )
     use_remote_address: bool = True
     strip_any_host_port: bool = True
+    suppress_envoy_headers: bool = True
     ratelimit_headers: bool = True
 
     def __post_init__(self) -> None:

@@ -382,16 +382,31 @@ class EdgeProxy:
         )
 
     def _plain_http_hcm(self) -> HttpConnectionManager:
-        """Sites over plain HTTP share one connection manager: each site's bucket is a
-        per-virtual-host rate limit config (so buckets stay per site, as over HTTPS)."""
-        per_site = {s.slug: self._limit_for(s) for s in self.sites}
-        vhosts = [self._vhost(s, per_site[s.slug], "http") for s in self.sites]
-        shell = [HttpFilter.of(LocalRateLimit(stat_prefix="http"))] \
-            if any(per_site.values()) else []
-        return self._hcm("http", vhosts, shell + self._extra_filters(self.sites))
+        """Sites over plain HTTP share one connection manager, so the edge default is one
+        bucket for the listener; a site with its own :class:`RateLimit` gets its own bucket
+        (a per-virtual-host config) and ``rate_limit=False`` exempts a site."""
+        default = self._rate_limit
+        own = {s.slug: self._own_limit(s, default) for s in self.sites}
+        vhosts = [self._vhost(s, own[s.slug]) for s in self.sites]
+        if default is not None:
+            filters = [HttpFilter.of(self._rate_limit_filter("http", default))]
+        elif any(own.values()):
+            filters = [HttpFilter.of(LocalRateLimit(stat_prefix="http"))]  # per-vhost only
+        else:
+            filters = []
+        return self._hcm("http", vhosts, filters + self._extra_filters(self.sites))
 
-    def _vhost(self, site: Site, limit: RateLimit | None = None,
-               prefix: str = "") -> VirtualHost:
+    def _own_limit(self, site: Site, default: RateLimit | None) -> LocalRateLimit | None:
+        """The per-virtual-host rate limit config of a site over plain HTTP, if it needs one."""
+        prefix = f"http_{site.slug}"
+        if isinstance(site.rate_limit, RateLimit):
+            return self._rate_limit_filter(prefix, site.rate_limit)
+        if site.rate_limit is False and default is not None:  # exempt: enabled for 0 %
+            return LocalRateLimit(stat_prefix=prefix, token_bucket=RateLimit(1).bucket(),
+                                  filter_enabled=RuntimeFractionalPercent.percent(0))
+        return None
+
+    def _vhost(self, site: Site, limit: LocalRateLimit | None = None) -> VirtualHost:
         action = {
             "cluster": site.slug,
             "timeout": site.timeout or self.defaults.route_timeout,
@@ -405,9 +420,7 @@ class EdgeProxy:
             "routes": [{"match": {"prefix": "/"}, "route": action}],
             "response_headers_to_add": [_header("strict-transport-security", hsts)]
             if hsts else None,
-            "typed_per_filter_config": {
-                LocalRateLimit.filter_name: self._rate_limit_filter(f"{prefix}_{site.slug}", limit)
-            } if limit else None,
+            "typed_per_filter_config": {LocalRateLimit.filter_name: limit} if limit else None,
         })
         return vhost
 
@@ -428,7 +441,8 @@ class EdgeProxy:
             stat_prefix=stat_prefix,
             codec_type="AUTO",
             route_config=RouteConfiguration(name=stat_prefix, virtual_hosts=vhosts),
-            http_filters=[*filters, HttpFilter.of(Router())],
+            http_filters=[*filters, HttpFilter.of(
+                Router(suppress_envoy_headers=d.suppress_envoy_headers or None))],
             access_log=[self._access_log] if self._access_log else None,
             use_remote_address=d.use_remote_address,
             normalize_path=True,

@@ -29,21 +29,23 @@ def statuses(url: str, host: str, count: int) -> list[int]:
         return [client.get(url, headers={"host": host}).status_code for _ in range(count)]
 
 
-def test_plain_http_keeps_one_bucket_per_site(upstream: Upstream) -> None:
+def test_plain_http_buckets_own_shared_and_exempt(upstream: Upstream) -> None:
     edge = (EdgeProxy()
             .site("a.example.com", upstream.address, rate_limit=RateLimit(2, per=60))
             .site("b.example.com", upstream.address, rate_limit=False)
             .site("c.example.com", upstream.address)
+            .site("d.example.com", upstream.address)
             .http(0).rate_limit(3, per="60s").admin(port=0))
     with Supervisor(validate(edge), log_level="warning") as proxy:
         url = proxy.url_of("http") + "/"
-        assert statuses(url, "a.example.com", 4) == [200, 200, 429, 429]
-        assert statuses(url, "b.example.com", 6) == [200] * 6
-        assert statuses(url, "c.example.com", 5) == [200, 200, 200, 429, 429]
+        assert statuses(url, "a.example.com", 4) == [200, 200, 429, 429]  # its own bucket
+        assert statuses(url, "b.example.com", 6) == [200] * 6               # exempt
+        assert statuses(url, "c.example.com", 2) == [200, 200]              # the shared one:
+        assert statuses(url, "d.example.com", 2) == [200, 429]              # 3 for c and d
         with proxy.admin() as admin:
             stats = admin.stats(filter="http_local_rate_limit")
         assert stats.number("http_a_example_com.http_local_rate_limit.rate_limited") == 2
-        assert stats.number("http_c_example_com.http_local_rate_limit.rate_limited") == 2
+        assert stats.number("http.http_local_rate_limit.rate_limited") == 1
 
 
 def test_http_filter_scoped_to_one_site_over_https(upstream: Upstream,

@@ -64,6 +64,7 @@ def test_secure_defaults_are_rendered(certs: dict[str, Cert]) -> None:
     assert hcm["common_http_protocol_options"] == {
         "idle_timeout": "3600s", "headers_with_underscores_action": "REJECT_REQUEST"}
     assert hcm["request_headers_timeout"] == "10s"
+    assert hcm["http_filters"][-1]["typed_config"]["suppress_envoy_headers"] is True
     assert hcm["stream_idle_timeout"] == "300s"
     assert hcm["http2_protocol_options"] == {"max_concurrent_streams": 100,
                                              "initial_stream_window_size": 65536,
@@ -265,20 +266,24 @@ def test_http_and_https_both_on_port_zero_are_fine() -> None:
     assert {x.name for x in edge.build().static_resources.listeners or []} == {"https", "http"}  # type: ignore[union-attr]
 
 
-def test_plain_http_rate_limits_are_per_virtual_host() -> None:
+def test_plain_http_default_bucket_is_the_listeners_and_own_limits_are_per_vhost() -> None:
     from envoykit import RateLimit
 
     edge = (EdgeProxy().site("a.example.com", "127.0.0.1:80", rate_limit=RateLimit(2))
-            .site("b.example.com", "127.0.0.1:81", rate_limit=False).http(8080).rate_limit(9))
+            .site("b.example.com", "127.0.0.1:81", rate_limit=False)
+            .site("c.example.com", "127.0.0.1:82").http(8080).rate_limit(9))
     hcm = edge.build().listener("http").to_dict()["filter_chains"][0]["filters"][0][
         "typed_config"]
-    assert hcm["http_filters"][0]["typed_config"] == {
-        "@type": "type.googleapis.com/" + LocalRateLimit.type_url, "stat_prefix": "http"}
-    a, b = hcm["route_config"]["virtual_hosts"]
-    limit = a["typed_per_filter_config"]["envoy.filters.http.local_ratelimit"]
-    assert limit["stat_prefix"] == "http_a_example_com"
-    assert limit["token_bucket"]["max_tokens"] == 2
-    assert "typed_per_filter_config" not in b
+    shared = hcm["http_filters"][0]["typed_config"]
+    assert shared["stat_prefix"] == "http"
+    assert shared["token_bucket"]["max_tokens"] == 9
+    a, b, c = hcm["route_config"]["virtual_hosts"]
+    own = a["typed_per_filter_config"]["envoy.filters.http.local_ratelimit"]
+    assert own["stat_prefix"] == "http_a_example_com"
+    assert own["token_bucket"]["max_tokens"] == 2
+    exempt = b["typed_per_filter_config"]["envoy.filters.http.local_ratelimit"]
+    assert exempt["filter_enabled"]["default_value"]["numerator"] == 0  # enabled for 0 %
+    assert "typed_per_filter_config" not in c  # the listener's bucket
 
 
 def test_extra_http_filters_go_before_the_router_on_chosen_sites(certs: dict[str, Cert]) -> None:
