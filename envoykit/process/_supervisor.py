@@ -36,6 +36,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from envoykit._async import AsyncFacade
 from envoykit.admin import AdminClient
 from envoykit.binary import EnvoyBinary, find_envoy
 from envoykit.errors import (
@@ -744,7 +745,7 @@ def _file_state(name: str) -> str:
     return f"{name}:{info.st_mtime_ns}:{info.st_size}:{info.st_ino}"
 
 
-class AsyncSupervisor:
+class AsyncSupervisor(AsyncFacade[Supervisor]):
     """The asyncio face of :class:`Supervisor`: the same core, run with ``to_thread``.
 
     ``async with AsyncSupervisor(config) as proxy:`` — read-only facts are available as
@@ -752,18 +753,6 @@ class AsyncSupervisor:
 
     def __init__(self, config: ConfigInput, **options: Any) -> None:
         self.sync = Supervisor(config, **options)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.sync, name)
-
-    async def start(self) -> AsyncSupervisor:
-        """Start; if the awaiting task is cancelled, the half-started Envoy is stopped."""
-        try:
-            await asyncio.to_thread(self.sync.start)
-        except asyncio.CancelledError:
-            await asyncio.shield(asyncio.to_thread(self.sync.stop, graceful=False))
-            raise
-        return self
 
     async def hot_restart(self, config: ConfigInput, *, timeout: float | None = None) -> int:
         """See :meth:`Supervisor.hot_restart`."""
@@ -784,11 +773,3 @@ class AsyncSupervisor:
     async def wait_for_state(self, *states: State, timeout: float = 10.0) -> State:
         """See :meth:`Supervisor.wait_for_state`."""
         return await asyncio.to_thread(self.sync.wait_for_state, *states, timeout=timeout)
-
-    async def __aenter__(self) -> AsyncSupervisor:
-        return await self.start()
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop(graceful=kind is None)

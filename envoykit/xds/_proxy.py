@@ -29,6 +29,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
+from envoykit._async import AsyncFacade
 from envoykit.admin import AdminClient
 from envoykit.config import Bootstrap
 from envoykit.errors import SemanticError
@@ -449,7 +450,7 @@ def _free_port(host: str) -> int:
 
 
 
-class AsyncDynamicProxy:
+class AsyncDynamicProxy(AsyncFacade[DynamicProxy]):
     """The asyncio face of :class:`DynamicProxy`: the same core, run with ``to_thread``.
 
     ``async with AsyncDynamicProxy(config) as proxy: await proxy.apply(new)`` — read-only
@@ -457,18 +458,6 @@ class AsyncDynamicProxy:
 
     def __init__(self, config: ConfigLike, **options: Any) -> None:
         self.sync = DynamicProxy(config, **options)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.sync, name)
-
-    async def start(self) -> AsyncDynamicProxy:
-        """Start; if the awaiting task is cancelled, the half-started proxy is stopped."""
-        try:
-            await asyncio.to_thread(self.sync.start)
-        except asyncio.CancelledError:
-            await asyncio.shield(asyncio.to_thread(self.sync.stop, False))
-            raise
-        return self
 
     async def apply(self, config: ConfigLike, *,
                     validate: ValidateMode | None = None) -> ApplyReport:
@@ -478,15 +467,3 @@ class AsyncDynamicProxy:
     async def rotate_certificates(self) -> ApplyReport:
         """See :meth:`DynamicProxy.rotate_certificates`."""
         return await asyncio.to_thread(self.sync.rotate_certificates)
-
-    async def stop(self, graceful: bool = True) -> None:
-        """See :meth:`DynamicProxy.stop`."""
-        await asyncio.to_thread(self.sync.stop, graceful)
-
-    async def __aenter__(self) -> AsyncDynamicProxy:
-        return await self.start()
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop(graceful=kind is None)
