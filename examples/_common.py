@@ -15,12 +15,8 @@ import contextlib
 import json
 import os
 import socket
-import ssl
 import tempfile
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from envoykit import Bootstrap, to_yaml
 from envoykit.config import HttpConnectionManager
 from envoykit.render import ConfigLike
+from envoykit.testing.upstream import Upstream
 
 RENDER_ENV = "ENVOYKIT_EXAMPLE_RENDER"
 
@@ -149,120 +146,6 @@ def show(label: str, value: object) -> None:
 # --- a backend that can speak TLS and IPv6 ------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Seen:
-    """One request a :class:`Backend` received, with what TLS told it."""
-
-    method: str
-    path: str
-    headers: dict[str, str]
-    sni: str | None = None
-    client_cert: str | None = None  # the client certificate's first DNS SAN (mTLS)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"
-
-    def _answer(self) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        if length:
-            self.rfile.read(length)
-        sni = client = None
-        if isinstance(self.connection, ssl.SSLSocket):
-            sni = self.server.sni_by_peer.get(self.client_address[:2])
-            peer: dict[str, Any] = dict(self.connection.getpeercert() or {})
-            names = [str(v) for k, v in peer.get("subjectAltName", ()) if k == "DNS"]
-            client = names[0] if names else None
-        seen = Seen(self.command, self.path, {k.lower(): v for k, v in self.headers.items()},
-                    sni, client)
-        self.server.requests.append(seen)
-        body = json.dumps({"backend": self.server.name, "path": self.path,
-                           "host": self.headers.get("host", ""), "sni": sni,
-                           "client_cert": client}).encode() + b"\n"
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(body)))
-        self.send_header("x-backend", self.server.name)
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_GET = do_POST = _answer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the examples print what matters."""
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, name: str, host: str, port: int) -> None:
-        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.name = name
-        self.requests: list[Seen] = []
-        self.sni_by_peer: dict[tuple[str, int], str | None] = {}
-        super().__init__((host, port), _Handler)
-
-
-class Backend:
-    """An HTTP (or HTTPS) server on a loopback address in a background thread that answers
-    every request with a JSON echo and records it.
-
-    Like :class:`envoykit.testing.upstream.Upstream`, plus what some examples need: IPv6
-    addresses, TLS with a certificate (``cert``), the SNI name it was asked for, and client
-    certificates (``client_ca``: required, verified against that CA).
-    """
-
-    def __init__(self, name: str, host: str = "127.0.0.1", port: int = 0, *,
-                 cert: tuple[str, str] | None = None, client_ca: str | None = None) -> None:
-        self._server = _Server(name, host, port)
-        if cert is not None:
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.load_cert_chain(*cert)
-            if client_ca is not None:
-                context.verify_mode = ssl.CERT_REQUIRED
-                context.load_verify_locations(client_ca)
-            context.sni_callback = self._record_sni
-            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
-                                        name=f"backend-{name}", daemon=True)
-        self._thread.start()
-
-    def _record_sni(self, sock: ssl.SSLObject | ssl.SSLSocket, name: str | None,
-                    context: ssl.SSLContext) -> None:
-        with contextlib.suppress(OSError):
-            peer = sock.getpeername() if isinstance(sock, ssl.SSLSocket) else None
-            if peer is not None:
-                self._server.sni_by_peer[peer[:2]] = name
-
-    @property
-    def name(self) -> str:
-        return self._server.name
-
-    @property
-    def host(self) -> str:
-        return str(self._server.server_address[0])
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    @property
-    def address(self) -> str:
-        """``host:port`` as the builder takes it (``[::1]:port`` for IPv6)."""
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
-
-    @property
-    def requests(self) -> list[Seen]:
-        return list(self._server.requests)
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> Backend:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+Backend = Upstream
+"""The examples' upstreams: :class:`envoykit.testing.Upstream` (IPv4/IPv6, HTTP or HTTPS
+with ``cert=``, client certificates with ``client_ca=``, SNI recorded per request)."""

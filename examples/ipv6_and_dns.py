@@ -64,7 +64,7 @@ def main() -> int:
             reached: dict[Family, str] = {}
             for host, family in FAMILIES.items():
                 reply = client.get(f"{url}/", headers={"host": host})
-                reached[family] = reply.headers.get("x-backend", f"{reply.status_code}")
+                reached[family] = reply.headers.get("x-upstream", f"{reply.status_code}")
                 show(f"{host} ({family})", reached[family])
             # the client's address as envoy saw it (an IPv6 one when the listener is on ::1)
             show("x-envoy-external-address at the backend", ipv4.requests[0].headers[

@@ -81,7 +81,8 @@ def main() -> int:
                 with resolving_client(hosts, verify=ca.ca_file,
                                       cert=(alice.cert, alice.key)) as client:
                     reply = client.get(url)
-                    show("alice (our CA)", f"{reply.status_code} from {reply.headers['x-backend']}")
+                    upstream = reply.headers["x-upstream"]
+                    show("alice (our CA)", f"{reply.status_code} from {upstream}")
                     assert reply.status_code == 200
 
                     title("upstream: Envoy presents its own certificate")

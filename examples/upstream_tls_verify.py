@@ -56,7 +56,7 @@ def main() -> int:
                     reply = client.get(envoy.url_of("http") + "/v1/items",
                                        headers={"host": host})
                     results[host] = reply.status_code
-                    answer = (f"from {reply.headers['x-backend']}" if reply.status_code == 200
+                    answer = (f"from {reply.headers['x-upstream']}" if reply.status_code == 200
                               else reply.text.rpartition("reset reason: ")[2].strip())
                     show(host, f"{reply.status_code} {answer}")
                 show("the real server saw SNI", api.requests[-1].sni)

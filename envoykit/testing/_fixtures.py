@@ -187,12 +187,15 @@ class UpstreamFactory:
     def __init__(self) -> None:
         self.upstreams: list[Upstream] = []
 
-    def __call__(self, name: str = "upstream", host: str = "127.0.0.1",
-                 port: int = 0) -> Upstream:
-        """Start one upstream on a loopback address (port 0: a free one)."""
+    def __call__(self, name: str = "upstream", host: str = "127.0.0.1", port: int = 0, *,
+                 cert: tuple[str, str] | None = None,
+                 client_ca: str | None = None) -> Upstream:
+        """Start one upstream on a loopback address (port 0: a free one); ``cert`` makes it
+        HTTPS and ``client_ca`` requires client certificates (see :class:`Upstream`)."""
         from envoykit.testing.upstream import Upstream
 
-        server = Upstream(name, host=check_loopback(host), port=port)
+        server = Upstream(name, host=check_loopback(host), port=port, cert=cert,
+                          client_ca=client_ca)
         self.upstreams.append(server)
         return server
 

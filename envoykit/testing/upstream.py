@@ -1,8 +1,11 @@
-"""A real local HTTP upstream for tests and demos: it answers and records what it got."""
+"""A real local HTTP(S) upstream for tests and demos: it answers and records what it got."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
+import ssl
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,12 +16,15 @@ __all__ = ["RecordedRequest", "Upstream"]
 
 @dataclass(frozen=True)
 class RecordedRequest:
-    """One request an :class:`Upstream` received."""
+    """One request an :class:`Upstream` received (and, over TLS, the SNI name it was asked
+    for and the first DNS name of the client certificate, if one was required)."""
 
     method: str
     path: str
     headers: dict[str, str]
     body: bytes = b""
+    sni: str | None = None
+    client_cert: str | None = None
 
 
 @dataclass
@@ -27,6 +33,7 @@ class _State:
     requests: list[RecordedRequest] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     status: int = 200
+    sni_by_peer: dict[tuple[str, int], str | None] = field(default_factory=dict)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -34,16 +41,27 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go out at once, no 40 ms stall
 
+    def _tls_facts(self) -> tuple[str | None, str | None]:
+        if not isinstance(self.connection, ssl.SSLSocket):
+            return None, None
+        sni = self.server.state.sni_by_peer.get(self.client_address[:2])
+        peer: dict[str, Any] = dict(self.connection.getpeercert() or {})
+        names = [str(v) for k, v in peer.get("subjectAltName", ()) if k == "DNS"]
+        return sni, names[0] if names else None
+
     def _answer(self) -> None:
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else b""
         state = self.server.state
+        sni, client = self._tls_facts()
         record = RecordedRequest(self.command, self.path,
-                                 {k.lower(): v for k, v in self.headers.items()}, body)
+                                 {k.lower(): v for k, v in self.headers.items()}, body,
+                                 sni, client)
         with state.lock:
             state.requests.append(record)
         payload = json.dumps({"upstream": state.name, "method": self.command, "path": self.path,
-                              "host": self.headers.get("host", "")}).encode() + b"\n"
+                              "host": self.headers.get("host", ""), "sni": sni,
+                              "client_cert": client}).encode() + b"\n"
         self.send_response(state.status)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(payload)))
@@ -63,24 +81,48 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], state: _State) -> None:
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.state = state
         super().__init__(address, _Handler)
 
 
 class Upstream:
-    """An HTTP/1.1 server on a loopback address, in a background thread.
+    """An HTTP/1.1 server on a loopback address (IPv4 or IPv6), in a background thread.
 
     ``with Upstream("a", host="127.0.0.20") as up: ...`` — ``up.port`` is the bound port
     (0 picks a free one), ``up.requests`` what it received. It answers every request with
     a small JSON body naming itself, and the header ``x-upstream: <name>``.
+
+    ``cert=("cert.pem", "key.pem")`` serves HTTPS (recording the SNI name of each request);
+    ``client_ca="ca.pem"`` then also requires client certificates signed by that CA (mTLS).
     """
 
-    def __init__(self, name: str = "upstream", host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, name: str = "upstream", host: str = "127.0.0.1", port: int = 0, *,
+                 cert: tuple[str, str] | None = None, client_ca: str | None = None) -> None:
         self.state = _State(name=name)
         self._server = _Server((host, port), self.state)
-        self._thread = threading.Thread(target=self._server.serve_forever,
+        if cert is not None:
+            self._server.socket = self._tls(cert, client_ca).wrap_socket(
+                self._server.socket, server_side=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
                                         name=f"upstream-{name}", daemon=True)
         self._thread.start()
+
+    def _tls(self, cert: tuple[str, str], client_ca: str | None) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*cert)
+        if client_ca is not None:
+            context.verify_mode = ssl.CERT_REQUIRED
+            context.load_verify_locations(client_ca)
+        context.sni_callback = self._record_sni
+        return context
+
+    def _record_sni(self, sock: ssl.SSLObject | ssl.SSLSocket, name: str | None,
+                    context: ssl.SSLContext) -> None:
+        with contextlib.suppress(OSError):
+            peer = sock.getpeername() if isinstance(sock, ssl.SSLSocket) else None
+            if peer is not None:
+                self.state.sni_by_peer[peer[:2]] = name
 
     @property
     def name(self) -> str:
@@ -96,8 +138,8 @@ class Upstream:
 
     @property
     def address(self) -> str:
-        """``host:port``, as the builder takes it."""
-        return f"{self.host}:{self.port}"
+        """``host:port`` as the builder takes it (``[::1]:port`` for IPv6)."""
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
     @property
     def requests(self) -> list[RecordedRequest]:
