@@ -59,9 +59,9 @@ class _Handler(BaseHTTPRequestHandler):
                                  sni, client)
         with state.lock:
             state.requests.append(record)
-        payload = json.dumps({"upstream": state.name, "method": self.command, "path": self.path,
-                              "host": self.headers.get("host", ""), "sni": sni,
-                              "client_cert": client}).encode() + b"\n"
+        facts = {"upstream": state.name, "method": self.command, "path": self.path,
+                 "host": self.headers.get("host", ""), "sni": sni, "client_cert": client}
+        payload = json.dumps({k: v for k, v in facts.items() if v is not None}).encode() + b"\n"
         self.send_response(state.status)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(payload)))
