@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 import yaml
 
-from envoykit.config import gc_paused
+from envoykit.config import EnvoyModel, gc_paused
 
 __all__ = ["ConfigLike", "to_dict", "to_json", "to_yaml"]
 
@@ -31,9 +31,21 @@ def to_dict(config: ConfigLike) -> dict[str, Any]:
 
 
 def to_json(config: ConfigLike, *, indent: int | None = 2) -> str:
-    """Envoy JSON text; keys keep the model's field order."""
+    """Envoy JSON text; keys keep the model's field order. A typed model (or a builder) is
+    serialised by pydantic-core directly; a dict by the standard library."""
+    model = _model_of(config)
     with gc_paused():
+        if model is not None:
+            return model.model_dump_json(indent=indent, exclude_none=True, by_alias=True) + "\n"
         return json.dumps(to_dict(config), indent=indent, ensure_ascii=False) + "\n"
+
+
+def _model_of(config: ConfigLike) -> EnvoyModel | None:
+    if isinstance(config, EnvoyModel):
+        return config
+    build = getattr(config, "build", None)
+    built = build() if callable(build) else None
+    return built if isinstance(built, EnvoyModel) else None
 
 
 def to_yaml(config: ConfigLike) -> str:
