@@ -34,11 +34,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _load import load_worker
 
 from envoykit import EdgeProxy
 from envoykit.process import Supervisor
@@ -57,64 +59,6 @@ def edge(upstream: str, version: int) -> EdgeProxy:
 
 
 # --- load and upstream (child processes) ----------------------------------------------------
-
-
-@dataclass
-class Load:
-    """Closed-loop keep-alive clients; counts requests, non-2xx and socket errors."""
-
-    address: tuple[str, int]
-    clients: int
-    requests: int = 0
-    failed: int = 0
-    errors_seen: list[str] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _threads: list[threading.Thread] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def start(self) -> Load:
-        for index in range(self.clients):
-            thread = threading.Thread(target=self._client, name=f"load-{index}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(10)
-
-    def _client(self) -> None:
-        requests = failed = 0
-        conn = http.client.HTTPConnection(*self.address, timeout=5)
-        while not self._stop.is_set():
-            requests += 1
-            try:
-                conn.request("GET", "/load", headers={"host": HOST})
-                response = conn.getresponse()
-                response.read()
-                failed += not 200 <= response.status < 300
-                if response.getheader("connection", "").lower() == "close":
-                    conn.close()
-            except (OSError, http.client.HTTPException) as exc:
-                failed += 1
-                with self._lock:
-                    self.errors_seen.append(repr(exc))
-                conn.close()
-                conn = http.client.HTTPConnection(*self.address, timeout=5)
-        conn.close()
-        with self._lock:
-            self.requests += requests
-            self.failed += failed
-
-
-def load_worker(host: str, port: int, clients: int) -> None:
-    """Child process: run the load until stdin closes, then print the counts as JSON."""
-    load = Load((host, port), clients).start()
-    sys.stdin.read()
-    load.stop()
-    print(json.dumps({"requests": load.requests, "failed": load.failed,
-                      "errors_seen": sorted(set(load.errors_seen))[:5]}), flush=True)
 
 
 class EchoHandler(BaseHTTPRequestHandler):
@@ -295,7 +239,8 @@ def main() -> None:
     parser.add_argument("--upstream", action="store_true")
     args = parser.parse_args()
     if args.load:
-        load_worker(args.load[0], int(args.load[1]), int(args.load[2]))
+        load_worker(args.load[0], int(args.load[1]), int(args.load[2]),
+                    path="/load", headers={"host": HOST})
         return
     if args.probe:
         probe_worker(args.probe[0], int(args.probe[1]))

@@ -28,20 +28,20 @@ the validated-ahead medians.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _load import load_worker
 
 from envoykit.binary import find_envoy
 from envoykit.process import Supervisor
@@ -52,66 +52,6 @@ DRAIN_S, PARENT_SHUTDOWN_S = 1, 2
 WARM_S, PAUSE_S = 0.3, 2.3  # the pause outlasts the old epoch (parent shutdown)
 FLAGS = ["--concurrency", "1", "-l", "warning", "--drain-time-s", str(DRAIN_S),
          "--parent-shutdown-time-s", str(PARENT_SHUTDOWN_S)]
-
-
-@dataclass
-class Load:
-    """Closed-loop keep-alive clients; counts requests, non-2xx and socket errors."""
-
-    address: tuple[str, int]
-    clients: int
-    requests: int = 0
-    non_2xx: int = 0
-    socket_errors: int = 0
-    errors_seen: list[str] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _threads: list[threading.Thread] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def start(self) -> Load:
-        for index in range(self.clients):
-            thread = threading.Thread(target=self._client, name=f"load-{index}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(10)
-
-    def _client(self) -> None:
-        requests = non_2xx = errors = 0
-        conn = http.client.HTTPConnection(*self.address, timeout=5)
-        while not self._stop.is_set():
-            try:
-                conn.request("GET", "/")
-                response = conn.getresponse()
-                response.read()
-                requests += 1
-                non_2xx += not 200 <= response.status < 300
-            except (OSError, http.client.HTTPException) as exc:
-                requests += 1
-                errors += 1
-                with self._lock:
-                    self.errors_seen.append(repr(exc))
-                conn.close()
-                conn = http.client.HTTPConnection(*self.address, timeout=5)
-        conn.close()
-        with self._lock:
-            self.requests += requests
-            self.non_2xx += non_2xx
-            self.socket_errors += errors
-
-
-def load_worker(host: str, port: int, clients: int) -> None:
-    """Child process: run the load until stdin closes, then print the counts as JSON."""
-    load = Load((host, port), clients).start()
-    sys.stdin.read()
-    load.stop()
-    print(json.dumps({"requests": load.requests, "non_2xx": load.non_2xx,
-                      "socket_errors": load.socket_errors,
-                      "errors_seen": sorted(set(load.errors_seen))[:5]}), flush=True)
 
 
 def upstream_worker() -> None:
@@ -128,6 +68,7 @@ class LoadResult:
     requests: int
     non_2xx: int
     socket_errors: int
+    failed: int
     errors_seen: list[str]
 
 
