@@ -141,6 +141,7 @@ class Supervisor:
         self.events: deque[Event] = deque(maxlen=1000)
         self.error: ProcessError | None = None
         self._current: Epoch | None = None
+        self._last_epoch: Epoch | None = None
         self._retired: list[Epoch] = []
         self._base_ids: set[int] = set()
         self._serial = 0
@@ -209,7 +210,8 @@ class Supervisor:
 
     def output_tail(self, count: int = 30) -> list[str]:
         """The last lines printed by the epoch serving now (or the last one that ran)."""
-        epoch = self._current or (self._retired[-1] if self._retired else None)
+        epoch = self._current or (self._retired[-1] if self._retired else None) \
+            or self._last_epoch
         return [] if epoch is None else epoch.tail(count)
 
     def processes(self) -> list[EpochInfo]:
@@ -657,6 +659,8 @@ class Supervisor:
         for epoch in epochs:
             epoch.terminate()
             epoch.close()
+        if epochs:
+            self._last_epoch = epochs[-1]  # its output stays readable after stop
         self._current = None
         self._retired.clear()
         self._remove_unused_shm()

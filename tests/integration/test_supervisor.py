@@ -83,6 +83,8 @@ def test_start_ready_serve_stop(up: int) -> None:
         assert shm_path(base_id).exists()
     assert proxy.state is State.STOPPED
     assert [e.kind for e in events] == ["state", "started", "draining", "stopped"]
+    assert any("[warning]" in line for line in proxy.output_tail(500)), \
+        "envoy's output (its start-up warning) is still readable after stop"
     _assert_nothing_left(run_dir, {base_id})
 
 
