@@ -568,6 +568,8 @@ class Supervisor:
         message = f"envoy pid {epoch.pid} exited with code {epoch.returncode}"
         _log.error("%s; last lines:\n%s", message, "\n".join(epoch.tail(10)))
         self._emit(Event("crash", self._state, epoch.number, epoch.pid, message))
+        if self.restart_on_crash:  # before the epoch is retired: never "live" with no process
+            self._set_state(State.RESTARTING, "restarting", f"{message}; restarting")
         self._retire(epoch)
         live_for = epoch.live_for()
         if not self.restart_on_crash:
@@ -575,7 +577,6 @@ class Supervisor:
             self._fail(ProcessExited(message, returncode=epoch.returncode,
                                      output_tail=epoch.tail()))
             return
-        self._set_state(State.RESTARTING, "restarting", f"{message}; restarting")
         self._restart_after_crash(epoch, live_for)
 
     def _restart_after_crash(self, crashed: Epoch, live_for: float) -> None:
