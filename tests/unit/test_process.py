@@ -128,7 +128,8 @@ def test_bad_json_file_names_file_and_line(tmp_path: Path) -> None:
     path.write_text('{\n  "a": 1,\n}\n')
     with pytest.raises(ConfigLoadError) as info:
         config_to_dict(path)
-    assert info.value.line == 3 and str(path) in str(info.value)
+    # the comma's line (Python 3.13+) or the closing brace's (older)
+    assert info.value.line in (2, 3) and str(path) in str(info.value)
 
 
 def test_a_non_mapping_is_refused() -> None:
