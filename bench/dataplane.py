@@ -53,6 +53,7 @@ import psutil
 from envoykit import EdgeDefaults, EdgeProxy
 from envoykit.binary import find_envoy
 from envoykit.render import to_yaml
+from envoykit.testing.net import free_port
 from envoykit.testing.tls import TestCA
 from envoykit.validation import validate
 
@@ -67,12 +68,6 @@ wrk.resolve = function(host, service)
   wrk.addrs = wrk.lookup("127.0.0.1", service)
 end
 """
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 def wait_port(host: str, port: int, timeout: float = 10.0) -> None:

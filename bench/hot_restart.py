@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import statistics
 import subprocess
 import sys
@@ -45,6 +44,7 @@ from _load import load_worker
 
 from envoykit.binary import find_envoy
 from envoykit.process import Supervisor
+from envoykit.testing.net import free_port
 from envoykit.validation import envoy_validate_file
 from tests.integration._supervisor_helpers import bootstrap, get, upstream
 
@@ -126,12 +126,6 @@ class Probe:
 
     def close(self) -> None:
         self.proc.communicate(timeout=10)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass

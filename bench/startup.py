@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,16 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from envoykit.binary import find_envoy
 from envoykit.process import Supervisor
+from envoykit.testing.net import free_port
 from tests.integration._supervisor_helpers import bootstrap, get, upstream
 
 ENVOY_ARGS = ["--concurrency", "1", "-l", "warning"]
-
-
-def free_port() -> int:
-    """A port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def first_200(port: int, deadline: float) -> None:

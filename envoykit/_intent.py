@@ -7,13 +7,13 @@ value types and the checks of the arguments a user gives (each error names the a
 from __future__ import annotations
 
 import functools
-import ipaddress
 import os
 import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
 
+from envoykit._net import is_ip
 from envoykit.config import (
     CertificateValidationContext,
     CommonTlsContext,
@@ -211,15 +211,6 @@ def check_host(where: str, host: str) -> str:
     return name
 
 
-@functools.lru_cache(maxsize=4096)
-def is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
 def as_cert(where: str, cert: Cert | tuple[str, str] | None) -> Cert | None:
     """A :class:`Cert` whose file paths are absolute (envoy may run from another cwd)."""
     if cert is None or (isinstance(cert, Cert) and cert.inline):
@@ -236,12 +227,3 @@ def as_duration(where: str, value: str | float | timedelta) -> timedelta:
         return parse_duration(value)
     except Exception as exc:  # pydantic_core.PydanticCustomError
         raise fail(where, str(exc)) from None
-
-
-def is_loopback(address: str) -> bool:
-    if address == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False

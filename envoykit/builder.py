@@ -36,10 +36,9 @@ from envoykit._intent import (
     as_duration,
     check_host,
     fail,
-    is_ip,
-    is_loopback,
     parse_upstream,
 )
+from envoykit._net import is_ip, is_loopback
 from envoykit.config import (
     AccessLog,
     Address,

@@ -7,7 +7,6 @@ cross-resource checks here (:func:`check`), then envoy itself (:func:`validate`)
 from __future__ import annotations
 
 import functools
-import ipaddress
 import logging
 import os
 import subprocess
@@ -18,6 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from envoykit._net import is_ip, is_loopback
 from envoykit._tls_files import check_key_pair, known_cipher
 from envoykit.binary import EnvoyBinary, find_envoy
 from envoykit.config import (
@@ -215,7 +215,7 @@ def _hcms(chain: FilterChain) -> Iterator[tuple[str, HttpConnectionManager]]:
 def _check_listener(path: str, listener: Listener) -> list[Issue]:
     issues: list[Issue] = []
     sa = listener.address.socket_address
-    if sa is not None and not _is_ip(sa.address):
+    if sa is not None and not is_ip(sa.address):
         issues.append(Issue(f"{path}.address.socket_address.address",
                             f"{sa.address!r} is not an IP address: envoy listens on IPs "
                             "(0.0.0.0, ::, 127.0.0.1, ...)"))
@@ -340,20 +340,12 @@ def _check_cluster(path: str, cluster: Any) -> list[Issue]:
     for i, locality in enumerate(cluster.load_assignment.endpoints or []):
         for j, lb in enumerate(locality.lb_endpoints or []):
             sa = lb.endpoint.address.socket_address
-            if sa is not None and not _is_ip(sa.address):
+            if sa is not None and not is_ip(sa.address):
                 issues.append(Issue(
                     f"{path}.load_assignment.endpoints[{i}].lb_endpoints[{j}].endpoint.address",
                     f"{sa.address!r} is not an IP: a STATIC cluster needs IPs "
                     "(use type STRICT_DNS or LOGICAL_DNS for names)"))
     return issues
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _check_files(bootstrap: Bootstrap) -> list[Issue]:
@@ -414,6 +406,6 @@ def _check_tls(bootstrap: Bootstrap) -> list[Issue]:
 def _warn_admin(bootstrap: Bootstrap) -> None:
     admin = bootstrap.admin
     sa = admin.address.socket_address if admin and admin.address else None
-    if sa is not None and _is_ip(sa.address) and not ipaddress.ip_address(sa.address).is_loopback:
+    if sa is not None and is_ip(sa.address) and not is_loopback(sa.address):
         log.warning("admin listens on %s: it is unauthenticated and can stop envoy; "
                     "bind it to 127.0.0.1 or a unix socket", sa.address)

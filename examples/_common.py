@@ -14,7 +14,6 @@ import base64
 import contextlib
 import json
 import os
-import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,28 +52,6 @@ def save_config(work: Path, name: str, config: ConfigLike) -> Path:
     path = work / f"{name}.envoy.yaml"
     path.write_text(to_yaml(config), encoding="utf-8")
     return path
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port nobody listens on right now (for configs that must name their port)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def ipv6_loopback() -> bool:
-    """True when this machine can listen on and connect to ``::1``."""
-    if not socket.has_ipv6:
-        return False
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as server:
-            server.bind(("::1", 0))
-            server.listen(1)
-            with socket.create_connection(("::1", server.getsockname()[1]), timeout=1):
-                return True
-    except OSError:
-        return False
 
 
 # --- the typed model -------------------------------------------------------------------------

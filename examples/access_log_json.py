@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _common import free_port, save_config, show, title, workdir
+from _common import save_config, show, title, workdir
 
 from envoykit import EdgeProxy, validate
 from envoykit.process import Supervisor
+from envoykit.testing import free_port
 from envoykit.testing.upstream import Upstream
 
 

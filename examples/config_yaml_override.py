@@ -14,10 +14,11 @@ from __future__ import annotations
 import sys
 
 import httpx
-from _common import free_port, save_config, show, title, workdir
+from _common import save_config, show, title, workdir
 
 from envoykit import EdgeProxy
 from envoykit.process import Supervisor
+from envoykit.testing import free_port
 from envoykit.testing.upstream import Upstream
 from envoykit.validation import envoy_validate_file
 

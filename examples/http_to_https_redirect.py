@@ -12,10 +12,11 @@ from __future__ import annotations
 import sys
 
 import httpx
-from _common import free_port, save_config, show, title, workdir
+from _common import save_config, show, title, workdir
 
 from envoykit import EdgeProxy, validate
 from envoykit.process import Supervisor
+from envoykit.testing import free_port
 from envoykit.testing.http import resolving_client
 from envoykit.testing.tls import TestCA
 from envoykit.testing.upstream import Upstream

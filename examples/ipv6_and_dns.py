@@ -22,10 +22,11 @@ import sys
 from typing import Literal
 
 import httpx
-from _common import Backend, free_port, ipv6_loopback, save_config, show, title, workdir
+from _common import Backend, save_config, show, title, workdir
 
 from envoykit import EdgeProxy, validate
 from envoykit.process import Supervisor
+from envoykit.testing import free_port, ipv6_loopback
 
 Family = Literal["V4_ONLY", "V6_ONLY", "AUTO", "V4_PREFERRED"]
 FAMILIES: dict[str, Family] = {

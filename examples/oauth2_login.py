@@ -24,7 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from _common import free_port, http_manager, save_config, show, title, workdir
+from _common import http_manager, save_config, show, title, workdir
 
 from envoykit import EdgeProxy, validate
 from envoykit.config import (
@@ -45,6 +45,7 @@ from envoykit.config import (
     Secret,
 )
 from envoykit.process import Supervisor
+from envoykit.testing import free_port
 from envoykit.testing.http import resolving_client
 from envoykit.testing.tls import TestCA
 from envoykit.testing.upstream import Upstream

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     )
     from envoykit.testing._proxy import EnvoyProxy
     from envoykit.testing.http import async_resolving_client, resolving_client
+    from envoykit.testing.net import free_port, ipv6_loopback
     from envoykit.testing.tls import CertFiles, TestCA, private_dir
     from envoykit.testing.upstream import RecordedRequest, Upstream
 
@@ -34,6 +35,8 @@ __all__ = [
     "UpstreamFactory",
     "async_resolving_client",
     "envoy_proxy_fixture",
+    "free_port",
+    "ipv6_loopback",
     "private_dir",
     "resolving_client",
 ]
@@ -46,6 +49,8 @@ _WHERE = {
     "EnvoyProxy": "_proxy",
     "async_resolving_client": "http",
     "resolving_client": "http",
+    "free_port": "net",
+    "ipv6_loopback": "net",
     "CertFiles": "tls",
     "TestCA": "tls",
     "private_dir": "tls",

@@ -20,7 +20,6 @@ import contextlib
 import logging
 import os
 import shutil
-import socket
 import tempfile
 import threading
 import time
@@ -30,6 +29,7 @@ from types import TracebackType
 from typing import Any, Literal
 
 from envoykit._async import AsyncFacade
+from envoykit._net import free_port
 from envoykit.admin import AdminClient
 from envoykit.config import Bootstrap
 from envoykit.errors import SemanticError
@@ -435,17 +435,9 @@ def _pin_ports(static: dict[str, Any], known: dict[str, int]) -> dict[str, int]:
         if not isinstance(sock, dict) or sock.get("port_value") or sock.get("protocol") == "UDP":
             continue
         name = str(listener.get("name", ""))
-        port = known.get(name) or _free_port(str(sock.get("address", "127.0.0.1")))
+        port = known.get(name) or free_port(str(sock.get("address", "127.0.0.1")))
         sock["port_value"] = pinned[name] = port
     return pinned
-
-
-def _free_port(host: str) -> int:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 

@@ -14,18 +14,13 @@ import pytest
 from envoykit import EdgeProxy, validate
 from envoykit.process import Supervisor
 from envoykit.testing.http import resolving_client
+from envoykit.testing.net import free_port
 from envoykit.testing.tls import TestCA
 from envoykit.testing.upstream import Upstream
 
 pytestmark = pytest.mark.integration
 
 HOSTS = ("a.example.com", "b.example.com")
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,13 +12,9 @@ import time
 import psutil
 import pytest
 
+from envoykit.testing.net import free_port
+
 pytestmark = pytest.mark.integration
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 def demo_argv(*extra: str) -> list[str]:
@@ -57,3 +52,4 @@ def test_demo_stops_on_sigterm_and_leaves_no_envoy() -> None:
     while psutil.pid_exists(pid) and time.monotonic() < gone_by:
         time.sleep(0.05)
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+

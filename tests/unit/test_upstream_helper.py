@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import socket
-
 import httpx
 import pytest
 
 from envoykit.testing.http import resolving_client
+from envoykit.testing.net import ipv6_loopback
 from envoykit.testing.tls import TestCA
 from envoykit.testing.upstream import Upstream
 
@@ -50,15 +49,6 @@ def test_client_certificates_are_required_with_client_ca(ca: TestCA) -> None:
                 pytest.raises((httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError)):
             c.get(f"https://orders.test:{up.port}/")
     assert len(up.requests) == 1
-
-
-def ipv6_loopback() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6) as sock:
-            sock.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
 
 
 @pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback on this machine")
