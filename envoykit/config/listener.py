@@ -16,6 +16,7 @@ __all__ = [
     "FilterChainMatch",
     "Listener",
     "ListenerFilter",
+    "TcpProxy",
     "TlsInspector",
 ]
 
@@ -94,3 +95,16 @@ class Listener(Resource):
     access_log: list[AccessLog] | None = None
     ignore_global_conn_limit: bool | None = None
     traffic_direction: Literal["UNSPECIFIED", "INBOUND", "OUTBOUND"] | None = None
+
+
+class TcpProxy(TypedConfig):
+    """The TCP proxy network filter: forward the connection's bytes to a cluster."""
+
+    type_url = "envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy"
+    filter_name = "envoy.filters.network.tcp_proxy"
+
+    stat_prefix: str = Field(min_length=1)
+    cluster: str | None = None
+    idle_timeout: Duration | None = None
+    max_connect_attempts: int | None = Field(default=None, ge=1)
+    access_log: list[AccessLog] | None = None

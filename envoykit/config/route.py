@@ -12,10 +12,13 @@ from envoykit.config.core import DataSource, HeaderMatcher, HeaderValueOption, R
 __all__ = [
     "ClusterWeight",
     "DirectResponseAction",
+    "HashPolicy",
     "QueryParameterMatcher",
     "RateLimit",
     "RedirectAction",
     "RegexMatchAndSubstitute",
+    "RequestMirrorPolicy",
+    "RetryBackOff",
     "RetryPolicy",
     "Route",
     "RouteAction",
@@ -59,6 +62,13 @@ class RegexMatchAndSubstitute(EnvoyModel):
     substitution: str
 
 
+class RetryBackOff(EnvoyModel):
+    """Exponential back-off between retries (Envoy's default: 25 ms base, 10x max)."""
+
+    base_interval: Duration
+    max_interval: Duration | None = None
+
+
 class RetryPolicy(EnvoyModel):
     """When and how often to retry upstream requests."""
 
@@ -66,8 +76,33 @@ class RetryPolicy(EnvoyModel):
     num_retries: int | None = Field(default=None, ge=0)
     per_try_timeout: Duration | None = None
     per_try_idle_timeout: Duration | None = None
+    retry_back_off: RetryBackOff | None = None
     retriable_status_codes: list[int] | None = None
     host_selection_retry_max_attempts: int | None = None
+
+
+class HashPolicy(EnvoyModel):
+    """What a ring-hash / maglev cluster hashes on: a header, a cookie or the source IP
+    (``header``, ``cookie``, ``connection_properties`` as Envoy dicts; exactly one)."""
+
+    header: dict[str, Any] | None = None
+    cookie: dict[str, Any] | None = None
+    connection_properties: dict[str, Any] | None = None
+    query_parameter: dict[str, Any] | None = None
+    terminal: bool | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> HashPolicy:
+        self._exactly_one("header", "cookie", "connection_properties", "query_parameter")
+        return self
+
+
+class RequestMirrorPolicy(EnvoyModel):
+    """Send a copy of each request to another cluster (shadow traffic; answers ignored)."""
+
+    cluster: str = Field(min_length=1)
+    runtime_fraction: dict[str, Any] | None = None
+    trace_sampled: bool | None = None
 
 
 class RateLimit(EnvoyModel):
@@ -110,7 +145,8 @@ class RouteAction(EnvoyModel):
     idle_timeout: Duration | None = None
     retry_policy: RetryPolicy | None = None
     rate_limits: list[RateLimit] | None = None
-    hash_policy: list[dict[str, Any]] | None = None
+    hash_policy: list[HashPolicy] | None = None
+    request_mirror_policies: list[RequestMirrorPolicy] | None = None
     max_stream_duration: dict[str, Any] | None = None
     upgrade_configs: list[dict[str, Any]] | None = None
 

@@ -462,7 +462,7 @@ BUILDER_CASES = [
              lambda env: EdgeProxy().site("a.example.com", "127.0.0.1:1",
                                           cert=(str(env.tmp / "x.pem"), env.key_a))
              .https(8443).build(),
-             "certificate_chain.filename", SemanticError),
+             "site('a.example.com').cert: no such file", SemanticError),
     _builder("redirect-without-https",
              lambda env: EdgeProxy().site("a.example.com", "127.0.0.1:1").redirect_http(8080)
              .build(), "redirect_http", SemanticError),

@@ -262,7 +262,8 @@ def test_wrong_types_are_config_errors(call: Any, message: str) -> None:
 
 
 def test_http_and_https_both_on_port_zero_are_fine() -> None:
-    edge = EdgeProxy().site("a.example.com", "127.0.0.1:80", cert=("c", "k")).https(0).http(0)
+    edge = (EdgeProxy().site("a.example.com", "127.0.0.1:80", cert=Cert("c", "k", inline=True))
+            .https(0).http(0))
     assert {x.name for x in edge.build().static_resources.listeners or []} == {"https", "http"}  # type: ignore[union-attr]
 
 

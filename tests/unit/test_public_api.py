@@ -29,4 +29,6 @@ EXPECTED = {
     "ModelError", "ProcessError", "ProcessExited", "RateLimit", "SemanticError", "Site",
     "StartupError", "UpstreamTLS", "ValidationError", "check", "find_envoy", "load_bootstrap",
     "to_dict", "to_json", "to_yaml", "validate",
+    "Endpoint", "Header", "Health", "Limits", "Outlier", "Redirect", "Resolution", "Respond",
+    "Retry", "Route", "Service", "Sticky",
 }

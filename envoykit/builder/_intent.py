@@ -1,7 +1,8 @@
-"""The intent of an edge, as plain values: certificates, limits, sites, defaults.
+"""The intent of an edge, as plain frozen values: certificates, limits, sites, defaults.
 
-:class:`envoykit.builder.EdgeProxy` turns these into Envoy config; this module holds the
-value types and the checks of the arguments a user gives (each error names the argument).
+:class:`envoykit.builder.EdgeProxy` records these; ``_compile`` turns them into Envoy config.
+This module holds the value types and the checks of the arguments a user gives (each error
+names the argument). Services are in ``_services``, routes in ``_routes``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import os
 import re
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from envoykit._net import is_ip
 from envoykit.config import (
@@ -27,6 +28,11 @@ from envoykit.config import (
     parse_duration,
 )
 from envoykit.errors import ConfigError
+
+if TYPE_CHECKING:
+    from envoykit.builder._routes import Route
+    from envoykit.builder._services import Service
+    from envoykit.config import AccessLog, HttpFilter
 
 HSTS = "max-age=63072000; includeSubDomains"
 LOOPBACK = "127.0.0.1"
@@ -57,6 +63,19 @@ class RateLimit:
     requests: int
     per: timedelta = timedelta(seconds=1)
     burst: int | None = None
+
+    def check(self, where: str) -> RateLimit:
+        """This limit, or an error naming ``where`` (e.g. ``site('a.example.com').rate_limit``)."""
+        for name in ("requests", "burst"):
+            value = getattr(self, name)
+            if (value is not None or name == "requests") and (
+                    not isinstance(value, int) or isinstance(value, bool) or value < 1):
+                raise fail(f"{where}({name}={value!r})", "must be a positive integer (a bucket "
+                                                         "of 0 tokens would refuse every request)")
+        per = as_duration(f"{where}(per={self.per!r})", self.per)
+        if per < timedelta(milliseconds=50):
+            raise fail(f"{where}(per={self.per!r})", "envoy needs an interval of at least 50ms")
+        return RateLimit(self.requests, per, self.burst)
 
     def bucket(self) -> TokenBucket:
         return TokenBucket(max_tokens=self.burst if self.burst is not None else self.requests,
@@ -98,20 +117,19 @@ class UpstreamTLS:
 
 @dataclass(frozen=True)
 class Site:
-    """One public host name served by one upstream cluster."""
+    """One public host name (and its aliases), served by its ordered routes.
+
+    ``upstreams`` are the endpoints of the one-service shortcut ``site(host, "ip:port")``
+    (empty when the site was given ``routes=``).
+    """
 
     host: str
-    upstreams: tuple[tuple[str, int], ...]
+    routes: tuple[Route, ...]
+    upstreams: tuple[tuple[str, int], ...] = ()
     cert: Cert | None = None
     aliases: tuple[str, ...] = ()
     rate_limit: RateLimit | Literal[False] | None = None
-    upstream_tls: UpstreamTLS | None = None
     client_ca: str | None = None
-    http2_upstream: bool = False
-    timeout: timedelta | None = None
-    prefix_rewrite: str | None = None
-    host_rewrite: str | None = None
-    dns_lookup_family: DnsFamily | None = None
 
     @functools.cached_property
     def slug(self) -> str:
@@ -121,6 +139,53 @@ class Site:
     @property
     def domains(self) -> list[str]:
         return [self.host, *self.aliases]
+
+    @property
+    def where(self) -> str:
+        return f"site({self.host!r})"
+
+
+@dataclass(frozen=True)
+class TcpService:
+    """A TCP listener whose connections go to a service (``tcp_proxy``)."""
+
+    name: str
+    address: str
+    port: int
+    service: str
+    idle_timeout: timedelta | None = None
+
+
+@dataclass(frozen=True)
+class Passthrough:
+    """TLS for ``host`` passed through untouched (routed by SNI) to a service."""
+
+    host: str
+    service: str
+
+
+@dataclass(frozen=True)
+class Edge:
+    """Everything an :class:`EdgeProxy` recorded: what ``_compile`` turns into a bootstrap."""
+
+    name: str
+    defaults: EdgeDefaults
+    sites: tuple[Site, ...]
+    services: tuple[Service, ...]
+    https: tuple[str, int] | None
+    http: tuple[str, int] | None
+    redirect: bool
+    rate_limit: RateLimit | None
+    admin: tuple[str, int] | None
+    access_log: AccessLog | None
+    runtime: tuple[tuple[str, Any], ...]
+    filters: tuple[tuple[HttpFilter, frozenset[str] | None], ...]
+    tcp: tuple[TcpService, ...] = ()
+    passthrough: tuple[Passthrough, ...] = ()
+    https_port: int | None = None  # the real port when ``https`` is bound to port 0
+
+    def service(self, name: str) -> Service | None:
+        return next((s for s in self.services if s.name == name), None)
 
 
 @dataclass(frozen=True)
