@@ -234,10 +234,11 @@ def _check_chain(path: str, chain: FilterChain, inspector: bool,
     issues: list[Issue] = []
     names = (chain.filter_chain_match and chain.filter_chain_match.server_names) or []
     tls = chain.transport_socket.typed_config if chain.transport_socket else None
-    if names and not isinstance(tls, DownstreamTlsContext) and tls is None:
+    passthrough = not any(True for _ in _hcms(chain))  # e.g. tcp_proxy: TLS is upstream's
+    if names and tls is None and not passthrough:
         issues.append(Issue(f"{path}.filter_chain_match.server_names",
                             "SNI names without TLS: add a transport_socket with a "
-                            "DownstreamTlsContext"))
+                            "DownstreamTlsContext (or pass the TLS through with tcp_proxy)"))
     if names and not inspector:
         issues.append(Issue(f"{path}.filter_chain_match.server_names",
                             "matching on SNI needs the tls_inspector listener filter"))

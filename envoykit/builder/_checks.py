@@ -94,8 +94,9 @@ def _redirects_to_itself(route: Route, domains: list[str]) -> bool:
     target: str | None
     if r.path is not None:
         target = r.path.split("?", 1)[0]
-    elif r.prefix is not None and route.prefix is not None and source is not None:
-        target = r.prefix + source[len(route.prefix):]
+    elif r.prefix is not None:  # an exact or regex match is replaced as a whole
+        target = r.prefix + (source[len(route.prefix):] if route.prefix is not None
+                             and source is not None else "")
     else:
         target = source  # nothing about the path changes
     if target is None:

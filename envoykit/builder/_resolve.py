@@ -109,12 +109,10 @@ def _matches(route: Route, path: str, headers: Mapping[str, str],
 
 
 def _header_matches(header: Header, value: str | None) -> bool:
-    """Envoy's rule: a missing header fails every matcher except ``present=False``; an
-    inverted matcher on a missing header matches unless it is a presence matcher."""
+    """Envoy's rule: a missing header fails every value matcher, inverted or not; a
+    presence matcher asks whether it is absent (``present=False``, or ``True`` inverted)."""
     if value is None:
-        if header.invert:
-            return header.present is None
-        return header.present is False
+        return header.present is not None and header.present == header.invert
     if header.present is not None:
         matched = header.present
     elif header.exact is not None:
@@ -126,8 +124,11 @@ def _header_matches(header: Header, value: str | None) -> bool:
 
 def _outcome(site: Site, index: int, route: Route, scheme: str, host: str, path: str,
              query: str) -> Resolution:
-    if route.respond is not None:
-        return Resolution("respond", site.host, index, status=route.respond.status,
+    if route.respond is not None:  # envoy names the request URL in a 201 or 3xx answer
+        status = route.respond.status
+        location = _url(scheme, host, path, query) if status == 201 or 300 <= status < 400 \
+            else None
+        return Resolution("respond", site.host, index, status=status, location=location,
                           body=route.respond.body)
     if route.redirect is not None:
         return Resolution("redirect", site.host, index, status=route.redirect.code,
@@ -143,12 +144,15 @@ def _location(route: Route, scheme: str, host: str, path: str, query: str) -> st
     if r.path is not None:
         new_path, _, new_query = r.path.partition("?")
         query = new_query if "?" in r.path else query
-    elif r.prefix is not None and route.prefix is not None:
-        new_path = r.prefix + path[len(route.prefix):]
+    elif r.prefix is not None:  # replaces the matched prefix; an exact or regex match: all
+        new_path = r.prefix + (path[len(route.prefix):] if route.prefix is not None else "")
     else:
         new_path = path
     if r.strip_query:
         query = ""
     port = f":{r.port}" if r.port is not None else ""
-    return f"{r.scheme or scheme}://{r.host or host}{port}{new_path}" + \
-        (f"?{query}" if query else "")
+    return _url(r.scheme or scheme, f"{r.host or host}{port}", new_path, query)
+
+
+def _url(scheme: str, host: str, path: str, query: str) -> str:
+    return f"{scheme}://{host}{path}" + (f"?{query}" if query else "")
