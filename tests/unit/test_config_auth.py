@@ -6,10 +6,12 @@ from typing import Any
 
 import pytest
 
-from envoykit.config._base import ModelError, registered_types
-from envoykit.config.auth import (
+from envoykit.config import (
     RBAC,
+    Cors,
+    CorsPolicy,
     Empty,
+    HttpFilter,
     JwtAuthentication,
     JwtClaimPathSegment,
     JwtClaimToHeader,
@@ -32,9 +34,8 @@ from envoykit.config.auth import (
     RequirementRule,
     SdsSecretConfig,
 )
+from envoykit.config._base import ModelError, registered_types
 from envoykit.config.core import CidrRange, DataSource, HeaderMatcher, HttpUri, StringMatcher
-from envoykit.config.cors import Cors, CorsPolicy
-from envoykit.config.http import HttpFilter
 from envoykit.config.route import RouteMatch
 
 T = "type.googleapis.com/"
