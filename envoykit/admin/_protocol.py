@@ -14,7 +14,7 @@ from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-from envoykit.admin._errors import AdminHTTPError, AdminParameterError, AdminResponseError
+from envoykit.errors import AdminHTTPError, AdminParameterError, AdminResponseError
 
 T = TypeVar("T")
 

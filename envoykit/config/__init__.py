@@ -8,7 +8,6 @@ from envoykit.config._base import (
     TYPE_PREFIX,
     Duration,
     EnvoyModel,
-    ModelError,
     RawConfig,
     Resource,
     Typed,
@@ -167,6 +166,7 @@ from envoykit.config.tls import (
     UpstreamTlsContext,
     tls_transport_socket,
 )
+from envoykit.errors import ModelError
 
 __all__ = [
     "DEFAULT_JSON_LOG_FORMAT",

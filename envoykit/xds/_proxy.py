@@ -32,13 +32,12 @@ from envoykit._async import AsyncFacade
 from envoykit._net import free_port
 from envoykit.admin import AdminClient
 from envoykit.config import Bootstrap
-from envoykit.errors import SemanticError
+from envoykit.errors import SemanticError, XdsUpdateRejected
 from envoykit.process import Supervisor
 from envoykit.render import ConfigLike
 from envoykit.validation import as_bootstrap, check, envoy_validate_file
 from envoykit.xds._changes import ChangeSet, compute_changes
 from envoykit.xds._confirm import Confirmer, Counts, reason_from_log
-from envoykit.xds._errors import XdsUpdateRejected
 from envoykit.xds._files import XdsFile, private_directory, remove_file, write_atomic
 from envoykit.xds._report import ApplyReport, Step
 from envoykit.xds._split import DynamicConfig, to_dynamic

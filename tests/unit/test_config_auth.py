@@ -33,10 +33,11 @@ from envoykit.config import (
     RemoteJwks,
     RequirementRule,
     SdsSecretConfig,
+    registered_types,
 )
-from envoykit.config._base import ModelError, registered_types
 from envoykit.config.core import CidrRange, DataSource, HeaderMatcher, HttpUri, StringMatcher
 from envoykit.config.route import RouteMatch
+from envoykit.errors import ModelError
 
 T = "type.googleapis.com/"
 JWT_T = T + "envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication"
