@@ -22,6 +22,7 @@ __all__ = [
     "ConfigLike",
     "SupportsToDict",
     "host_port",
+    "listener_address",
     "private_directory",
     "url",
     "write_atomic",
@@ -46,6 +47,13 @@ def host_port(host: str, port: int) -> str:
     """``127.0.0.1:9901``; an IPv6 host in brackets: ``[::1]:9901``."""
     shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
     return f"{shown}:{port}"
+
+
+def listener_address(bound: Mapping[str, tuple[str, int]], listener: str) -> tuple[str, int]:
+    """``bound[listener]``, or a KeyError that lists the listeners there are."""
+    if listener not in bound:
+        raise KeyError(f"no listener named {listener!r}; listeners: {sorted(bound)}")
+    return bound[listener]
 
 
 def url(scheme: str, host: str, port: int, path: str = "") -> str:

@@ -37,7 +37,7 @@ from types import TracebackType
 from typing import Any
 
 from envoykit._async import AsyncFacade
-from envoykit._util import url, write_atomic
+from envoykit._util import listener_address, url, write_atomic
 from envoykit.admin import AdminClient
 from envoykit.binary import EnvoyBinary, find_envoy
 from envoykit.errors import (
@@ -194,10 +194,7 @@ class Supervisor:
 
     def address_of(self, listener: str) -> tuple[str, int]:
         """The real bound (host, port) of a listener, by name."""
-        bound = self._live_epoch().listeners
-        if listener not in bound:
-            raise KeyError(f"no listener named {listener!r}; listeners: {sorted(bound)}")
-        return bound[listener]
+        return listener_address(self._live_epoch().listeners, listener)
 
     def url_of(self, listener: str, scheme: str = "http") -> str:
         """``scheme://host:port`` of a listener, by name."""

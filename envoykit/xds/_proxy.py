@@ -30,7 +30,13 @@ from typing import Any, Literal
 
 from envoykit._async import AsyncFacade
 from envoykit._net import free_port
-from envoykit._util import ConfigLike, private_directory, url, write_atomic
+from envoykit._util import (
+    ConfigLike,
+    listener_address,
+    private_directory,
+    url,
+    write_atomic,
+)
 from envoykit.admin import AdminClient
 from envoykit.config import Bootstrap
 from envoykit.errors import SemanticError, XdsUpdateRejected
@@ -144,10 +150,7 @@ class DynamicProxy:
 
     def address_of(self, listener: str) -> tuple[str, int]:
         """The bound (host, port) of a listener (asked from Envoy: LDS listeners too)."""
-        bound = self._admin().listeners()
-        if listener not in bound:
-            raise KeyError(f"no listener named {listener!r}; listeners: {sorted(bound)}")
-        return bound[listener]
+        return listener_address(self._admin().listeners(), listener)
 
     def url_of(self, listener: str, scheme: str = "http") -> str:
         """``scheme://host:port`` of a listener."""

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from envoykit._util import host_port, private_directory, url, write_atomic
+from envoykit._util import host_port, listener_address, private_directory, url, write_atomic
 
 
 def mode(path: Path) -> int:
@@ -58,3 +58,10 @@ def test_host_port_brackets_ipv6() -> None:
     assert host_port("::1", 9901) == "[::1]:9901"
     assert host_port("[::1]", 80) == "[::1]:80"
     assert url("https", "::1", 443, "/x") == "https://[::1]:443/x"
+
+
+def test_listener_address_names_the_listeners_there_are() -> None:
+    bound = {"https": ("127.0.0.1", 8443), "http": ("127.0.0.1", 8080)}
+    assert listener_address(bound, "http") == ("127.0.0.1", 8080)
+    with pytest.raises(KeyError, match=r"'admin'; listeners: \['http', 'https'\]"):
+        listener_address(bound, "admin")
