@@ -85,7 +85,26 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], state: _State) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.state = state
+        self.open: set[socket.socket] = set()
         super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.state.lock:
+            self.open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.state.lock:
+            self.open.discard(request)
+        super().shutdown_request(request)
+
+    def drop_connections(self) -> None:
+        """End the kept-alive connections too: a closed upstream answers nothing more."""
+        with self.state.lock:
+            connections = list(self.open)
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
 
 
 class Upstream:
@@ -153,8 +172,10 @@ class Upstream:
         self.state.status = status
 
     def close(self) -> None:
+        """Stop: no new connections, and the open (kept-alive) ones are ended."""
         self._server.shutdown()
         self._server.server_close()
+        self._server.drop_connections()
         self._thread.join(timeout=5)
 
     def __enter__(self) -> Upstream:
