@@ -106,6 +106,7 @@ def test_path_and_header_routing_redirects_and_direct_answers(
         ping = get("/ping")
         assert (ping.status_code, ping.text) == (200, "pong")
         assert get("/nothing-here").status_code == 404
+        assert get("/ping/more").status_code == 404  # an exact path is not a prefix
         assert client.get(url + "/api/x", headers={"host": "other.example.com"}
                           ).status_code == 404
         for path, headers in (("/api/orders", {}), ("/api/orders", {"x-canary": "1"}),
