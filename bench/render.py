@@ -1,73 +1,150 @@
-"""Build+render time of the builder for 10 / 1,000 / 10,000 sites vs `envoy --mode validate`.
+"""Build + check + render time of the builder against `envoy --mode validate` of the same config.
 
-Target (issue 2): Python build+render of 10,000 sites <= 0.2x envoy's validate of the same
-config, and linear in the number of sites. Medians of rounds; the last line is JSON.
+Cases: 1 route per site at 1,000 and 10,000 sites; 5 routes per site (a header-routed canary,
+a weighted split with retries, a direct answer, a redirect, a catch-all; 100 shared services)
+at 1,000 and 10,000 sites. Python time = ``EdgeProxy`` calls + ``build()`` + ``check()`` +
+``to_json()``. Each round times Python and then envoy's validate of the JSON just made
+(interleaved, same run); the figures are medians of the rounds.
+
+Targets (issues 2 and 11), evaluated here:
+  * at 10,000 sites, Python <= 0.2x envoy's validate, for both shapes;
+  * linear: time per site at 10,000 sites <= 1.5x the time per site at 1,000 sites.
+
+    python bench/render.py [--rounds 3]
+
+Last line: JSON with ``sites``, ``build_render_s``, ``envoy_validate_s``, ``ratio``,
+``routes``, ``routed_build_render_s``, ``routed_envoy_validate_s``, ``routed_ratio``,
+``linear`` and ``target_met``. Exit status 1 if a target is missed or a run fails.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from envoykit import EdgeProxy, to_json
+from envoykit import EdgeProxy, Redirect, Respond, Retry, Route, check, to_json
 from envoykit.validation import envoy_validate_file
 
-SIZES = (10, 1_000, 10_000)
+RATIO_TARGET = 0.2
+LINEAR_TARGET = 1.5
+SERVICES = 100
 
 
-def build_edge(sites: int) -> EdgeProxy:
+def address(i: int) -> str:
+    return f"127.0.{(i >> 8) & 255}.{i & 255 or 1}:8080"
+
+
+def simple_edge(sites: int) -> EdgeProxy:
     edge = EdgeProxy("bench").http(8080, address="127.0.0.1").rate_limit(1000)
     for i in range(sites):
-        edge.site(f"s{i}.example.com", f"127.0.{(i >> 8) & 255}.{i & 255 or 1}:8080")
+        edge.site(f"s{i}.example.com", address(i))
     return edge
 
 
-def build_render(sites: int) -> tuple[float, str]:
+def routed_edge(sites: int) -> EdgeProxy:
+    edge = EdgeProxy("bench").http(8080, address="127.0.0.1").rate_limit(1000)
+    for k in range(SERVICES):
+        edge.service(f"api{k}", address(3 * k + 1)).service(f"canary{k}", address(3 * k + 2))
+        edge.service(f"web{k}", address(3 * k + 3))
+    retry = Retry(attempts=1, per_try_timeout="2s")
+    for i in range(sites):
+        k = i % SERVICES
+        edge.site(f"s{i}.example.com", routes=[
+            Route("/api/", headers={"x-canary": "1"}, to=f"canary{k}"),
+            Route("/api/", to={f"api{k}": 90, f"canary{k}": 10}, retries=retry, timeout="5s"),
+            Route(path="/healthz", respond=Respond(200, "ok")),
+            Route(path="/old", redirect=Redirect(path="/new")),
+            Route("/", to=f"web{k}"),
+        ])
+    return edge
+
+
+def python_time(make: Callable[[int], EdgeProxy], sites: int) -> tuple[float, str]:
     start = time.perf_counter()
-    text = to_json(build_edge(sites).build(), indent=None)
-    return time.perf_counter() - start, text
+    bootstrap = make(sites).build()
+    issues = check(bootstrap)
+    text = to_json(bootstrap, indent=None)
+    elapsed = time.perf_counter() - start
+    if issues:
+        raise SystemExit(f"check() found problems in the bench config: {issues[:3]}")
+    return elapsed, text
 
 
-def median_of(rounds: int, sites: int) -> tuple[float, str]:
-    times, text = [], ""
-    for _ in range(rounds):
-        elapsed, text = build_render(sites)
-        times.append(elapsed)
-    return statistics.median(times), text
-
-
-def validate_time(text: str, rounds: int) -> float:
+def validate_time(text: str) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "envoy.json"
         path.write_text(text)
-        times = []
-        for _ in range(rounds):
-            start = time.perf_counter()
-            envoy_validate_file(path, timeout=300)
-            times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        start = time.perf_counter()
+        envoy_validate_file(path, timeout=600)
+        return time.perf_counter() - start
+
+
+@dataclass
+class Row:
+    shape: str
+    sites: int
+    routes: int
+    python_s: float
+    envoy_s: float
+    json_bytes: int
+
+    @property
+    def ratio(self) -> float:
+        return self.python_s / self.envoy_s
+
+    @property
+    def per_site_us(self) -> float:
+        return self.python_s / self.sites * 1e6
+
+
+def measure(shape: str, make: Callable[[int], EdgeProxy], sites: int, routes: int,
+            rounds: int) -> Row:
+    py, envoy, size = [], [], 0
+    for _ in range(rounds):  # interleaved: Python, then envoy on the same config
+        elapsed, text = python_time(make, sites)
+        py.append(elapsed)
+        envoy.append(validate_time(text))
+        size = len(text)
+    return Row(shape, sites, routes, statistics.median(py), statistics.median(envoy), size)
 
 
 def main() -> int:
-    rows = []
-    for sites in SIZES:
-        rounds = 5 if sites < 10_000 else 3
-        py, text = median_of(rounds, sites)
-        envoy = validate_time(text, 3 if sites < 10_000 else 1)
-        rows.append((sites, py, envoy, len(text)))
-    print(f"{'sites':>7} {'build+render s':>15} {'per site us':>12} {'envoy validate s':>17} "
-          f"{'ratio':>7} {'json MiB':>9}")
-    for sites, py, envoy, size in rows:
-        print(f"{sites:>7} {py:>15.4f} {py / sites * 1e6:>12.1f} {envoy:>17.3f} "
-              f"{py / envoy:>7.3f} {size / 2**20:>9.2f}")
-    sites, py, envoy, _ = rows[-1]
-    print(json.dumps({"sites": sites, "build_render_s": round(py, 4),
-                      "envoy_validate_s": round(envoy, 3)}))
-    return 0
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per case (>= 3)")
+    rounds = max(3, parser.parse_args().rounds)
+    rows = [measure(shape, make, sites, per * sites, rounds)
+            for shape, make, per in (("1 route", simple_edge, 1), ("5 routes", routed_edge, 5))
+            for sites in (1_000, 10_000)]
+    print(f"{'shape':>9} {'sites':>7} {'routes':>7} {'python s':>9} {'per site us':>12} "
+          f"{'envoy validate s':>17} {'ratio':>6} {'json MiB':>9}")
+    for r in rows:
+        print(f"{r.shape:>9} {r.sites:>7} {r.routes:>7} {r.python_s:>9.3f} "
+              f"{r.per_site_us:>12.1f} {r.envoy_s:>17.3f} {r.ratio:>6.3f} "
+              f"{r.json_bytes / 2**20:>9.2f}")
+    small, big, routed_small, routed_big = rows
+    linear = max(big.per_site_us / small.per_site_us,
+                 routed_big.per_site_us / routed_small.per_site_us)
+    met = big.ratio <= RATIO_TARGET and routed_big.ratio <= RATIO_TARGET \
+        and linear <= LINEAR_TARGET
+    print(f"targets: ratio <= {RATIO_TARGET} at 10,000 sites (got {big.ratio:.3f} and "
+          f"{routed_big.ratio:.3f}); per-site growth 1,000 -> 10,000 <= {LINEAR_TARGET}x "
+          f"(got {linear:.2f}x): {'met' if met else 'MISSED'}")
+    print(json.dumps({
+        "sites": big.sites, "build_render_s": round(big.python_s, 4),
+        "envoy_validate_s": round(big.envoy_s, 3), "ratio": round(big.ratio, 3),
+        "routes": routed_big.routes, "routed_build_render_s": round(routed_big.python_s, 4),
+        "routed_envoy_validate_s": round(routed_big.envoy_s, 3),
+        "routed_ratio": round(routed_big.ratio, 3), "linear": round(linear, 2),
+        "rounds": rounds, "target_met": met,
+    }))
+    return 0 if met else 1
 
 
 if __name__ == "__main__":

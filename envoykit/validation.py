@@ -12,7 +12,7 @@ import os
 import subprocess
 import tempfile
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ from envoykit.config import (
     TypedConfig,
     registered_types,
 )
+from envoykit.config._base import format_path
 from envoykit.config.tls import INTERMEDIATE_CIPHERS
 from envoykit.errors import Issue, SemanticError, ValidationError
 from envoykit.render import ConfigLike, to_dict, to_json
@@ -371,21 +372,31 @@ def _data_sources(node: Any, path: str) -> Iterator[tuple[str, DataSource]]:
 
 def _models(node: Any, path: str, kinds: tuple[type[EnvoyModel], ...]
             ) -> Iterator[tuple[str, EnvoyModel]]:
-    """Every model of one of ``kinds`` under ``node``, with its field path."""
+    """Every model of one of ``kinds`` under ``node``, with its field path (the path is
+    only formatted for what is found: a 10,000-site config has ~700,000 nodes)."""
+    parts: list[str | int] = [path] if path else []
+    for found_parts, found in _walk(node, parts, kinds):
+        yield format_path(found_parts), found
+
+
+def _walk(node: Any, parts: list[str | int], kinds: tuple[type[EnvoyModel], ...]
+          ) -> Iterator[tuple[list[str | int], EnvoyModel]]:
     if isinstance(node, kinds):
-        yield path, node
-    elif isinstance(node, list):
-        for i, item in enumerate(node):
-            if not isinstance(item, _SCALARS):
-                yield from _models(item, f"{path}[{i}]", kinds)
+        yield parts, node
+        return
+    if isinstance(node, EnvoyModel):
+        items: Iterable[tuple[str | int, Any]] = node.__dict__.items()
     elif isinstance(node, dict):
-        for key, item in node.items():
-            if not isinstance(item, _SCALARS):
-                yield from _models(item, f"{path}.{key}" if path else str(key), kinds)
-    elif isinstance(node, EnvoyModel):
-        for name, value in node.__dict__.items():
-            if value is not None and not isinstance(value, _SCALARS):
-                yield from _models(value, f"{path}.{name}" if path else name, kinds)
+        items = node.items()
+    elif isinstance(node, list):
+        items = enumerate(node)
+    else:
+        return
+    for key, value in items:
+        if value is not None and not isinstance(value, _SCALARS):
+            parts.append(key)
+            yield from _walk(value, parts, kinds)
+            parts.pop()
 
 
 _SCALARS = (str, int, float, bool, timedelta)

@@ -49,6 +49,7 @@ from envoykit.builder._intent import (
     check_host,
     fail,
     parse_upstream,
+    slug,
 )
 from envoykit.builder._resolve import Resolution, resolve
 from envoykit.builder._routes import Header, Redirect, Respond, Retry, Route
@@ -104,6 +105,7 @@ class EdgeProxy:
         self.name = name
         self.defaults = defaults or EdgeDefaults()
         self.sites: list[Site] = []
+        self._hosts: set[str] = set()
         self.services: list[Service] = []
         self._https: tuple[str, int] | None = None
         self._https_port: int | None = None
@@ -176,7 +178,7 @@ class EdgeProxy:
         """
         where = f"site({host!r})"
         name = check_host(where, host)
-        if any(s.host == name for s in self.sites):
+        if name in self._hosts:
             raise fail(where, "this host is already a site")
         if upstreams and routes:
             raise fail(where, "give upstreams (one service for the whole site) or routes=, "
@@ -205,6 +207,7 @@ class EdgeProxy:
             self.service(site.slug, *parsed, tls=upstream_tls, http2=http2_upstream,
                          dns_lookup_family=dns_lookup_family)
         self.sites.append(site)
+        self._hosts.add(name)
         return self
 
     def _site_routes(self, where: str, slug_host: str, upstreams: tuple[tuple[str, int], ...],
@@ -212,8 +215,7 @@ class EdgeProxy:
                      prefix_rewrite: str | None, host_rewrite: str | None
                      ) -> tuple[Route, ...]:
         if upstreams:
-            slug = Site(host=slug_host, routes=()).slug
-            return (Route(prefix="/", to=slug, rewrite_prefix=prefix_rewrite,
+            return (Route(prefix="/", to=slug(slug_host), rewrite_prefix=prefix_rewrite,
                           host_rewrite=host_rewrite,
                           timeout=as_duration(f"{where}.timeout", timeout)
                           if timeout is not None else None),)

@@ -37,6 +37,8 @@ def route_issues(where: str, routes: tuple[Route, ...], domains: list[str],
 
 
 def _regex_issues(at: str, route: Route) -> list[Issue]:
+    if route.regex is None and route.rewrite_regex is None and not route.header_matchers:
+        return []
     patterns = [("regex", route.regex)] if route.regex is not None else []
     patterns += [(f"headers[{h.name!r}].regex", h.regex) for h in route.header_matchers
                  if h.regex is not None]
@@ -47,14 +49,17 @@ def _regex_issues(at: str, route: Route) -> list[Issue]:
 
 
 def _split_issues(at: str, route: Route) -> list[Issue]:
+    if not route.split:
+        return []
     issues = []
     for name, weight in route.split:
         if not isinstance(weight, int) or isinstance(weight, bool) or weight < 1:
             issues.append(Issue(f"{at}.to[{name!r}]", f"a split weight must be a positive "
                                                       f"integer, got {weight!r}"))
     names = [n for n, _ in route.split]
-    issues += [Issue(f"{at}.to", f"service {n!r} appears twice in the split")
-               for n, c in Counter(names).items() if c > 1]
+    if len(set(names)) != len(names):
+        issues += [Issue(f"{at}.to", f"service {n!r} appears twice in the split")
+                   for n, c in Counter(names).items() if c > 1]
     return issues
 
 

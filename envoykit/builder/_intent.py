@@ -131,10 +131,10 @@ class Site:
     rate_limit: RateLimit | Literal[False] | None = None
     client_ca: str | None = None
 
-    @functools.cached_property
+    @property
     def slug(self) -> str:
         """A stat- and name-safe form of the host: ``a.example.com`` → ``a_example_com``."""
-        return re.sub(r"[^a-z0-9]+", "_", self.host.lower()).strip("_")
+        return slug(self.host)
 
     @property
     def domains(self) -> list[str]:
@@ -185,7 +185,11 @@ class Edge:
     https_port: int | None = None  # the real port when ``https`` is bound to port 0
 
     def service(self, name: str) -> Service | None:
-        return next((s for s in self.services if s.name == name), None)
+        return self._service_map.get(name)
+
+    @functools.cached_property
+    def _service_map(self) -> dict[str, Service]:
+        return {s.name: s for s in self.services}
 
 
 @dataclass(frozen=True)
@@ -236,6 +240,14 @@ class EdgeDefaults:
         if not is_ip(str(self.listen_address)):
             raise fail("EdgeDefaults.listen_address",
                         f"must be an IP address (envoy binds IPs), got {self.listen_address!r}")
+
+
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+@functools.lru_cache(maxsize=65536)
+def slug(host: str) -> str:
+    return _NOT_SLUG.sub("_", host.lower()).strip("_")
 
 
 def check_choice(where: str, value: object, choices: tuple[str, ...]) -> None:

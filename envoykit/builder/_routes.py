@@ -52,7 +52,9 @@ class Header:
 def as_headers(where: str, value: Mapping[str, str | bool] | Sequence[Header]
                ) -> tuple[Header, ...]:
     """``{"x-env": "canary", "x-debug": True}`` or ``[Header(...)]`` → headers."""
-    if isinstance(value, Mapping):
+    if not value:
+        return ()
+    if isinstance(value, (dict, Mapping)):
         return tuple(Header(k, present=v) if isinstance(v, bool) else Header(k, exact=str(v))
                      for k, v in value.items())
     out = tuple(value)
@@ -191,11 +193,12 @@ class Route:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value.startswith("/")):
                 raise fail(f"{where}.{name}", f"must start with '/', got {value!r}")
-        methods = (self.methods,) if isinstance(self.methods, str) else tuple(self.methods)
-        for m in methods:
-            if m not in _METHODS:
-                raise fail(f"{where}.methods", f"{m!r} is not an HTTP method")
-        object.__setattr__(self, "methods", methods)
+        if self.methods:
+            methods = (self.methods,) if isinstance(self.methods, str) else tuple(self.methods)
+            for m in methods:
+                if m not in _METHODS:
+                    raise fail(f"{where}.methods", f"{m!r} is not an HTTP method")
+            object.__setattr__(self, "methods", methods)
         object.__setattr__(self, "headers", as_headers(f"{where}.headers", self.headers))
         object.__setattr__(self, "query", _pairs(self.query))
         if self.to is not None and not isinstance(self.to, str):
@@ -204,22 +207,24 @@ class Route:
         if len(actions) != 1:
             raise fail(where, "give exactly one action: to=, redirect= or respond=")
         for name in ("timeout", "idle_timeout"):
-            if getattr(self, name) is not None:
+            if getattr(self, name) is not None and not isinstance(getattr(self, name),
+                                                                  timedelta):
                 object.__setattr__(self, name, as_duration(f"{where}.{name}",
                                                            getattr(self, name)))
         for name in ("request_headers", "response_headers", "filters"):
             object.__setattr__(self, name, _pairs(getattr(self, name)))
         for name in ("remove_request_headers", "remove_response_headers"):
             value = getattr(self, name)
-            object.__setattr__(self, name, tuple(
-                _name(f"{where}.{name}", h) for h in ((value,) if isinstance(value, str)
-                                                      else value)))
+            if value:
+                object.__setattr__(self, name, tuple(
+                    _name(f"{where}.{name}", h) for h in ((value,) if isinstance(value, str)
+                                                          else value)))
         if self.rewrite_prefix is not None and self.rewrite_regex is not None:
             raise fail(where, "give rewrite_prefix= or rewrite_regex=, not both")
         for name, kind in (("retries", Retry), ("redirect", Redirect), ("respond", Respond),
                            ("cors", CorsPolicy)):
             value = getattr(self, name)
-            if value is not None and not isinstance(value, kind):
+            if value is not None and type(value) is not kind and not isinstance(value, kind):
                 raise fail(f"{where}.{name}", f"expected {kind.__name__}(...), got {value!r}")
         for key, config in self.filter_configs:
             if not isinstance(config, (TypedConfig, Mapping)):
@@ -298,6 +303,8 @@ class Route:
 
 
 def _pairs(value: Any) -> tuple[tuple[str, Any], ...]:
-    if isinstance(value, Mapping):
+    if not value:
+        return ()
+    if isinstance(value, (dict, Mapping)):  # dict first: the common case, and fast
         return tuple(value.items())
     return tuple(tuple(p) for p in value)
