@@ -6,6 +6,7 @@ import contextlib
 import json
 import socket
 import ssl
+import sys
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -97,6 +98,13 @@ class _Server(ThreadingHTTPServer):
         with self.state.lock:
             self.open.discard(request)
         super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A peer that went away (or a connection ended by :meth:`drop_connections`) is
+        not an error worth a traceback on stderr."""
+        if isinstance(sys.exc_info()[1], (ConnectionError, ssl.SSLError)):
+            return
+        super().handle_error(request, client_address)
 
     def drop_connections(self) -> None:
         """End the kept-alive connections too: a closed upstream answers nothing more."""

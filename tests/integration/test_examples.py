@@ -68,6 +68,9 @@ def test_there_is_an_example_for_every_scenario_of_the_seed() -> None:
         "local_rate_limit", "admin_and_stats", "config_yaml_override", "access_log_json",
         "upstream_tls_verify", "mtls", "jwt_auth", "rbac", "oauth2_login", "ipv6_and_dns",
         "front_proxy_generator",
+        # issue 11: an edge beyond host -> upstreams
+        "path_routing", "canary_release", "retries_and_health", "sticky_sessions", "websocket",
+        "tcp_and_passthrough", "unit_testing_routes",
     }
     assert expected <= names, f"missing examples: {sorted(expected - names)}"
     docs = DOCS / "examples"
