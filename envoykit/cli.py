@@ -22,9 +22,9 @@ from envoykit import (
     Bootstrap,
     ConfigLoadError,
     EnvoykitError,
+    EnvoyValidationError,
     ModelError,
     SemanticError,
-    ValidationError,
     __version__,
     find_envoy,
     to_dict,
@@ -36,7 +36,7 @@ from envoykit._cli.output import install_handler, print_json
 from envoykit._cli.source import ConfigSource, UsageError, UserCodeError, parse_source
 from envoykit._util import write_atomic
 from envoykit.admin import AdminClient, StatsSnapshot
-from envoykit.diff import diff
+from envoykit.diff import diff_configs
 
 __all__ = ["build_parser", "main"]
 
@@ -286,11 +286,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     source = parse_source(args.config)  # a missing file is a usage error, even with --json
     try:
         _validate(source, args, result)
-    except ValidationError as exc:
+    except EnvoyValidationError as exc:
         _record_failure(result, exc)
         result["error"] = _TEMP_CONFIG_RE.sub(args.config, str(exc))
         if not args.json:
-            raise ValidationError(result["error"], output=exc.output,
+            raise EnvoyValidationError(result["error"], output=exc.output,
                                   returncode=exc.returncode) from None
     except (EnvoykitError, UserCodeError) as exc:
         _record_failure(result, exc)
@@ -323,7 +323,7 @@ def _record_failure(result: dict[str, Any], exc: Exception) -> None:
     if isinstance(exc, ConfigLoadError):
         result["issues"] = [{"path": f"{exc.source}:{exc.line}" if exc.line else exc.source,
                              "message": str(exc)}]
-    if isinstance(exc, ValidationError):
+    if isinstance(exc, EnvoyValidationError):
         result["envoy"] = "failed"
         result["envoy_output"] = exc.output
 
@@ -338,7 +338,7 @@ def _ok_line(config: str, result: dict[str, Any]) -> str:
 def cmd_diff(args: argparse.Namespace) -> int:
     """``envoykit diff``."""
     old_source, new_source = parse_source(args.old), parse_source(args.new)
-    changes = diff(to_dict(old_source.load()), to_dict(new_source.load()))
+    changes = diff_configs(to_dict(old_source.load()), to_dict(new_source.load()))
     if args.json:
         print_json({"old": args.old, "new": args.new, "equal": changes.is_empty,
                     **changes.to_dict()})

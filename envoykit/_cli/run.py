@@ -22,7 +22,7 @@ from envoykit import Bootstrap, EnvoykitError, SemanticError, check, to_dict
 from envoykit._cli.output import install_handler
 from envoykit._cli.source import ConfigSource, UsageError, UserCodeError
 from envoykit._util import write_atomic
-from envoykit.process import Event, State, Supervisor
+from envoykit.process import Supervisor, SupervisorEvent, SupervisorState
 
 __all__ = ["RunOptions", "Runner", "setup_logging"]
 
@@ -106,7 +106,7 @@ class Runner:
             if self._stop:
                 log.info("stopping envoy")
                 return 0
-            if supervisor.state is State.FAILED:
+            if supervisor.state is SupervisorState.FAILED:
                 log.error("%s", supervisor.error or "envoy failed")
                 return 1
             if self._reload or self._file_changed():
@@ -201,7 +201,7 @@ def _stamp(path: Path | None) -> tuple[int, int] | None:
     return stat.st_mtime_ns, stat.st_size
 
 
-def _report(event: Event) -> None:
+def _report(event: SupervisorEvent) -> None:
     """Log what a user running in the foreground wants to know."""
     if event.kind in ("crash", "gave_up", "hot_restart_failed", "unready"):
         log.warning("%s: %s", event.kind.replace("_", " "), event.message)

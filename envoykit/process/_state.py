@@ -6,10 +6,10 @@ import enum
 import time
 from dataclasses import dataclass, field
 
-__all__ = ["Backoff", "EpochInfo", "Event", "State"]
+__all__ = ["Backoff", "EpochInfo", "SupervisorEvent", "SupervisorState"]
 
 
-class State(str, enum.Enum):
+class SupervisorState(str, enum.Enum):
     """Where the supervised Envoy is in its lifecycle."""
 
     STOPPED = "stopped"
@@ -21,7 +21,7 @@ class State(str, enum.Enum):
 
 
 @dataclass(frozen=True)
-class Event:
+class SupervisorEvent:
     """Something the supervisor did or saw; passed to every ``on_event`` callback.
 
     ``kind``: ``state`` (plain state change), ``started`` (an epoch 0 is live: start,
@@ -33,11 +33,16 @@ class Event:
     """
 
     kind: str
-    state: State
+    state: SupervisorState
     epoch: int | None = None
     pid: int | None = None
     message: str = ""
     time: float = field(default_factory=time.time)
+
+
+# the package's own short names (public names are SupervisorState / SupervisorEvent)
+State = SupervisorState
+Event = SupervisorEvent
 
 
 @dataclass(frozen=True)
