@@ -68,6 +68,7 @@ from envoykit.validation import envoy_validate_file
 __all__ = ["AsyncSupervisor", "Supervisor"]
 
 _log = logging.getLogger("envoykit.process")
+_events = logging.getLogger("envoykit.process.events")
 EventCallback = Callable[[Event], None]
 _SHM_DIR = Path("/dev/shm")
 
@@ -590,6 +591,9 @@ class Supervisor:
                     f"within {self.backoff.stable_after:g}s of starting; giving up",
                     returncode=last.returncode, output_tail=last.output_tail))
                 return
+            quick = f"{self.backoff.quick_failures} of {self.backoff.max_quick_failures}"
+            self._emit(Event("backoff", self._state, crashed.number, None,
+                             f"restarting in {delay:g}s (quick crash {quick})"))
             if self._stopping.wait(delay):
                 return
             try:
@@ -697,7 +701,7 @@ class Supervisor:
 
     def _emit(self, event: Event) -> None:
         self.events.append(event)
-        _log.debug("event %s: %s %s", event.kind, event.state.value, event.message)
+        _events.log(event.level, "%s", event.describe(), extra=event.fields())
         for callback in list(self._callbacks):
             try:
                 callback(event)
