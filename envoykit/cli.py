@@ -172,6 +172,8 @@ def _add_run(sub: SubParsers) -> None:
                    help="write the admin address (HOST:PORT) to FILE, again after each "
                    "hot restart")
     p.add_argument("--envoy", metavar="PATH", help="use this envoy binary")
+    p.add_argument("--log-format", choices=("text", "json"), default="text",
+                   help="json: one JSON object per line on stderr (supervisor events)")
     p.set_defaults(handler=cmd_run)
 
 
@@ -356,10 +358,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         log_path=args.log_path, concurrency=args.concurrency, config_yaml=args.config_yaml,
         drain_time_s=args.drain_time_s, parent_shutdown_time_s=args.parent_shutdown_time_s,
         watch=args.watch, watch_interval=args.watch_interval,
-        admin_address_path=args.admin_address_path,
+        admin_address_path=args.admin_address_path, log_format=args.log_format,
         supervisor_options={"binary": find_envoy(args.envoy)},
     )
-    setup_logging()
+    setup_logging(args.log_format)
     return Runner(source, options).run()
 
 

@@ -9,6 +9,7 @@ not be started or kept running.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
@@ -19,9 +20,9 @@ from types import FrameType
 from typing import Any
 
 from envoykit import Bootstrap, EnvoykitError, SemanticError, check, to_dict
-from envoykit._cli.output import install_handler, write_atomic
+from envoykit._cli.output import JsonFormatter, install_handler, progress, write_atomic
 from envoykit._cli.source import ConfigSource, UsageError, UserCodeError
-from envoykit.process import Event, State, Supervisor
+from envoykit.process import State, Supervisor
 
 __all__ = ["RunOptions", "Runner", "setup_logging"]
 
@@ -42,6 +43,7 @@ class RunOptions:
     watch: bool = False
     watch_interval: float = 1.0
     admin_address_path: str | None = None
+    log_format: str = "text"
     supervisor_options: Mapping[str, Any] = field(default_factory=dict)
 
     def supervisor_kwargs(self) -> dict[str, Any]:
@@ -73,19 +75,26 @@ class Runner:
 
     def run(self) -> int:
         """Run until SIGTERM/SIGINT; the process exit code."""
-        bootstrap = _prepared(self.source.load())
-        supervisor = Supervisor(bootstrap, on_event=_report, **self.options.supervisor_kwargs())
+        with self._progress("checking the config"):
+            bootstrap = _prepared(self.source.load())
+        supervisor = Supervisor(bootstrap, **self.options.supervisor_kwargs())
         restore = self._install_signals()
         try:
-            self._start(supervisor)
+            with self._progress("starting envoy"):
+                self._start(supervisor)
             self._announce(supervisor)
             return self._loop(supervisor)
         except _Interrupted:
             log.info("stopped before envoy was live")
             return 0
         finally:
-            supervisor.stop(graceful=True)
+            with self._progress("draining connections and stopping envoy"):
+                supervisor.stop(graceful=True)
             restore()
+
+    def _progress(self, text: str) -> contextlib.AbstractContextManager[None]:
+        """A spinner on a terminal (never in ``--log-format json``)."""
+        return progress(f"{text}…", enabled=self.options.log_format == "text")
 
     def _start(self, supervisor: Supervisor) -> None:
         """Start; a stop signal meanwhile interrupts the wait for readiness."""
@@ -123,8 +132,9 @@ class Runner:
     def _hot_restart(self, supervisor: Supervisor) -> None:
         epoch = supervisor.epoch
         try:
-            bootstrap = _prepared(self.source.load())
-            number = supervisor.hot_restart(bootstrap)
+            with self._progress("hot restart: checking, validating and switching"):
+                bootstrap = _prepared(self.source.load())
+                number = supervisor.hot_restart(bootstrap)
         except (EnvoykitError, UsageError, UserCodeError) as exc:
             log.error("reload failed, epoch %s keeps serving:\n%s", supervisor.epoch or epoch, exc)
             return
@@ -199,17 +209,15 @@ def _stamp(path: Path | None) -> tuple[int, int] | None:
     return stat.st_mtime_ns, stat.st_size
 
 
-def _report(event: Event) -> None:
-    """Log what a user running in the foreground wants to know."""
-    if event.kind in ("crash", "gave_up", "hot_restart_failed", "unready"):
-        log.warning("%s: %s", event.kind.replace("_", " "), event.message)
-    elif event.kind in ("recovered", "ready") or (event.kind == "started" and event.epoch):
-        log.info("%s", event.message)
-
-
-def setup_logging() -> None:
-    """envoy's own lines verbatim on stderr; envoykit's as ``envoykit: message``."""
+def setup_logging(log_format: str = "text") -> None:
+    """Text: envoy's own lines verbatim on stderr, envoykit's as ``envoykit: message``.
+    JSON: every line (supervisor events, envoykit's messages, envoy's own lines) as one
+    JSON object on stderr."""
     envoy = logging.getLogger("envoykit.envoy")
     envoy.setLevel(1)
     envoy.propagate = False
-    install_handler(envoy, "%(message)s")
+    if log_format == "json":
+        install_handler(logging.getLogger("envoykit"), JsonFormatter())
+        install_handler(envoy, JsonFormatter())
+    else:
+        install_handler(envoy, "%(message)s")
