@@ -32,6 +32,7 @@ from envoykit import (
     to_yaml,
     validate,
 )
+from envoykit._cli import top
 from envoykit._cli.output import install_handler, print_json, write_atomic
 from envoykit._cli.source import ConfigSource, UsageError, UserCodeError, parse_source
 from envoykit.admin import AdminClient, StatsSnapshot
@@ -101,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(sub)
     _add_stats(sub)
     _add_status(sub)
+    top.register(sub)
     sub.add_parser("demo", help="the company edge proxy demo (see `envoykit demo --help`)",
                    add_help=False)
     version = sub.add_parser("version", help="envoykit's version and the envoy binary found")
