@@ -120,6 +120,7 @@ def svg(frame: dict[str, Any], width: int = 120, title: str = "envoykit top") ->
     """One frame as an SVG image (the documentation's screenshot)."""
     console = _console(io.StringIO(), width, record=True)
     console.print(render(frame))
+    console.print()  # room below the last row (its underscores are not clipped)
     return console.export_svg(title=title)
 
 

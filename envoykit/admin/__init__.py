@@ -7,7 +7,7 @@
         snap = admin.stats(filter=r"^http\\.ingress_http")
         snap["http.ingress_http.downstream_rq_total"]
         admin.config_dump(resource="dynamic_listeners").dynamic_listeners
-        assert admin.histogram("http.ingress_http.downstream_rq_time").p99 < 50
+        assert admin.histogram("http.ingress_http.downstream_rq_time").percentile(99) < 50
         admin.prometheus().value("envoy_server_live")                # prometheus_client
 
 ``AsyncAdminClient`` has the same methods, awaited. Errors are :class:`AdminError`

@@ -46,7 +46,7 @@ class Histogram:
     when the histogram has no samples. ``buckets`` / ``interval_buckets`` are filled when
     the histogram was read with detailed buckets (:meth:`AdminClient.histogram`)::
 
-        assert admin.histogram("cluster.a_example_com.upstream_rq_time").p99 < 50
+        assert admin.histogram("cluster.a_example_com.upstream_rq_time").percentile(99) < 50
     """
 
     name: str
@@ -68,6 +68,16 @@ class Histogram:
         except KeyError:
             known = ", ".join(f"{k:g}" for k in values)
             raise KeyError(f"{self.name}: no quantile {q:g} (envoy computed: {known})") from None
+
+    def percentile(self, q: float, *, interval: bool = False) -> float:
+        """The value at quantile ``q`` in percent as a number, for one-line assertions:
+        ``admin.histogram(name).percentile(99) < 50``. ValueError (naming the histogram)
+        when it has no samples yet, KeyError for a quantile envoy does not compute."""
+        value = self.quantile(q, interval=interval)
+        if value is None:
+            raise ValueError(f"{self.name} has no samples yet (envoy computes quantiles at "
+                             "each stats flush)")
+        return value
 
     @property
     def p50(self) -> float | None:

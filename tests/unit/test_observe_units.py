@@ -8,7 +8,13 @@ import logging
 import pytest
 
 from envoykit._cli.output import JsonFormatter
-from envoykit.admin import AdminResponseError, Bucket, parse_prometheus, parse_stats_json
+from envoykit.admin import (
+    AdminResponseError,
+    Bucket,
+    Histogram,
+    parse_prometheus,
+    parse_stats_json,
+)
 from envoykit.process import Event, State
 
 DETAILED = {"stats": [{"histograms": {
@@ -35,8 +41,12 @@ def test_detailed_histograms_carry_quantiles_and_buckets() -> None:
     assert h.bucket_of(0) == Bucket(0.0, 0.0, 2)  # a zero-width bucket holds its bound
     assert h.bucket_of(205, interval=True) == Bucket(200.0, 10.0, 1)
     assert Bucket(200.0, 10.0, 5).upper_bound == 210.0
+    assert h.percentile(99) == 209.9 and h.percentile(0, interval=True) == 200
     with pytest.raises(KeyError, match="no quantile 95"):
         h.quantile(95)
+    empty = Histogram("x.rq_time", {50.0: None}, {50.0: None})
+    with pytest.raises(ValueError, match=r"x\.rq_time has no samples yet"):
+        empty.percentile(50)
 
 
 PROM = """\
