@@ -199,3 +199,24 @@ def test_top_in_tmux_under_load(edge: Edge, load: None, tmux: Callable[..., str]
     tmux("send-keys", "-t", "top", "q")
     wait_until(lambda: "top" not in tmux("list-sessions", "-F", "#S").split(),
                "top to quit on q")
+
+
+def test_json_streams_one_object_per_frame(edge: Edge) -> None:
+    argv = [sys.executable, "-m", "envoykit.cli", "top", "--admin", edge.proxy.admin_address,
+            "--interval", "0.2", "--json", "--filter", "a_"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        frames = [json.loads(proc.stdout.readline()) for _ in range(3)]
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    assert [len(f["sites"][0]["history"]) for f in frames] == [1, 2, 3]
+    assert all([s["site"] for s in f["sites"]] == ["a.example.com"] for f in frames)
+    assert all(f["sites"][0]["requests"] == 5 and f["sample_seconds"] > 0 for f in frames)
+
+
+def test_the_live_view_needs_a_terminal(edge: Edge) -> None:
+    done = top(edge)
+    assert done.returncode == 2
+    assert "top needs a terminal; use --once or --json" in done.stderr

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import sys
 
 import pytest
 
-from envoykit._cli.output import JsonFormatter
+from envoykit._cli.output import JsonFormatter, progress
 from envoykit.admin import (
     AdminResponseError,
     Bucket,
@@ -99,3 +101,25 @@ def test_json_formatter_writes_one_object_with_the_extra_fields() -> None:
     assert data == {"level": "warning", "logger": "envoykit.process.events",
                     "message": "crash happened", "event": "crash", "state": "restarting",
                     "epoch": 1, "pid": 7, "reason": "why"}
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_spins_on_a_terminal_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    screen = Terminal()
+    monkeypatch.setattr(sys, "stderr", screen)
+    with progress("draining connections…"):
+        pass
+    assert "draining connections…" in screen.getvalue()
+    quiet = Terminal()
+    monkeypatch.setattr(sys, "stderr", quiet)
+    with progress("draining connections…", enabled=False):  # --log-format json
+        pass
+    piped = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", piped)
+    with progress("draining connections…"):
+        pass
+    assert quiet.getvalue() == piped.getvalue() == ""
