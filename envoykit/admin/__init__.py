@@ -16,15 +16,6 @@ subclasses that name the endpoint.
 
 from envoykit.admin._client import AdminClient, AsyncAdminClient
 from envoykit.admin._config_dump import ConfigDump, ConfigResource
-from envoykit.admin._errors import (
-    AdminConnectError,
-    AdminError,
-    AdminHTTPError,
-    AdminParameterError,
-    AdminResponseError,
-    AdminTimeout,
-    AdminTransportError,
-)
 from envoykit.admin._models import (
     Certificate,
     ClusterStatus,
@@ -36,6 +27,15 @@ from envoykit.admin._models import (
 from envoykit.admin._prometheus import PrometheusMetrics, parse_prometheus
 from envoykit.admin._protocol import Reply
 from envoykit.admin._stats import Bucket, Histogram, StatsSnapshot, StatValue, parse_stats_json
+from envoykit.errors import (
+    AdminConnectError,
+    AdminError,
+    AdminHTTPError,
+    AdminParameterError,
+    AdminResponseError,
+    AdminTimeout,
+    AdminTransportError,
+)
 
 __all__ = [
     "AdminClient",

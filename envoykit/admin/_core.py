@@ -12,7 +12,7 @@ import httpx
 
 from envoykit.admin import _ops
 from envoykit.admin import _protocol as p
-from envoykit.admin._errors import AdminConnectError, AdminTimeout, AdminTransportError
+from envoykit.errors import AdminConnectError, AdminTimeout, AdminTransportError
 
 __all__ = ["ANY_STATUS", "Core", "Predicate", "RuntimeValue", "T"]
 

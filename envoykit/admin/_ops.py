@@ -13,7 +13,6 @@ from typing import Any
 
 from envoykit.admin import _protocol as p
 from envoykit.admin._config_dump import ConfigDump
-from envoykit.admin._errors import AdminTimeout
 from envoykit.admin._models import (
     Certificate,
     ClusterStatus,
@@ -30,6 +29,7 @@ from envoykit.admin._models import (
 )
 from envoykit.admin._prometheus import PrometheusMetrics, parse_prometheus
 from envoykit.admin._stats import Histogram, StatsSnapshot, parse_stats_json
+from envoykit.errors import AdminTimeout
 
 RuntimeValue = str | int | float | bool
 

@@ -9,7 +9,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
-from envoykit.admin._errors import AdminResponseError
+from envoykit.errors import AdminResponseError
 
 __all__ = ["PrometheusMetrics", "parse_prometheus"]
 
