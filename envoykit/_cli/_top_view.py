@@ -65,10 +65,12 @@ def _sites(sites: list[dict[str, Any]]) -> Table:
         table.add_column(name, justify="left" if name in ("SITE", "LAST MINUTE") else "right",
                          no_wrap=True)
     for s in sites:
+        name = s["site"] if s["route"] is None else f"{s['site']} [{s['route']}]"
         table.add_row(
-            s["site"], f"{s['rps']:.1f}", str(s["2xx"]), str(s["3xx"]), str(s["4xx"]),
+            Text(name), f"{s['rps']:.1f}", str(s["2xx"]), str(s["3xx"]), str(s["4xx"]),
             Text(str(s["5xx"]), style="bold red" if s["5xx"] else ""),
-            str(s["rate_limited"]), _ms(s["p50"]), _ms(s["p95"]), _ms(s["p99"]),
+            "-" if s["rate_limited"] is None else str(s["rate_limited"]),
+            _ms(s["p50"]), _ms(s["p95"]), _ms(s["p99"]),
             Text(sparkline(s["history"]), style="cyan"))
     if not sites:
         table.add_row("(no site routes to a cluster)")
@@ -84,7 +86,8 @@ def _upstreams(upstreams: list[dict[str, Any]]) -> Table:
     for u in upstreams:
         ok = u["healthy"] == u["hosts"]
         table.add_row(
-            u["cluster"], Text(f"{u['healthy']}/{u['hosts']}", style="green" if ok else "bold red"),
+            Text(u["cluster"]),  # Text: a name is not rich markup
+            Text(f"{u['healthy']}/{u['hosts']}", style="green" if ok else "bold red"),
             str(u["active_requests"]), str(u["retries"]), str(u["ejections"]), str(u["5xx"]),
             Text(", ".join(u["unhealthy"]) or "-", style="" if ok else "red"))
     return table

@@ -5,8 +5,10 @@ table from ``/config_dump`` now and then) and turned into a *frame*: a JSON-read
 with the server, one row per site and one per upstream cluster. A site is a virtual host
 that routes to a cluster; its figures are the cluster's (response classes, latency from
 ``cluster.<name>.upstream_rq_time``) plus the local rate limit counters named after it.
-The frame is drawn by :mod:`envoykit._cli._top_view`, printed once (``--once``) or
-written as one JSON object per line (``--json``).
+A route with a ``stat_prefix`` gets its own row from envoy's route stats
+(``vhost.<vhost>.route.<stat_prefix>.*``). The frame is drawn by
+:mod:`envoykit._cli._top_view`, printed once (``--once``) or written as one JSON object
+per line (``--json``).
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from envoykit.admin import AdminClient, ClusterStatus, Histogram, StatsSnapshot
 
 __all__ = ["Sampler", "register", "run"]
 
-STATS_FILTER = r"^(cluster\.|server\.)|\.http_local_rate_limit\.rate_limited$"
+STATS_FILTER = (r"^(cluster\.|server\.|vhost\.[^.]+\.route\.)"
+                r"|\.http_local_rate_limit\.rate_limited$")
 HISTORY = 60  # sparkline points: the last minute at one frame a second
 ROUTES_EVERY = 10  # re-read the route table every N frames (xDS may change it)
 CLASSES = ("2xx", "3xx", "4xx", "5xx")
@@ -95,7 +98,7 @@ class Sampler:
 
     admin: AdminClient
     _previous: tuple[float, StatsSnapshot] | None = None
-    _sites: list[tuple[str, str]] = field(default_factory=list)
+    _sites: list[Target] = field(default_factory=list)
     _history: dict[str, deque[float]] = field(default_factory=dict)
     _count: int = 0
 
@@ -117,8 +120,7 @@ class Sampler:
         previous = self._previous or (now, stats)
         self._previous = (now, stats)
         elapsed = max(now - previous[0], 1e-6)
-        sites = [self._site(host, cluster, stats, previous[1], elapsed)
-                 for host, cluster in self._sites]
+        sites = [self._site(target, stats, previous[1], elapsed) for target in self._sites]
         return {
             "admin": str(self.admin.address),
             "server": {"version": info.version_number, "state": info.state,
@@ -131,19 +133,20 @@ class Sampler:
             "sample_seconds": round(elapsed if previous[1] is not stats else 0.0, 3),
         }
 
-    def _site(self, host: str, cluster: str, now: StatsSnapshot, before: StatsSnapshot,
+    def _site(self, target: Target, now: StatsSnapshot, before: StatsSnapshot,
               elapsed: float) -> dict[str, Any]:
-        base = f"cluster.{cluster}"
+        base = target.base
         codes = {c: now.counters.get(f"{base}.upstream_rq_{c}", 0) for c in CLASSES}
         answered = sum(codes.values())
         answered_before = sum(before.counters.get(f"{base}.upstream_rq_{c}", 0) for c in CLASSES)
         rps = round((answered - answered_before) / elapsed, 2) if before is not now else 0.0
-        history = self._history.setdefault(host, deque(maxlen=HISTORY))
+        history = self._history.setdefault(base, deque(maxlen=HISTORY))
         if before is not now:
             history.append(rps)
         latency = now.histograms.get(f"{base}.upstream_rq_time")
-        return {"site": host, "cluster": cluster, "rps": rps, "requests": answered, **codes,
-                "rate_limited": rate_limited(now, cluster),
+        limited = rate_limited(now, target.cluster) if target.route is None else None
+        return {"site": target.site, "route": target.route, "cluster": target.cluster,
+                "rps": rps, "requests": answered, **codes, "rate_limited": limited,
                 **{f"p{q:g}": _quantile(latency, q) for q in (50, 95, 99)},
                 "history": list(history)}
 
@@ -189,16 +192,34 @@ def _address(address: tuple[str, int]) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def sites_of(config_dump: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(first domain, cluster) for every virtual host that routes to a cluster, wherever
-    the route table lives (inline in a listener, static or dynamic route configs)."""
-    found: dict[tuple[str, str], None] = {}
+@dataclass(frozen=True)
+class Target:
+    """One row of the sites table: a site (its first domain and cluster) or, for a route
+    with a ``stat_prefix``, that route; ``base`` is where its ``upstream_rq_*`` stats live."""
+
+    site: str
+    cluster: str
+    route: str | None
+    base: str
+
+
+def sites_of(config_dump: Mapping[str, Any]) -> list[Target]:
+    """A row for every virtual host that routes to a cluster and for every route with a
+    ``stat_prefix``, wherever the route table lives (inline in a listener, static or
+    dynamic route configs)."""
+    found: dict[Target, None] = {}
     for vhost in _virtual_hosts(config_dump):
         domains = vhost.get("domains") or [vhost.get("name", "?")]
         for route in vhost.get("routes", []):
             cluster = (route.get("route") or {}).get("cluster")
-            if cluster:
-                found[(str(domains[0]), str(cluster))] = None
+            if not cluster:
+                continue
+            site = str(domains[0])
+            found[Target(site, str(cluster), None, f"cluster.{cluster}")] = None
+            if route.get("stat_prefix"):
+                prefix = str(route["stat_prefix"])
+                base = f"vhost.{vhost.get('name', '')}.route.{prefix}"
+                found[Target(site, str(cluster), prefix, base)] = None
     return list(found)
 
 
@@ -216,11 +237,12 @@ def _virtual_hosts(node: Any) -> Iterator[Mapping[str, Any]]:
 
 def select(frame: dict[str, Any], sort: str, text: str) -> dict[str, Any]:
     """The frame with sites sorted by ``sort`` and both tables filtered by ``text``."""
-    sites = [s for s in frame["sites"] if text in s["site"] or text in s["cluster"]]
+    sites = [s for s in frame["sites"]
+             if text in s["site"] or text in s["cluster"] or text in (s["route"] or "")]
     if sort == "site":
-        sites.sort(key=lambda s: s["site"])
+        sites.sort(key=lambda s: (s["site"], s["route"] or ""))
     else:
         key = {"rps": "rps", "5xx": "5xx", "p99": "p99"}[sort]
-        sites.sort(key=lambda s: (-(s[key] or 0), s["site"]))
+        sites.sort(key=lambda s: (-(s[key] or 0), s["site"], s["route"] or ""))
     upstreams = [u for u in frame["upstreams"] if text in u["cluster"]]
     return {**frame, "sites": sites, "upstreams": upstreams}

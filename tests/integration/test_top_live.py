@@ -94,9 +94,11 @@ def test_once_json_is_exactly_the_edge(edge: Edge) -> None:
     assert frame == {
         "admin": edge.proxy.admin_address,
         "sites": [  # nothing happened during the sample: rate 0, sorted by name
-            {"site": "a.example.com", "cluster": "a_example_com", "rps": 0.0, "requests": 5,
+            {"site": "a.example.com", "route": None, "cluster": "a_example_com", "rps": 0.0,
+             "requests": 5,
              "2xx": 5, "3xx": 0, "4xx": 0, "5xx": 0, "rate_limited": 0, "history": [0.0]},
-            {"site": "b.example.com", "cluster": "b_example_com", "rps": 0.0, "requests": 5,
+            {"site": "b.example.com", "route": None, "cluster": "b_example_com", "rps": 0.0,
+             "requests": 5,
              "2xx": 3, "3xx": 0, "4xx": 0, "5xx": 2, "rate_limited": 0, "history": [0.0]},
         ],
         "upstreams": [
