@@ -23,7 +23,7 @@ lint: $(STAMP)
 	$(PY) scripts/unasync.py --check
 
 typecheck: $(STAMP)
-	$(VENV)/bin/mypy --strict envoykit
+	$(VENV)/bin/mypy --strict envoykit tests/typing
 
 test: lint typecheck
 	$(PY) -m pytest -n 2 tests

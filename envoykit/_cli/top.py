@@ -23,6 +23,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from envoykit._cli.args import SubParsers, add_admin
 from envoykit.admin import AdminClient, ClusterStatus, Histogram, StatsSnapshot
 
 __all__ = ["Sampler", "register", "run"]
@@ -35,26 +36,22 @@ CLASSES = ("2xx", "3xx", "4xx", "5xx")
 _LIMITED_RE = re.compile(r"^(?:.*\.)?(?P<prefix>[^.]+)\.http_local_rate_limit\.rate_limited$")
 
 
-def register(subparsers: Any) -> None:
-    """Add ``top`` to the ``envoykit`` sub-commands."""
-    p = subparsers.add_parser(
+def register(subparsers: SubParsers) -> argparse.ArgumentParser:
+    """Add ``top`` to the ``envoykit`` commands."""
+    p: argparse.ArgumentParser = subparsers.add_parser(
         "top", help="a live view of a running envoy (sites, upstreams, latency)",
         description="A live full-screen view of a running envoy, refreshed every interval: "
         "per site requests/s, 2xx-5xx, rate-limited, p50/p95/p99 latency and a sparkline; "
         "per upstream healthy/total hosts, active requests, retries, ejections; the server. "
         "Keys: s sort, / filter, q quit.")
-    p.add_argument("--admin", required=True, metavar="HOST:PORT",
-                   help="envoy's admin address (HOST:PORT, [::1]:PORT or unix:/path)")
+    add_admin(p)  # --admin, --timeout, --json
     p.add_argument("--interval", type=_interval, default=1.0, metavar="SECONDS",
                    help="time between frames (default 1)")
     p.add_argument("--sort", choices=SORT_KEYS, default="rps", help="site order (default rps)")
     p.add_argument("--filter", default="", metavar="TEXT", help="only sites and upstreams "
                    "whose name contains TEXT")
     p.add_argument("--once", action="store_true", help="print one frame and exit")
-    p.add_argument("--json", action="store_true",
-                   help="one JSON object per frame on stdout (with --once: just one)")
-    p.add_argument("--timeout", type=_interval, default=5.0, metavar="SECONDS")
-    p.set_defaults(handler=run)
+    return p
 
 
 def _interval(text: str) -> float:

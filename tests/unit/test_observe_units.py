@@ -17,7 +17,8 @@ from envoykit.admin import (
     parse_prometheus,
     parse_stats_json,
 )
-from envoykit.process import Event, State
+from envoykit.process import SupervisorEvent as Event
+from envoykit.process import SupervisorState as State
 
 DETAILED = {"stats": [{"histograms": {
     "supported_percentiles": [0, 50, 99],
