@@ -29,4 +29,7 @@ EXPECTED = {
     "ModelError", "ProcessError", "ProcessExited", "RateLimit", "SemanticError", "Site",
     "StartupError", "UpstreamTLS", "ValidationError", "check", "find_envoy", "load_bootstrap",
     "to_dict", "to_json", "to_yaml", "validate",
+    # fleet (envoykit.fleet, the `fleet` extra)
+    "AsyncControlPlane", "ControlPlane", "FleetError", "PushRejected", "PushTimeout",
+    "fleet_member",
 }
