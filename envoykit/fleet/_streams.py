@@ -42,6 +42,8 @@ class TypeState:
     acked: str = ""
     nacked: str = ""
     error: str = ""
+    sent: dict[str, Any] = field(default_factory=dict)       # sotw: name → packed, last sent
+    accepted: dict[str, Any] = field(default_factory=dict)   # sotw: the same, last ACKed
     known: dict[str, str] = field(default_factory=dict)      # delta: name → version held
     pending: dict[str, str] = field(default_factory=dict)    # delta: after the in-flight one
 
@@ -98,12 +100,24 @@ class Stream:
             log.warning("node %s NACKed %s version %s: %s", self.node_id, type_url,
                         state.nacked, state.error)
         else:
-            state.acked = state.sent_version or ""
+            state.acked, state.accepted = state.sent_version or "", state.sent
         self.report(self, type_url)
 
     @staticmethod
     def held(type_url: str, requested: set[str], snapshot: Snapshot) -> bool:
         return type_url in HELD_TYPES and not snapshot.names(type_url) <= requested
+
+    def routing_done(self, snapshot: Snapshot) -> bool:
+        """True when the node ACKed the snapshot's listeners and routes: clusters they no
+        longer use can go (stale clusters are removed last)."""
+        for type_url in (LISTENER, ROUTE):
+            state = self.types.get(type_url)
+            wanted = snapshot.versions.get(type_url, "")
+            if type_url == ROUTE and not snapshot.of_type(ROUTE):
+                continue
+            if state is None or state.acked != wanted:
+                return False
+        return True
 
 
 class SotwStream(Stream):
@@ -133,16 +147,22 @@ class SotwStream(Stream):
 
         version = snapshot.versions.get(type_url, "")
         names = frozenset(snapshot.names(type_url) if state.wildcard else state.names)
+        table = snapshot.of_type(type_url)
+        resources = {n: table[n].packed for n in names if n in table}
+        if type_url == CLUSTER and not self.routing_done(snapshot):
+            stale = {n: p for n, p in state.accepted.items() if n not in resources}
+            if stale:                                       # removed once routes moved on
+                resources.update(stale)
+                version = f"{version}+{len(stale)}stale"
         if version == state.sent_version and (state.wildcard or names <= state.sent_names):
             return None                                     # up to date, or parked after a NACK
         if not state.wildcard and self.held(type_url, state.names, snapshot):
             return None
-        table = snapshot.of_type(type_url)
         state.nonce = str(next(_nonces))
-        state.sent_version, state.sent_names = version, names
+        state.sent_version, state.sent_names, state.sent = version, names, resources
         return discovery_pb2.DiscoveryResponse(
             version_info=version, type_url=type_url, nonce=state.nonce,
-            resources=[table[n].packed for n in sorted(names) if n in table])
+            resources=[resources[n] for n in sorted(resources)])
 
 
 class DeltaStream(Stream):
@@ -184,6 +204,9 @@ class DeltaStream(Stream):
                    if n in table and state.known.get(n) != table[n].version]
         removed = [n for n in sorted(state.known) if n not in table
                    and (state.wildcard or n in state.names)]
+        if type_url == CLUSTER and removed and not self.routing_done(snapshot):
+            removed = []                                    # stale clusters are removed last
+            version = f"{version}+stale"
         if version == state.sent_version and not changed and not removed:
             return None
         if version == state.sent_version and state.nacked == version:
