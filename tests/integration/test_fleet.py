@@ -88,6 +88,11 @@ class Fleet:
     def all_served_by(self) -> dict[str, str]:
         return {n: self.served_by(n) for n in sorted(self.envoys)}
 
+    def connect_failures(self, node_id: str) -> int:
+        name = "cluster.envoykit_xds.upstream_cx_connect_fail"
+        with self.envoys[node_id].admin() as admin:
+            return int(admin.stats(filter=f"^{name}$").counters.get(name, 0))
+
     def rejected(self, node_id: str) -> int:
         with self.envoys[node_id].admin() as admin:
             stats = admin.stats(filter=r"^cluster_manager\.cds\.update_rejected$")
@@ -171,6 +176,9 @@ def test_envoys_serve_while_the_control_plane_is_down_and_reconverge(fleet: Flee
     fleet.plane.push(edge(fleet.a), timeout=60)
     fleet.plane.stop()
     assert set(fleet.all_served_by().values()) == {"a"}          # still serving, plane gone
+    before = {n: fleet.connect_failures(n) for n in fleet.envoys}
+    eventually(lambda: all(fleet.connect_failures(n) >= before[n] + 4 for n in fleet.envoys),
+               True, timeout=90)                                 # each backed off 4 times
     fleet.plane = ControlPlane(fleet.address).start()
     back = time.monotonic()
     current = fleet.plane.set_snapshot(edge(fleet.b))
