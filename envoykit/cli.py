@@ -101,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(sub)
     _add_stats(sub)
     _add_status(sub)
+    from envoykit._cli import fleet, serve_xds
+    for command in (serve_xds, fleet):
+        command.register(sub)
     sub.add_parser("demo", help="the company edge proxy demo (see `envoykit demo --help`)",
                    add_help=False)
     version = sub.add_parser("version", help="envoykit's version and the envoy binary found")
