@@ -76,6 +76,7 @@ class NodeStatus:
     responses_sent: int
     user_agent: str
     connected_at: float
+    metadata: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def in_sync(self) -> bool:
@@ -89,6 +90,7 @@ class _Node:
     cluster: str = ""
     group: str = ""
     user_agent: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
     streams: list[Stream] = field(default_factory=list)
     acked_version: str = ""
     nacked_version: str = ""
@@ -302,7 +304,20 @@ class AsyncControlPlane:
             error_detail=node.error, types=types,
             bytes_sent=node.bytes_closed + sum(s.bytes_sent for s in node.streams),
             responses_sent=node.responses_closed + sum(s.responses_sent for s in node.streams),
-            user_agent=node.user_agent, connected_at=node.connected_at)
+            user_agent=node.user_agent, connected_at=node.connected_at,
+            metadata=dict(node.metadata))
+
+    def forget(self, node_id: str) -> bool:
+        """Drop a disconnected node's record (and, with ``group_by="id"``, its own
+        snapshot); False if it is connected or unknown."""
+        node = self._nodes.get(node_id)
+        if node is None or node.streams:
+            return False
+        del self._nodes[node_id]
+        if not any(n.group == node.group for n in self._nodes.values()) and \
+                self._group_by == "id":
+            self._groups.pop(node.group, None)
+        return True
 
     def streams(self, node_id: str) -> list[Stream]:
         """The open streams of a node (for status services and tests)."""
@@ -350,6 +365,7 @@ class AsyncControlPlane:
         node.cluster = str(stream.node.cluster)
         node.group = self._group_of(stream.node)
         node.user_agent = f"{stream.node.user_agent_name} {_build(stream.node)}".strip()
+        node.metadata = _metadata(stream.node)           # refreshed on every connect
         node.connected_at = time.time()
         node.streams.append(stream)
         log.info("node %s connected from %s (%s)", node_id, stream.peer,
@@ -398,6 +414,13 @@ async def _read(requests: AsyncIterator[Any], queue: asyncio.Queue[Any]) -> None
         log.debug("stream ended: %s", exc)
     finally:
         queue.put_nowait(_CLOSED)
+
+
+def _metadata(node: Any) -> dict[str, Any]:
+    from google.protobuf import json_format
+
+    found: dict[str, Any] = json_format.MessageToDict(node.metadata)
+    return found
 
 
 def _build(node: Any) -> str:

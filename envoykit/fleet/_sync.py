@@ -124,6 +124,10 @@ class ControlPlane:
                 return item
         raise KeyError(f"no node {node_id!r} has connected")
 
+    def forget(self, node_id: str) -> bool:
+        """See :meth:`AsyncControlPlane.forget`."""
+        return self._call(self.core.forget, node_id)
+
     def snapshot_for(self, node_id: str) -> Snapshot | None:
         """The snapshot a node should run."""
         return self._call(self.core.snapshot_for, node_id)

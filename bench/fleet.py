@@ -1,0 +1,181 @@
+"""Fleet: push-to-all-ACKed latency of the control plane for 10, 25 and 50 Envoys.
+
+    python bench/fleet.py [--sizes 10,25,50] [--rounds 15]
+
+For each fleet size N: a control plane (in this process, ``grpc.aio``) and N supervised
+Envoys on loopback (``--concurrency 1``, half on state-of-the-world xDS, half on delta).
+One Envoy carries a closed-loop HTTP load (a child process) while ``rounds`` pushes
+alternate the site between two upstreams; each push is timed from ``push()`` to the last
+node's ACK. Then the bytes on the wire for one changed route of a 1,000-site HTTPS edge
+(one route config per site), over delta and over state of the world.
+
+Target (issue 13): with 50 Envoys, median push-to-all-ACKed <= 1,000 ms and 0 failed
+requests. The baseline is the smallest fleet of the same run: the table gives each size's
+median as a multiple of it (how the cost grows with N). ``control_plane_rss_mib`` is this
+process's RSS (control plane + supervisors).
+Last line: JSON with envoys, push_all_acked_median_ms, push_all_acked_p99_ms,
+failed_requests, control_plane_rss_mib, delta_bytes, sotw_bytes, by_size, target_met.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import psutil
+from _load import load_worker
+
+from envoykit import EdgeProxy, Supervisor
+from envoykit.fleet import ControlPlane, fleet_member
+from envoykit.fleet._snapshot import ROUTE
+from envoykit.testing.tls import TestCA
+from envoykit.testing.upstream import Upstream
+
+HOST = "a.example.com"
+TARGET_MS = 1000.0
+
+
+def edge(upstream: Upstream) -> EdgeProxy:
+    return EdgeProxy().site(HOST, upstream.address).http(port=0).no_admin()
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def wait_for_requests(member: Supervisor, count: int, timeout: float = 60.0) -> None:
+    name = "http.http.downstream_rq_total"
+    deadline = time.monotonic() + timeout
+    with member.admin() as admin:
+        while int(admin.stats(filter=f"^{name}$").counters.get(name, 0)) < count:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"the load did not reach {count} requests in {timeout} s")
+            time.sleep(0.05)
+
+
+def start_fleet(plane: ControlPlane, count: int) -> list[Supervisor]:
+    members = [Supervisor(fleet_member(plane.address, node_id=f"n{i:02d}", delta=i % 2 == 1),
+                          concurrency=1, log_level="error", startup_timeout=120)
+               for i in range(count)]
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda s: s.start(), members))
+    return members
+
+
+def stop_fleet(members: list[Supervisor]) -> None:
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda s: s.stop(graceful=False), members))
+
+
+def one_size(count: int, rounds: int, a: Upstream, b: Upstream) -> dict[str, Any]:
+    with ControlPlane() as plane:
+        plane.set_snapshot(edge(a))
+        members = start_fleet(plane, count)
+        try:
+            plane.wait_synced(timeout=120)
+            with members[0].admin() as admin:
+                port = admin.listeners()["http"][1]
+            load = subprocess.Popen(
+                [sys.executable, __file__, "--load", str(port)], stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, text=True)
+            wait_for_requests(members[0], 200)         # the load is flowing
+            times = []
+            for i in range(rounds):
+                started = time.perf_counter()
+                plane.push(edge(b if i % 2 == 0 else a), timeout=120)
+                times.append((time.perf_counter() - started) * 1000)
+            out, _ = load.communicate("", timeout=60)
+            counts = json.loads(out.strip().splitlines()[-1])
+            rss = psutil.Process().memory_info().rss / 2**20
+            acked = {s.acked_version for s in plane.status()}
+            if len(acked) != 1 or counts["requests"] == 0:
+                raise SystemExit(f"N={count}: nodes not in sync ({acked}) or no load ran")
+        finally:
+            stop_fleet(members)
+    return {"envoys": count, "median_ms": statistics.median(times),
+            "p99_ms": percentile(times, 0.99), "min_ms": min(times),
+            "failed_requests": counts["failed"], "requests": counts["requests"],
+            "rss_mib": rss}
+
+
+def wire_bytes() -> tuple[int, int]:
+    """Bytes sent for one changed route of a 1,000-site HTTPS edge: (delta, sotw)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        files = TestCA(tmp).issue("*.example.com")
+
+        def sites(changed: int | None) -> EdgeProxy:
+            proxy = EdgeProxy().https(port=0).no_admin()
+            for i in range(1000):
+                proxy.site(f"s{i}.example.com", "127.0.0.20:8080", cert=(files.cert, files.key),
+                           prefix_rewrite="/v2/" if i == changed else None)
+            return proxy
+
+        with ControlPlane() as plane:
+            plane.set_snapshot(sites(None))
+            members = [Supervisor(fleet_member(plane.address, node_id=n, delta=n == "delta"),
+                                  concurrency=1, log_level="error", startup_timeout=120)
+                       for n in ("sotw", "delta")]
+            for member in members:
+                member.start()
+            try:
+                plane.wait_synced(timeout=120)
+                before = {s.id: s.bytes_sent for s in plane.status()}
+                snapshot = plane.push(sites(7), timeout=120)
+                after = {s.id: s.bytes_sent for s in plane.status()}
+            finally:
+                stop_fleet(members)
+    assert len(snapshot.of_type(ROUTE)) == 1000
+    return after["delta"] - before["delta"], after["sotw"] - before["sotw"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="10,25,50")
+    parser.add_argument("--rounds", type=int, default=21)
+    parser.add_argument("--load", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.load:
+        load_worker("127.0.0.1", args.load, 2, headers={"host": HOST})
+        return
+    sizes = [int(s) for s in args.sizes.split(",")]
+    with Upstream("a") as a, Upstream("b") as b:
+        results = [one_size(n, args.rounds, a, b) for n in sizes]
+    delta, sotw = wire_bytes()
+    base = results[0]["median_ms"]
+    print(f"{'envoys':>6} {'median ms':>10} {'x base':>7} {'p99 ms':>8} {'min ms':>8} "
+          f"{'requests':>9} {'failed':>7} {'rss MiB':>8}")
+    for r in results:
+        print(f"{r['envoys']:>6} {r['median_ms']:>10.1f} {r['median_ms'] / base:>7.1f} "
+              f"{r['p99_ms']:>8.1f} {r['min_ms']:>8.1f} {r['requests']:>9} "
+              f"{r['failed_requests']:>7} {r['rss_mib']:>8.1f}")
+    print(f"one changed route of 1,000 sites: delta {delta} bytes, state of the world {sotw} "
+          f"bytes ({sotw / max(delta, 1):.0f}x)")
+    biggest = results[-1]
+    failed = sum(r["failed_requests"] for r in results)
+    met = biggest["envoys"] >= 50 and biggest["median_ms"] <= TARGET_MS and failed == 0
+    print(json.dumps({
+        "envoys": biggest["envoys"],
+        "push_all_acked_median_ms": round(biggest["median_ms"], 1),
+        "push_all_acked_p99_ms": round(biggest["p99_ms"], 1),
+        "failed_requests": failed,
+        "control_plane_rss_mib": round(biggest["rss_mib"], 1),
+        "delta_bytes": delta, "sotw_bytes": sotw,
+        "by_size": {str(r["envoys"]): {"median_ms": round(r["median_ms"], 1),
+                                       "p99_ms": round(r["p99_ms"], 1)} for r in results},
+        "target_met": met,
+    }))
+
+
+if __name__ == "__main__":
+    main()
