@@ -8,7 +8,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from envoykit.errors import (
+    AdminConnectError,
     AdminError,
+    AdminHTTPError,
+    AdminParameterError,
+    AdminResponseError,
+    AdminTimeout,
+    AdminTransportError,
     BinaryNotFound,
     ConfigError,
     ConfigLoadError,
@@ -16,6 +22,7 @@ from envoykit.errors import (
     FleetError,
     HotRestartError,
     Issue,
+    ModelError,
     ProcessError,
     ProcessExited,
     PushRejected,
@@ -29,10 +36,6 @@ from envoykit.errors import (
 if TYPE_CHECKING:
     from envoykit.admin import (
         AdminClient,
-        AdminConnectError,
-        AdminHTTPError,
-        AdminParameterError,
-        AdminTimeout,
         AsyncAdminClient,
         ConfigDump,
         Histogram,
@@ -41,7 +44,7 @@ if TYPE_CHECKING:
     )
     from envoykit.binary import EnvoyBinary, find_envoy
     from envoykit.builder import Cert, EdgeDefaults, EdgeProxy, RateLimit, Site, UpstreamTLS
-    from envoykit.config import Bootstrap, ModelError
+    from envoykit.config import Bootstrap
     from envoykit.diff import ConfigDiff
     from envoykit.diff import diff as diff_configs
     from envoykit.fleet import AsyncControlPlane, ControlPlane, fleet_member
@@ -70,10 +73,6 @@ _LAZY: dict[str, tuple[str, str]] = {
     "AsyncControlPlane": ("envoykit.fleet", "AsyncControlPlane"),
     "ControlPlane": ("envoykit.fleet", "ControlPlane"),
     "fleet_member": ("envoykit.fleet", "fleet_member"),
-    "AdminConnectError": ("envoykit.admin", "AdminConnectError"),
-    "AdminHTTPError": ("envoykit.admin", "AdminHTTPError"),
-    "AdminParameterError": ("envoykit.admin", "AdminParameterError"),
-    "AdminTimeout": ("envoykit.admin", "AdminTimeout"),
     "AsyncAdminClient": ("envoykit.admin", "AsyncAdminClient"),
     "Bootstrap": ("envoykit.config", "Bootstrap"),
     "Cert": ("envoykit.builder", "Cert"),
@@ -83,7 +82,6 @@ _LAZY: dict[str, tuple[str, str]] = {
     "EdgeProxy": ("envoykit.builder", "EdgeProxy"),
     "EnvoyBinary": ("envoykit.binary", "EnvoyBinary"),
     "Histogram": ("envoykit.admin", "Histogram"),
-    "ModelError": ("envoykit.config", "ModelError"),
     "RateLimit": ("envoykit.builder", "RateLimit"),
     "ServerInfo": ("envoykit.admin", "ServerInfo"),
     "Site": ("envoykit.builder", "Site"),
@@ -120,7 +118,9 @@ __all__ = [
     "AdminError",
     "AdminHTTPError",
     "AdminParameterError",
+    "AdminResponseError",
     "AdminTimeout",
+    "AdminTransportError",
     "ApplyReport",
     "AsyncAdminClient",
     "AsyncControlPlane",
