@@ -15,7 +15,13 @@ See ``docs/fleet.md``.
 
 from envoykit.errors import FleetError, PushRejected, PushTimeout
 from envoykit.fleet._member import XDS_CLUSTER, MemberTLS, fleet_member
-from envoykit.fleet._server import AsyncControlPlane, NodeStatus, ServerTLS, TypeStatus
+from envoykit.fleet._server import (
+    AsyncControlPlane,
+    FleetEvent,
+    NodeStatus,
+    ServerTLS,
+    TypeStatus,
+)
 from envoykit.fleet._snapshot import Resource, Snapshot
 from envoykit.fleet._sync import ControlPlane
 
@@ -24,6 +30,7 @@ __all__ = [
     "AsyncControlPlane",
     "ControlPlane",
     "FleetError",
+    "FleetEvent",
     "MemberTLS",
     "NodeStatus",
     "PushRejected",

@@ -27,7 +27,8 @@ from envoykit.fleet._snapshot import TYPE_ORDER, Snapshot, short_type
 from envoykit.fleet._streams import WILDCARD_TYPES, DeltaStream, SotwStream, Stream
 from envoykit.render import ConfigLike
 
-__all__ = ["AsyncControlPlane", "GroupBy", "NodeStatus", "ServerTLS", "TypeStatus"]
+__all__ = ["AsyncControlPlane", "FleetEvent", "GroupBy", "NodeStatus", "ServerTLS",
+           "TypeStatus"]
 
 log = logging.getLogger("envoykit.fleet")
 
@@ -44,6 +45,22 @@ class ServerTLS:
     cert: str
     key: str
     client_ca: str | None = None
+
+
+@dataclass(frozen=True)
+class FleetEvent:
+    """What happened on a stream: ``kind`` is ``connected``, ``disconnected``, ``ack`` or
+    ``nack``; ``type_url``, ``version`` and ``message`` (Envoy's, for a NACK) when they
+    apply."""
+
+    kind: str
+    node_id: str
+    type_url: str = ""
+    version: str = ""
+    message: str = ""
+
+
+EventCallback = Callable[[FleetEvent], None]
 
 
 @dataclass(frozen=True)
@@ -109,8 +126,10 @@ class AsyncControlPlane:
     """
 
     def __init__(self, address: str = "127.0.0.1:0", *, group_by: GroupBy = "id",
-                 tls: ServerTLS | None = None, push_timeout: float = 30.0) -> None:
+                 tls: ServerTLS | None = None, push_timeout: float = 30.0,
+                 on_event: EventCallback | None = None) -> None:
         require_grpc()
+        self._callbacks: list[EventCallback] = [on_event] if on_event else []
         self._requested = address
         self._group_by = group_by
         self._tls = tls
@@ -122,6 +141,18 @@ class AsyncControlPlane:
         self._nodes: dict[str, _Node] = {}
         self._queues: dict[Stream, asyncio.Queue[Any]] = {}
         self._changed: asyncio.Condition | None = None
+
+    def on_event(self, callback: EventCallback) -> None:
+        """Call ``callback(event)`` on every :class:`FleetEvent` (in the event loop: keep
+        it short; an exception it raises is logged and ignored)."""
+        self._callbacks.append(callback)
+
+    def _emit(self, event: FleetEvent) -> None:
+        for callback in self._callbacks:
+            try:
+                callback(event)
+            except Exception:
+                log.exception("fleet event callback failed on %s", event)
 
     # --- lifecycle ------------------------------------------------------------------------
     @property
@@ -339,7 +370,14 @@ class AsyncControlPlane:
     def _on_answer(self, stream: Stream, type_url: str) -> None:
         node = self._nodes.get(stream.node_id)
         target = self.snapshot_for(stream.node_id)
-        if node is None or target is None:
+        if node is None:
+            return
+        state = stream.types[type_url]
+        if state.error and state.nacked == state.sent_version:
+            self._emit(FleetEvent("nack", node.id, type_url, state.nacked, state.error))
+        else:
+            self._emit(FleetEvent("ack", node.id, type_url, state.acked))
+        if target is None:
             return
         if _nacked(stream, target):
             node.nacked_version = target.version
@@ -368,6 +406,7 @@ class AsyncControlPlane:
         node.metadata = _metadata(stream.node)           # refreshed on every connect
         node.connected_at = time.time()
         node.streams.append(stream)
+        self._emit(FleetEvent("connected", node_id, message=stream.peer))
         log.info("node %s connected from %s (%s)", node_id, stream.peer,
                  "delta" if stream.delta else "state of the world")
         self._notify()
@@ -379,6 +418,7 @@ class AsyncControlPlane:
             node.bytes_closed += stream.bytes_sent
             node.responses_closed += stream.responses_sent
             log.info("node %s disconnected", node.id)
+            self._emit(FleetEvent("disconnected", node.id, message=stream.peer))
         self._notify()
 
     async def serve(self, stream: Stream, requests: AsyncIterator[Any], context: Any) -> None:

@@ -8,7 +8,13 @@ from collections.abc import Awaitable, Callable, Iterable
 from types import TracebackType
 from typing import Any, TypeVar
 
-from envoykit.fleet._server import AsyncControlPlane, GroupBy, NodeStatus, ServerTLS
+from envoykit.fleet._server import (
+    AsyncControlPlane,
+    EventCallback,
+    GroupBy,
+    NodeStatus,
+    ServerTLS,
+)
 from envoykit.fleet._snapshot import Snapshot
 from envoykit.render import ConfigLike
 
@@ -26,9 +32,10 @@ class ControlPlane:
     """
 
     def __init__(self, address: str = "127.0.0.1:0", *, group_by: GroupBy = "id",
-                 tls: ServerTLS | None = None, push_timeout: float = 30.0) -> None:
+                 tls: ServerTLS | None = None, push_timeout: float = 30.0,
+                 on_event: EventCallback | None = None) -> None:
         self.core = AsyncControlPlane(address, group_by=group_by, tls=tls,
-                                      push_timeout=push_timeout)
+                                      push_timeout=push_timeout, on_event=on_event)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
@@ -123,6 +130,13 @@ class ControlPlane:
             if item.id == node_id:
                 return item
         raise KeyError(f"no node {node_id!r} has connected")
+
+    def on_event(self, callback: EventCallback) -> None:
+        """See :meth:`AsyncControlPlane.on_event` (called in the control plane's thread)."""
+        if self._loop is None:
+            self.core.on_event(callback)
+        else:
+            self._call(self.core.on_event, callback)
 
     def forget(self, node_id: str) -> bool:
         """See :meth:`AsyncControlPlane.forget`."""

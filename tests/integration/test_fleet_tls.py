@@ -1,4 +1,5 @@
-"""mTLS between fleet members and the control plane; node metadata; forgetting a node."""
+"""mTLS between fleet members and the control plane; node metadata; events; forgetting a
+node."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import grpc
 from envoy.service.status.v3 import csds_pb2, csds_pb2_grpc
 
 from envoykit import EdgeProxy, Supervisor
-from envoykit.fleet import ControlPlane, MemberTLS, ServerTLS, fleet_member
+from envoykit.fleet import ControlPlane, FleetEvent, MemberTLS, ServerTLS, fleet_member
 from envoykit.testing.tls import TestCA
 
 pytestmark = pytest.mark.integration
@@ -26,7 +27,8 @@ def test_members_reach_an_mtls_control_plane_and_others_are_refused(tmp_path: Pa
     server = ca.issue("xds.example.com")
     client = ca.client_cert("edge-1")
     tls = ServerTLS(server.cert, server.key, client_ca=ca.ca_file)
-    with ControlPlane("127.0.0.1:0", tls=tls) as plane:
+    events: list[FleetEvent] = []
+    with ControlPlane("127.0.0.1:0", tls=tls, on_event=events.append) as plane:
         plane.set_snapshot(EDGE)
         member = fleet_member(plane.address, node_id="edge-1", metadata={"zone": "eu-1"},
                               tls=MemberTLS(ca.ca_file, "xds.example.com", client.cert,
@@ -49,5 +51,9 @@ def test_members_reach_an_mtls_control_plane_and_others_are_refused(tmp_path: Pa
         while plane.node("edge-1").connected and time.monotonic() < deadline:
             time.sleep(0.05)  # polling interval of an event wait (the stream closing)
         assert not plane.node("edge-1").connected
+        kinds = [(e.kind, e.node_id) for e in events]
+        assert kinds[0] == ("connected", "edge-1") and kinds[-1] == ("disconnected", "edge-1")
+        assert {e.type_url.rsplit(".", 1)[-1] for e in events if e.kind == "ack"} == {
+            "Cluster", "ClusterLoadAssignment", "Listener", "RouteConfiguration"}
         assert plane.forget("edge-1") is True
         assert plane.status() == []
