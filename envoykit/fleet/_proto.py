@@ -71,6 +71,7 @@ def _with_fallbacks(value: Any) -> Any:
         return value
     url = value.get("@type")
     if isinstance(url, str) and message_class(url.rsplit("/", 1)[-1]) is None:
+        message_class(TYPED_STRUCT)                     # its module must be in the pool
         body = {k: v for k, v in value.items() if k != "@type"}
         return {"@type": TYPE_PREFIX + TYPED_STRUCT, "type_url": url, "value": body}
     return {k: _with_fallbacks(v) for k, v in value.items()}

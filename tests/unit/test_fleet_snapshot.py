@@ -80,14 +80,14 @@ def test_bad_field_names_the_resource() -> None:
 
 
 def test_type_missing_from_xds_protos_goes_as_typed_struct() -> None:
-    from envoy.config.listener.v3 import listener_pb2
-    from xds.type.v3 import typed_struct_pb2
-
     unknown = TYPE_PREFIX + "envoy.extensions.filters.network.not_in_protos.v3.Thing"
     listener = {"@type": TYPE_PREFIX + "envoy.config.listener.v3.Listener", "name": "l",
                 "filter_chains": [{"filters": [{"name": "thing", "typed_config": {
                     "@type": unknown, "answer": 42}}]}]}
-    packed = to_any(listener, "listener[l]")
+    packed = to_any(listener, "listener[l]")          # imports what it needs by itself
+    from envoy.config.listener.v3 import listener_pb2
+    from xds.type.v3 import typed_struct_pb2
+
     message = listener_pb2.Listener.FromString(packed.value)
     inner = message.filter_chains[0].filters[0].typed_config
     assert inner.type_url == TYPE_PREFIX + TYPED_STRUCT
