@@ -1,20 +1,21 @@
 """Fleet: push-to-all-ACKed latency of the control plane for 10, 25 and 50 Envoys.
 
-    python bench/fleet.py [--sizes 10,25,50] [--rounds 15]
+    python bench/fleet.py [--sizes 10,25,50] [--rounds 21]
 
-For each fleet size N: a control plane (in this process, ``grpc.aio``) and N supervised
-Envoys on loopback (``--concurrency 1``, half on state-of-the-world xDS, half on delta).
-One Envoy carries a closed-loop HTTP load (a child process) while ``rounds`` pushes
-alternate the site between two upstreams; each push is timed from ``push()`` to the last
-node's ACK. Then the bytes on the wire for one changed route of a 1,000-site HTTPS edge
-(one route config per site), over delta and over state of the world.
+One control plane (in this process, ``grpc.aio``) and 10 + 25 + 50 supervised Envoys on
+loopback (``--concurrency 1``, half on state-of-the-world xDS, half on delta), each size
+a node group of its own. Each round pushes a change (the site moves to the other upstream)
+to the 10-, the 25- and the 50-Envoy group in turn, timed from ``push()`` to the last
+node's ACK; the 10-Envoy group is the baseline the others are compared with (interleaved,
+same run). One Envoy of the 50 carries a closed-loop HTTP load (a child process) during
+all the pushes. Then the bytes on the wire for one changed route of a 1,000-site HTTPS
+edge (one route config per site), over delta and over state of the world.
 
 Target (issue 13): with 50 Envoys, median push-to-all-ACKed <= 1,000 ms and 0 failed
-requests. The baseline is the smallest fleet of the same run: the table gives each size's
-median as a multiple of it (how the cost grows with N). ``control_plane_rss_mib`` is this
-process's RSS (control plane + supervisors).
-Last line: JSON with envoys, push_all_acked_median_ms, push_all_acked_p99_ms,
-failed_requests, control_plane_rss_mib, delta_bytes, sotw_bytes, by_size, target_met.
+requests. ``control_plane_rss_mib`` is this process's RSS (control plane serving all 85
+Envoys, plus their supervisors). Last line: JSON with envoys, push_all_acked_median_ms,
+push_all_acked_p99_ms, failed_requests, control_plane_rss_mib, delta_bytes, sotw_bytes,
+by_size, target_met.
 """
 
 from __future__ import annotations
@@ -64,13 +65,15 @@ def wait_for_requests(member: Supervisor, count: int, timeout: float = 60.0) -> 
             time.sleep(0.05)
 
 
-def start_fleet(plane: ControlPlane, count: int) -> list[Supervisor]:
-    members = [Supervisor(fleet_member(plane.address, node_id=f"n{i:02d}", delta=i % 2 == 1),
-                          concurrency=1, log_level="error", startup_timeout=120)
-               for i in range(count)]
+def start_fleet(plane: ControlPlane, sizes: list[int]) -> dict[int, list[Supervisor]]:
+    """Every fleet size at once, one group each (node ids ``g<N>-<i>``), half on delta."""
+    fleets = {n: [Supervisor(fleet_member(plane.address, node_id=f"g{n}-{i:02d}",
+                                          delta=i % 2 == 1),
+                             concurrency=1, log_level="error", startup_timeout=120)
+                  for i in range(n)] for n in sizes}
     with ThreadPoolExecutor(4) as pool:
-        list(pool.map(lambda s: s.start(), members))
-    return members
+        list(pool.map(lambda s: s.start(), [m for f in fleets.values() for m in f]))
+    return fleets
 
 
 def stop_fleet(members: list[Supervisor]) -> None:
@@ -78,35 +81,41 @@ def stop_fleet(members: list[Supervisor]) -> None:
         list(pool.map(lambda s: s.stop(graceful=False), members))
 
 
-def one_size(count: int, rounds: int, a: Upstream, b: Upstream) -> dict[str, Any]:
-    with ControlPlane() as plane:
+def measure(sizes: list[int], rounds: int, a: Upstream, b: Upstream) -> list[dict[str, Any]]:
+    """Rounds interleave the sizes: round r pushes to the 10-, then the 25-, then the
+    50-Envoy group, so a slow moment of the shared machine hits every size alike."""
+    with ControlPlane(group_by=lambda node: node.id.split("-")[0]) as plane:
         plane.set_snapshot(edge(a))
-        members = start_fleet(plane, count)
+        fleets = start_fleet(plane, sizes)
+        members = [m for f in fleets.values() for m in f]
         try:
-            plane.wait_synced(timeout=120)
-            with members[0].admin() as admin:
+            plane.wait_synced(timeout=180)
+            loaded = fleets[sizes[-1]][0]
+            with loaded.admin() as admin:
                 port = admin.listeners()["http"][1]
             load = subprocess.Popen(
                 [sys.executable, __file__, "--load", str(port)], stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE, text=True)
-            wait_for_requests(members[0], 200)         # the load is flowing
-            times = []
+            wait_for_requests(loaded, 200)             # the load is flowing
+            times: dict[int, list[float]] = {n: [] for n in sizes}
             for i in range(rounds):
-                started = time.perf_counter()
-                plane.push(edge(b if i % 2 == 0 else a), timeout=120)
-                times.append((time.perf_counter() - started) * 1000)
+                for n in sizes:
+                    started = time.perf_counter()
+                    plane.push(edge(b if i % 2 == 0 else a), nodes=[f"g{n}"], timeout=120)
+                    times[n].append((time.perf_counter() - started) * 1000)
             out, _ = load.communicate("", timeout=60)
             counts = json.loads(out.strip().splitlines()[-1])
             rss = psutil.Process().memory_info().rss / 2**20
             acked = {s.acked_version for s in plane.status()}
             if len(acked) != 1 or counts["requests"] == 0:
-                raise SystemExit(f"N={count}: nodes not in sync ({acked}) or no load ran")
+                raise SystemExit(f"nodes not in sync ({acked}) or no load ran")
         finally:
             stop_fleet(members)
-    return {"envoys": count, "median_ms": statistics.median(times),
-            "p99_ms": percentile(times, 0.99), "min_ms": min(times),
-            "failed_requests": counts["failed"], "requests": counts["requests"],
-            "rss_mib": rss}
+    return [{"envoys": n, "median_ms": statistics.median(times[n]),
+             "p99_ms": percentile(times[n], 0.99), "min_ms": min(times[n]),
+             "failed_requests": counts["failed"] if n == sizes[-1] else 0,
+             "requests": counts["requests"] if n == sizes[-1] else 0, "rss_mib": rss}
+            for n in sizes]
 
 
 def wire_bytes() -> tuple[int, int]:
@@ -150,15 +159,15 @@ def main() -> None:
         return
     sizes = [int(s) for s in args.sizes.split(",")]
     with Upstream("a") as a, Upstream("b") as b:
-        results = [one_size(n, args.rounds, a, b) for n in sizes]
+        results = measure(sizes, args.rounds, a, b)
     delta, sotw = wire_bytes()
     base = results[0]["median_ms"]
     print(f"{'envoys':>6} {'median ms':>10} {'x base':>7} {'p99 ms':>8} {'min ms':>8} "
           f"{'requests':>9} {'failed':>7} {'rss MiB':>8}")
     for r in results:
         print(f"{r['envoys']:>6} {r['median_ms']:>10.1f} {r['median_ms'] / base:>7.1f} "
-              f"{r['p99_ms']:>8.1f} {r['min_ms']:>8.1f} {r['requests']:>9} "
-              f"{r['failed_requests']:>7} {r['rss_mib']:>8.1f}")
+              f"{r['p99_ms']:>8.1f} {r['min_ms']:>8.1f} {r['requests'] or '-':>9} "
+              f"{r['failed_requests'] if r['requests'] else '-':>7} {r['rss_mib']:>8.1f}")
     print(f"one changed route of 1,000 sites: delta {delta} bytes, state of the world {sotw} "
           f"bytes ({sotw / max(delta, 1):.0f}x)")
     biggest = results[-1]
