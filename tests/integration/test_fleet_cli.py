@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 pytest.importorskip("envoy.service.discovery.v3.ads_pb2")
@@ -19,6 +20,7 @@ pytest.importorskip("envoy.service.discovery.v3.ads_pb2")
 from envoykit import Supervisor
 from envoykit.fleet import fleet_member
 from envoykit.testing import free_port
+from envoykit.testing.upstream import Upstream
 
 pytestmark = pytest.mark.integration
 
@@ -55,11 +57,7 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=60, check=False)
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[str, Path, Lines]]:
-    config = tmp_path / "edge.py"
-    config.write_text(CONFIG.replace("PORT", str(free_port())))
-    address = f"127.0.0.1:{free_port()}"
+def serve_xds(config: Path, address: str) -> tuple[subprocess.Popen[str], Lines]:
     process = subprocess.Popen(
         [sys.executable, "-m", "envoykit.cli", "serve-xds", str(config), "--listen", address,
          "--interval", "0.2"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -67,6 +65,19 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path, Lines]]:
     lines = Lines(process)
     try:
         lines.wait_for("serving ")
+    except BaseException:
+        process.kill()
+        raise
+    return process, lines
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, Path, Lines]]:
+    config = tmp_path / "edge.py"
+    config.write_text(CONFIG.replace("PORT", str(free_port())))
+    address = f"127.0.0.1:{free_port()}"
+    process, lines = serve_xds(config, address)
+    try:
         yield address, config, lines
     finally:
         process.terminate()
@@ -101,3 +112,51 @@ def test_fleet_status_names_an_unreachable_control_plane() -> None:
                "--timeout", "2")
     assert done.returncode == 1
     assert "UNAVAILABLE" in done.stderr and "control plane" in done.stderr
+
+
+def served_by(envoy: Supervisor) -> str:
+    with envoy.admin() as admin:
+        port = admin.listeners()["http"][1]
+    reply = httpx.get(f"http://127.0.0.1:{port}/", headers={"host": "a.example.com"},
+                      timeout=10)
+    return str(json.loads(reply.text)["upstream"])
+
+
+def test_a_killed_control_plane_leaves_envoys_serving_and_they_reconverge(
+        tmp_path: Path) -> None:
+    with Upstream("blue") as blue, Upstream("green") as green:
+        config = tmp_path / "edge.py"
+        config.write_text(CONFIG.replace("127.0.0.20:8080", blue.address)
+                          .replace("PORT", "0"))
+        address = f"127.0.0.1:{free_port()}"
+        first, _ = serve_xds(config, address)
+        second = None
+        members = [Supervisor(fleet_member(address, node_id=n, delta=n == "delta"),
+                              concurrency=1, log_level="warning") for n in ("sotw", "delta")]
+        try:
+            for member in members:
+                member.start()
+            assert {served_by(m) for m in members} == {"blue"}
+            first.kill()                                          # SIGKILL: no goodbye
+            first.wait(30)
+            assert {served_by(m) for m in members} == {"blue"}     # still serving
+            config.write_text(config.read_text().replace(blue.address, green.address))
+            second, _ = serve_xds(config, address)               # back, with a change
+            back = time.monotonic()
+            deadline = back + 60
+            while True:
+                done = cli("fleet", "status", "--control-plane", address, "--json")
+                nodes = json.loads(done.stdout) if done.returncode in (0, 1) else []
+                if len(nodes) == 2 and all(n["in_sync"] for n in nodes):
+                    break
+                assert time.monotonic() < deadline, done.stdout + done.stderr
+            took = time.monotonic() - back
+            assert took <= 5.0, f"re-converged in {took:.1f} s"   # the bound
+            assert {served_by(m) for m in members} == {"green"}
+        finally:
+            for member in members:
+                member.stop(graceful=False)
+            for process in (first, second):
+                if process is not None and process.poll() is None:
+                    process.kill()
+                    process.wait(30)
