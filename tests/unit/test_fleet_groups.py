@@ -1,4 +1,5 @@
-"""Which snapshot a node gets: groups by node id, by cluster, or by a function."""
+"""The control plane without envoy: groups (by id, cluster, function), forget, push timeouts,
+NACKs and rollback (streams fed by hand)."""
 
 from __future__ import annotations
 
