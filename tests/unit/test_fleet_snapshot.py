@@ -114,3 +114,17 @@ def test_push_errors_name_nodes_and_messages() -> None:
     text = str(rejected)
     assert "n1: bad field" in text and "n2: port taken" in text and "rolled back" in text
     assert "n3, n4" in str(PushTimeout("v2", ["n4", "n3"], 5.0))
+
+
+def test_member_bootstrap_is_a_valid_typed_bootstrap() -> None:
+    from envoykit import Bootstrap
+    from envoykit.fleet import MemberTLS
+
+    boot = fleet_member("127.0.0.1:18000", node_id="edge-1", metadata={"zone": "eu"},
+                        tls=MemberTLS("ca.pem", "xds.example.com", "c.pem", "k.pem"))
+    assert Bootstrap.from_dict(boot).to_dict() == boot          # the model takes all of it
+    xds = boot["static_resources"]["clusters"][0]
+    context = xds["transport_socket"]["typed_config"]
+    assert context["sni"] == "xds.example.com"
+    assert context["common_tls_context"]["tls_params"]["tls_minimum_protocol_version"] == \
+        "TLSv1_2"
