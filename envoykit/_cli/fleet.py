@@ -10,15 +10,17 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from envoykit._cli.args import SubParsers
 from envoykit.errors import FleetError
 
 __all__ = ["fetch_status", "format_fleet", "register", "run"]
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: SubParsers) -> argparse.ArgumentParser:
     """Add ``fleet`` (with ``fleet status``) to the ``envoykit`` command."""
-    p = subparsers.add_parser("fleet", help="a fleet's control plane (see `fleet status`)",
-                              description="Ask an envoykit control plane about its fleet.")
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "fleet", help="a fleet's control plane (see `fleet status`)",
+        description="Ask an envoykit control plane about its fleet.")
     actions = p.add_subparsers(dest="fleet_command", metavar="ACTION", required=True)
     status = actions.add_parser("status", help="each node's ACKed / NACKed versions",
                                 description="List every node the control plane has seen, "
@@ -28,7 +30,7 @@ def register(subparsers: Any) -> None:
     status.add_argument("--json", action="store_true", help="print JSON")
     status.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS")
     status.add_argument("--ca", metavar="PEM", help="verify the control plane's TLS with this CA")
-    status.set_defaults(handler=run)
+    return p
 
 
 def run(args: argparse.Namespace) -> int:

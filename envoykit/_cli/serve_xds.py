@@ -17,6 +17,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
+from envoykit._cli.args import SubParsers
 from envoykit.errors import EnvoykitError
 
 __all__ = ["register", "run"]
@@ -24,9 +25,9 @@ __all__ = ["register", "run"]
 log = logging.getLogger("envoykit.cli")
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: SubParsers) -> argparse.ArgumentParser:
     """Add ``serve-xds`` to the ``envoykit`` command."""
-    p = subparsers.add_parser(
+    p: argparse.ArgumentParser = subparsers.add_parser(
         "serve-xds", help="serve CONFIG to a fleet of Envoys over ADS (gRPC)",
         description="Run an xDS control plane (ADS, state of the world and delta) serving "
         "CONFIG to every Envoy that connects; re-push when CONFIG changes.")
@@ -43,7 +44,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--tls-cert", metavar="PEM", help="serve TLS with this certificate")
     p.add_argument("--tls-key", metavar="PEM", help="... and this key")
     p.add_argument("--client-ca", metavar="PEM", help="require client certificates (mTLS)")
-    p.set_defaults(handler=run)
+    p.set_defaults(cli_logging=logging.INFO)  # nodes connecting, NACKs: news here
+    return p
 
 
 def run(args: argparse.Namespace) -> int:
