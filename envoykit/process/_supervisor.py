@@ -47,6 +47,13 @@ from envoykit.errors import (
     StartupError,
 )
 from envoykit.process._epoch import Epoch, NotReady, admin_client
+from envoykit.process._gate import (
+    GateError,
+    clear_initializing,
+    feed_gate,
+    gate_supported,
+    make_gate,
+)
 from envoykit.process._launch import (
     ConfigInput,
     EpochPaths,
@@ -260,7 +267,11 @@ class Supervisor:
     def hot_restart(self, config: ConfigInput, *, timeout: float | None = None) -> int:
         """Validate ``config``, start the next epoch with it and retire the old one.
 
-        Returns the new epoch number. Raises ValidationError (nothing started) or
+        ``envoy --mode validate`` runs while the next epoch loads (that epoch waits for its
+        config on a FIFO and gets it only once validation accepted it; see ``_gate``), so
+        the check costs little of the switch time.
+
+        Returns the new epoch number. Raises ValidationError (the old epoch untouched) or
         HotRestartError (the child failed; the old config keeps serving and the
         supervisor recovers so that later hot restarts work)."""
         limit = timeout or self.hot_restart_timeout
@@ -270,20 +281,20 @@ class Supervisor:
             began = time.monotonic()
             path = self._write_config(pin_listener_ports(data, old.listeners))
             key = self._content_key(data)
-            if key not in self._validated:
-                self._validate(path, limit)
-            validated = time.monotonic()
-            self._wait_for_previous_drain(old)
-            launched = time.monotonic()
-            child = self._start_child(old, path, limit)
+            if key in self._validated or old.base_id is None \
+                    or not gate_supported(shm_path(old.base_id)):
+                if key not in self._validated:
+                    self._validate(path, limit)
+                self._wait_for_previous_drain(old)
+                child = self._start_child(old, path, limit)
+            else:
+                child = self._start_gated_child(old, path, limit)
             self._current, self._config = child, data
             self._remember_valid(key)
             self._retire(old)
             self.backoff.reset()
-            _log.info("hot restart to epoch %d: validated in %.0f ms, waited %.0f ms for the "
-                      "previous drain, live %.0f ms after launch", child.number,
-                      (validated - began) * 1000, (launched - validated) * 1000,
-                      (time.monotonic() - launched) * 1000)
+            _log.info("hot restart to epoch %d: live %.0f ms after the call", child.number,
+                      (time.monotonic() - began) * 1000)
             self._set_state(State.LIVE, "hot_restart", f"epoch {child.number} is live")
             return child.number
 
@@ -315,7 +326,7 @@ class Supervisor:
             self._validated.popitem(last=False)
 
     def _validate(self, path: Path, timeout: float) -> None:
-        """``envoy --mode validate`` on the rendered file; nothing is started before it."""
+        """``envoy --mode validate`` on the rendered file; no epoch reads it before."""
         try:
             envoy_validate_file(path, binary=self.binary, extra_args=self.options.override_args(),
                                 timeout=timeout)
@@ -326,13 +337,59 @@ class Supervisor:
                                       "nothing was started") from None
             raise
 
-    def _start_child(self, old: Epoch, path: Path, timeout: float) -> Epoch:
-        """Epoch n+1 with the same base id, ready; on failure recover and raise."""
+    def _start_gated_child(self, old: Epoch, path: Path, timeout: float) -> Epoch:
+        """Validate ``path`` while epoch n+1 starts on a FIFO (see ``_gate``): the child
+        reads the config only once envoy accepted it. Refused: the child, which has not
+        contacted the old epoch yet, is killed and its shared-memory flag cleared, so
+        nothing changed (ValidationError); the old epoch never noticed."""
+        gate = path.with_name(f"gate-{self._serial}.json")
+        with ThreadPoolExecutor(1, thread_name_prefix="envoykit-validate") as pool:
+            check = pool.submit(self._validate, path, timeout)
+            self._wait_for_previous_drain(old)
+            make_gate(gate)
+            try:
+                waiting = self._launch(gate, number=old.number + 1, base_id=old.base_id)
+            except BaseException:
+                gate.unlink(missing_ok=True)
+                raise
+            try:
+                check.result()
+            except BaseException:
+                self._abort_gated(waiting, old)
+                raise
+        text = path.read_text()
+        return self._start_child(old, gate, timeout, waiting=waiting,
+                                 feed=lambda: self._feed(gate, path, text, waiting, timeout))
+
+    def _feed(self, gate: Path, path: Path, text: str, child: Epoch, timeout: float) -> None:
+        try:
+            feed_gate(gate, text, child.alive, timeout)
+        except GateError as exc:
+            raise NotReady(str(exc), child.returncode) from None
+        os.replace(path, gate)  # the run dir keeps the config as a file, under the child's name
+
+    def _abort_gated(self, child: Epoch, old: Epoch) -> None:
+        """Kill a child still waiting on its gate and undo its one trace, the "initializing"
+        flag; if that cannot be done, recover like from a failed child."""
+        child.terminate(grace=0.0)
+        self._retire(child)
+        assert old.base_id is not None
+        if not clear_initializing(shm_path(old.base_id)):
+            self._recover_failed_child(None, old, RuntimeError("gate flag not cleared"))
+
+    def _start_child(self, old: Epoch, path: Path, timeout: float, *,
+                     waiting: Epoch | None = None, feed: Callable[[], None] | None = None
+                     ) -> Epoch:
+        """Epoch n+1 with the same base id, ready; on failure recover and raise. A gated
+        child (``waiting``, already launched) is given its config by ``feed`` first."""
         next_epoch = old.number + 1
         self._set_state(State.RESTARTING, "restarting", f"hot restart to epoch {next_epoch}")
-        child: Epoch | None = None
+        child: Epoch | None = waiting
         try:
-            child = self._launch(path, number=next_epoch, base_id=old.base_id)
+            if child is None:
+                child = self._launch(path, number=next_epoch, base_id=old.base_id)
+            if feed is not None:
+                feed()
             self._await_ready(child, timeout)
         except BaseException as exc:
             error = self._hot_restart_error(exc, child)

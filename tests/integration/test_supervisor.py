@@ -459,3 +459,51 @@ def test_monitor_reports_unready_and_ready(up: int) -> None:
             admin.healthcheck_ok()
             assert seen.wait(5) and kinds[-1] == "ready"
         assert proxy.state is State.LIVE
+
+
+def test_refused_config_never_reaches_the_epoch_started_beside_validation(
+    up: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """hot_restart() validates while the next epoch loads; that epoch waits for its config
+    on a FIFO. A config envoy refuses only after contacting the parent (a route to a
+    missing cluster) is never fed: the waiting child is killed, the old epoch keeps its
+    pid, its admin and its config, and the next hot restart works (the shared-memory flag
+    the killed child left was cleared)."""
+    import stat
+
+    import envoykit.process._supervisor as supervisor_module
+
+    waiting: list[tuple[int, bool]] = []
+    real = supervisor_module.envoy_validate_file
+
+    def watching(path: Any, **kwargs: Any) -> str:
+        deadline = time.monotonic() + 20
+        while not waiting and time.monotonic() < deadline:  # the gated child, started beside
+            for proc in psutil.process_iter(["pid", "cmdline"]):
+                argv = proc.info["cmdline"] or []
+                if "--restart-epoch" in argv and argv[argv.index("--restart-epoch") + 1] == "1" \
+                        and str(Path(path).parent) in " ".join(argv):
+                    config = Path(argv[argv.index("-c") + 1])
+                    waiting.append((proc.pid, stat.S_ISFIFO(config.stat().st_mode)))
+            time.sleep(0.01)
+        return real(path, **kwargs)
+
+    monkeypatch.setattr(supervisor_module, "envoy_validate_file", watching)
+    with Supervisor(bootstrap(up), **OPTIONS) as proxy:
+        address, pid = proxy.address_of("ingress"), proxy.pid
+        broken = bootstrap(up, tag="bad")
+        route = broken["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+        route["typed_config"]["route_config"]["virtual_hosts"][0]["routes"][0]["route"][
+            "cluster"] = "no-such-cluster"
+        with pytest.raises(ValidationError, match="no-such-cluster"):
+            proxy.hot_restart(broken)
+        assert len(waiting) == 1 and waiting[0][1], waiting  # a child waited on a FIFO
+        assert (proxy.state, proxy.pid, proxy.epoch) == (State.LIVE, pid, 0)
+        assert not psutil.pid_exists(waiting[0][0]) or \
+            psutil.Process(waiting[0][0]).status() == psutil.STATUS_ZOMBIE
+        with proxy.admin() as admin:
+            assert admin.ready()  # the parent was never asked to shut its admin down
+        assert get(address)[1] == "v1"
+        assert proxy.hot_restart(bootstrap(up, tag="v2")) == 1
+        assert get(address)[1] == "v2"
+        assert [e.kind for e in proxy.events].count("recovered") == 0
