@@ -23,11 +23,16 @@ import contextlib
 import errno
 import os
 import struct
+import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-__all__ = ["GateError", "clear_initializing", "feed_gate", "gate_supported", "make_gate"]
+from envoykit.errors import ValidationError
+from envoykit.validation import _essence as validation_essence
+
+__all__ = ["GateError", "WarmValidator", "clear_initializing", "feed_gate", "gate_supported",
+           "make_gate"]
 
 _HEADER = struct.Struct("<QQ")  # size_, version_
 _FLAGS = struct.Struct("<Q")  # flags_, the struct's last field
@@ -110,3 +115,52 @@ def feed_gate(path: Path, text: str, alive: Callable[[], bool], timeout: float,
     finally:
         with contextlib.suppress(OSError):
             os.close(fd)
+
+
+class WarmValidator:
+    """``envoy --mode validate`` started ahead of need, waiting on a FIFO for its config.
+
+    An Envoy process spends most of a validation starting up (loading the binary,
+    registering extensions); the check of a small config itself takes a few ms. Started
+    while nothing else happens, the process waits on its FIFO; :meth:`check` feeds it the
+    config and waits for the verdict — envoy's own, on the exact text."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], fifo: Path) -> None:
+        self.proc = proc
+        self.fifo = fifo
+
+    @classmethod
+    def start(cls, binary: str, extra_args: Sequence[str], fifo: Path) -> WarmValidator:
+        make_gate(fifo)
+        argv = [binary, "--mode", "validate", "-c", str(fifo), "-l", "warn", *extra_args]
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        return cls(proc, fifo)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def check(self, text: str, shown_as: Path, timeout: float) -> None:
+        """Validate ``text``; ValidationError with envoy's output if refused, GateError
+        if this process cannot be used (then validate another way)."""
+        try:
+            feed_gate(self.fifo, text, self.alive, timeout)
+            out, _ = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.close()
+            raise
+        finally:
+            self.fifo.unlink(missing_ok=True)
+        output = out.decode(errors="replace").strip()
+        if self.proc.returncode != 0:
+            raise ValidationError(f"envoy --mode validate rejected {shown_as}:\n"
+                                  f"{validation_essence(output)}",
+                                  output=output, returncode=self.proc.returncode)
+
+    def close(self) -> None:
+        """Kill it if still waiting (it has read nothing) and remove the FIFO."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.communicate(timeout=5)
+        self.fifo.unlink(missing_ok=True)

@@ -49,6 +49,7 @@ from envoykit.errors import (
 from envoykit.process._epoch import Epoch, NotReady, admin_client
 from envoykit.process._gate import (
     GateError,
+    WarmValidator,
     clear_initializing,
     feed_gate,
     gate_supported,
@@ -118,6 +119,7 @@ class Supervisor:
         check_ports: bool = True,
         output_lines: int = 500,
         on_event: EventCallback | None = None,
+        prewarm_validation: bool = True,
     ) -> None:
         self._config = config_to_dict(config)
         self.binary = binary if isinstance(binary, EnvoyBinary) else find_envoy(binary)
@@ -157,6 +159,10 @@ class Supervisor:
         self._monitor: threading.Thread | None = None
         self._stopping = threading.Event()
         self._validated: OrderedDict[str, None] = OrderedDict()  # content keys, see validate()
+        self.prewarm_validation = prewarm_validation
+        self._warm: WarmValidator | None = None  # see _prewarm()
+        self._warm_lock = threading.Lock()
+        self._warm_serial = 0
 
     # --- public read-only facts ---------------------------------------------------------
     @property
@@ -261,6 +267,7 @@ class Supervisor:
             self.backoff.reset()
             self._remember_valid(self._content_key(self._config))  # it started: it is valid
             self._set_state(State.LIVE, "started", "envoy is live")
+            self._prewarm()
             self._start_monitor()
         return self
 
@@ -275,6 +282,12 @@ class Supervisor:
         HotRestartError (the child failed; the old config keeps serving and the
         supervisor recovers so that later hot restarts work)."""
         limit = timeout or self.hot_restart_timeout
+        try:
+            return self._hot_restart(config, limit)
+        finally:
+            self._prewarm()  # for the next one, now that this switch is done
+
+    def _hot_restart(self, config: ConfigInput, limit: float) -> int:
         with self._lock:
             old = self._live_epoch()
             data = config_to_dict(config)
@@ -308,7 +321,10 @@ class Supervisor:
         with tempfile.TemporaryDirectory(prefix="envoykit-validate-") as tmp:
             path = Path(tmp) / "config.json"
             write_private(path, render_config(with_admin(data, self.options.config_yaml)))
-            self._validate(path, timeout or self.hot_restart_timeout)
+            try:
+                self._validate(path, timeout or self.hot_restart_timeout)
+            finally:
+                self._prewarm()
         self._remember_valid(self._content_key(data))
 
     def _content_key(self, data: Mapping[str, Any]) -> str:
@@ -325,11 +341,54 @@ class Supervisor:
         while len(self._validated) > 64:
             self._validated.popitem(last=False)
 
+    def _prewarm(self) -> None:
+        """Start the next validation's envoy now, while nothing else happens: it waits on
+        a FIFO in the run dir for the config (see ``WarmValidator``), so a validation
+        costs the check, not an Envoy start. ``prewarm_validation=False``: no idle process."""
+        if not self.prewarm_validation or self._run_dir is None or self._stopping.is_set() \
+                or self._watchdog is None:
+            return
+        with self._warm_lock:
+            if self._warm is not None:
+                return
+            self._warm_serial += 1
+            start = functools.partial(WarmValidator.start, str(self.binary.path),
+                                      self.options.override_args(),
+                                      self._run_dir / f"validate-{self._warm_serial}.json")
+            if threading.current_thread() is threading.main_thread() or self._spawner is None:
+                warm = start()
+            else:  # a caller's short-lived thread could take the process down with it
+                warm = self._spawner.submit(start).result()
+            self._watchdog.watch(warm.proc.pid)
+            self._warm = warm
+
+    def _take_warm(self) -> WarmValidator | None:
+        with self._warm_lock:
+            warm, self._warm = self._warm, None
+        if warm is not None and self._watchdog is not None:
+            self._watchdog.unwatch(warm.proc.pid)
+        return warm
+
+    def _validate_warm(self, path: Path, timeout: float) -> bool:
+        """Validate with the prewarmed envoy if there is one; False if it could not."""
+        warm = self._take_warm()
+        if warm is None:
+            return False
+        try:
+            warm.check(path.read_text(), path, timeout)
+        except GateError as exc:
+            _log.info("prewarmed validator unusable (%s); validating with a new process", exc)
+            return False
+        finally:
+            warm.close()
+        return True
+
     def _validate(self, path: Path, timeout: float) -> None:
         """``envoy --mode validate`` on the rendered file; no epoch reads it before."""
         try:
-            envoy_validate_file(path, binary=self.binary, extra_args=self.options.override_args(),
-                                timeout=timeout)
+            if not self._validate_warm(path, timeout):
+                envoy_validate_file(path, binary=self.binary,
+                                    extra_args=self.options.override_args(), timeout=timeout)
         except BaseException as exc:
             path.unlink(missing_ok=True)
             if isinstance(exc, subprocess.TimeoutExpired):
@@ -713,6 +772,9 @@ class Supervisor:
 
     def _teardown(self) -> None:
         """Kill every epoch, remove shared memory, the run dir and the watchdog."""
+        warm = self._take_warm()
+        if warm is not None:
+            warm.close()
         epochs = [*self._retired, *([self._current] if self._current else [])]
         for epoch in epochs:
             epoch.terminate()

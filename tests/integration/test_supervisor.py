@@ -400,16 +400,14 @@ def test_cancelling_an_async_start_stops_what_was_started(up: int) -> None:
 def test_validate_ahead_then_hot_restart_skips_validation(
     up: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import envoykit.process._supervisor as supervisor_module
-
     calls: list[str] = []
-    real = supervisor_module.envoy_validate_file
+    real = Supervisor._validate
 
-    def counting(path: Any, **kwargs: Any) -> str:
+    def counting(self: Supervisor, path: Path, timeout: float) -> None:
         calls.append(str(path))
-        return real(path, **kwargs)
+        real(self, path, timeout)
 
-    monkeypatch.setattr(supervisor_module, "envoy_validate_file", counting)
+    monkeypatch.setattr(Supervisor, "_validate", counting)
     with Supervisor(bootstrap(up), **OPTIONS) as proxy:
         broken = bootstrap(up, tag="bad")
         broken["static_resources"]["clusters"][0]["connect_timeout"] = "-1s"
@@ -471,12 +469,10 @@ def test_refused_config_never_reaches_the_epoch_started_beside_validation(
     the killed child left was cleared)."""
     import stat
 
-    import envoykit.process._supervisor as supervisor_module
-
     waiting: list[tuple[int, bool]] = []
-    real = supervisor_module.envoy_validate_file
+    real = Supervisor._validate
 
-    def watching(path: Any, **kwargs: Any) -> str:
+    def watching(self: Supervisor, path: Path, timeout: float) -> None:
         deadline = time.monotonic() + 20
         while not waiting and time.monotonic() < deadline:  # the gated child, started beside
             for proc in psutil.process_iter(["pid", "cmdline"]):
@@ -486,9 +482,9 @@ def test_refused_config_never_reaches_the_epoch_started_beside_validation(
                     config = Path(argv[argv.index("-c") + 1])
                     waiting.append((proc.pid, stat.S_ISFIFO(config.stat().st_mode)))
             time.sleep(0.01)
-        return real(path, **kwargs)
+        real(self, path, timeout)
 
-    monkeypatch.setattr(supervisor_module, "envoy_validate_file", watching)
+    monkeypatch.setattr(Supervisor, "_validate", watching)
     with Supervisor(bootstrap(up), **OPTIONS) as proxy:
         address, pid = proxy.address_of("ingress"), proxy.pid
         broken = bootstrap(up, tag="bad")
@@ -507,3 +503,35 @@ def test_refused_config_never_reaches_the_epoch_started_beside_validation(
         assert proxy.hot_restart(bootstrap(up, tag="v2")) == 1
         assert get(address)[1] == "v2"
         assert [e.kind for e in proxy.events].count("recovered") == 0
+
+
+def _validators(run_dir: Path) -> list[int]:
+    return [pid for pid in envoy_pids_with(str(run_dir))
+            if "validate" in psutil.Process(pid).cmdline()]
+
+
+def test_prewarmed_validator_waits_between_restarts_and_goes_with_stop(
+    up: int, tmp_path: Path
+) -> None:
+    """One ``envoy --mode validate`` waits on a FIFO in the run dir while the proxy is
+    live; a hot restart uses it (a refused config is refused by it) and leaves a fresh
+    one; stop() removes it. ``prewarm_validation=False``: none."""
+    run_dir = tmp_path / "run"
+    with Supervisor(bootstrap(up), run_dir=run_dir, **OPTIONS) as proxy:
+        first = _validators(run_dir)
+        assert len(first) == 1
+        broken = bootstrap(up, tag="bad")
+        broken["static_resources"]["clusters"][0]["connect_timeout"] = "-1s"
+        with pytest.raises(ValidationError):
+            proxy.hot_restart(broken)
+        second = _validators(run_dir)
+        assert len(second) == 1 and second != first
+        assert proxy.hot_restart(bootstrap(up, tag="v2")) == 1
+        assert get(proxy.address_of("ingress"))[1] == "v2"
+        assert len(_validators(run_dir)) == 1
+    assert not _validators(run_dir) and not run_dir.joinpath("validate-3.json").exists()
+    with Supervisor(bootstrap(up), run_dir=tmp_path / "cold", prewarm_validation=False,
+                    **OPTIONS) as proxy:
+        assert not _validators(tmp_path / "cold")
+        with pytest.raises(ValidationError):
+            proxy.hot_restart(broken)
