@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from envoykit.testing import free_port
 from envoykit.testing.tls import TestCA
 
 pytestmark = pytest.mark.integration
@@ -21,6 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 OWN_RUNNERS = {"admin.md": "test_admin_docs.py", "cli.md": "tests/unit/test_cli.py",
                "testing.md": "test_plugin.py", "migration.md": "test_examples.py"}
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
+# the ports a page binds: .https(port=8443), .redirect_http(port=8080), .admin(port=9901)
+LISTEN_PORT = re.compile(r"(\.(?:https|redirect_http|http|admin)\((?:port=)?)(\d{2,5})\b")
 
 SUPERVISOR_SETUP = """
 from envoykit import EdgeProxy
@@ -48,6 +51,18 @@ def pages() -> list[Path]:
     return [p for p in found if p.name not in OWN_RUNNERS and BLOCK.search(p.read_text())]
 
 
+def free_ports(script: str) -> str:
+    """The script with each documented fixed listen port replaced by a free one (the same
+    number always by the same port), so pages run beside anything else on the machine."""
+    chosen: dict[str, str] = {}
+
+    def swap(match: re.Match[str]) -> str:
+        port = chosen.setdefault(match[2], str(free_port()))
+        return match[1] + port
+
+    return LISTEN_PORT.sub(swap, script)
+
+
 def as_script(page: Path) -> str:
     parts = [SETUP.get(page.name, "")]
     for block in BLOCK.findall(page.read_text()):
@@ -55,7 +70,7 @@ def as_script(page: Path) -> str:
             block = "import asyncio\nasync def _main():\n" + textwrap.indent(block, "    ") \
                 + "\nasyncio.run(_main())\n"
         parts.append(block)
-    return "\n".join(parts)
+    return free_ports("\n".join(parts))
 
 
 @pytest.fixture(scope="module")
@@ -76,9 +91,20 @@ def test_the_guides_have_code_to_run() -> None:
             "dynamic.md"} <= names
 
 
+def test_documented_listen_ports_become_free_ports() -> None:
+    script = free_ports('.https(port=8443)\n.redirect_http(port=8080)\n.admin(port=9901)\n'
+                        '.site("a.example.com", "127.0.0.20:8080")\n.https(port=8443)')
+    ports = re.findall(r"\((?:port=)?(\d+)\)", script)
+    assert "8443" not in ports and "8080" not in ports and "9901" not in ports
+    assert ports[0] == ports[3] and len(set(ports)) == 3   # one number, one port
+    assert '"127.0.0.20:8080"' in script                    # upstream addresses are not bound
+    for page in pages():
+        assert not re.search(r"port=(8443|8080|9901)\b", as_script(page)), page.name
+
+
 def test_python_blocks_run(scratch: Path) -> None:
-    """One test, pages in turn: several pages start envoy on the documented fixed ports
-    (8443, 8080, 9901), so they must not run side by side under ``pytest -n``."""
+    """One test, pages in turn (each page's documented fixed ports are swapped for free
+    ones by ``free_ports``, so a page runs beside anything else on the machine)."""
     failures = []
     for page in pages():
         script = scratch / f"{page.stem}_blocks.py"
