@@ -152,6 +152,7 @@ class EdgeDefaults:
     strip_any_host_port: bool = True
     suppress_envoy_headers: bool = True
     ratelimit_headers: bool = True
+    ratelimit_headers_on_every_response: bool = False
 
     def __post_init__(self) -> None:
         for name in ("connect_timeout", "request_headers_timeout", "stream_idle_timeout",

@@ -18,6 +18,7 @@ every one can be overridden through :class:`EdgeDefaults` or a method argument.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -94,6 +95,16 @@ def _percent100() -> RuntimeFractionalPercent:
 def _header(key: str, value: str, *, overwrite: bool = True) -> HeaderValueOption:
     action = "OVERWRITE_IF_EXISTS_OR_ADD" if overwrite else "APPEND_IF_EXISTS_OR_ADD"
     return HeaderValueOption(header=HeaderValue(key=key, value=value), append_action=action)
+
+
+def _limited_headers(limit: RateLimit) -> list[HeaderValueOption]:
+    """``x-ratelimit-*`` on the 429s only (constant values, so no per-response work):
+    the limit, nothing remaining, and the refill interval as the longest wait."""
+    bucket = limit.bucket()
+    reset = max(1, math.ceil(limit.per.total_seconds()))
+    return [_header("x-ratelimit-limit", str(bucket.max_tokens)),
+            _header("x-ratelimit-remaining", "0"),
+            _header("x-ratelimit-reset", str(reset))]
 
 
 class EdgeProxy:
@@ -461,14 +472,17 @@ class EdgeProxy:
         )
 
     def _rate_limit_filter(self, stat_prefix: str, limit: RateLimit) -> LocalRateLimit:
+        d = self.defaults
+        every = d.ratelimit_headers and d.ratelimit_headers_on_every_response
         return LocalRateLimit(
             stat_prefix=stat_prefix,
             token_bucket=limit.bucket(),
             filter_enabled=_percent100(),
             filter_enforced=_percent100(),
-            response_headers_to_add=[_header("x-local-rate-limit", "true")],
-            enable_x_ratelimit_headers="DRAFT_VERSION_03" if self.defaults.ratelimit_headers
-            else None,
+            response_headers_to_add=[_header("x-local-rate-limit", "true"),
+                                     *(_limited_headers(limit) if d.ratelimit_headers
+                                       and not every else [])],
+            enable_x_ratelimit_headers="DRAFT_VERSION_03" if every else None,
         )
 
     def _cluster(self, site: Site) -> Cluster:

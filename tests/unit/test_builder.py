@@ -93,7 +93,10 @@ def test_rate_limit_is_enabled_and_enforced_per_site(certs: dict[str, Cert]) -> 
     assert first["filter_enforced"]["default_value"]["numerator"] == 100
     assert first["token_bucket"] == {"max_tokens": 100, "tokens_per_fill": 100,
                                      "fill_interval": "1s"}
-    assert first["enable_x_ratelimit_headers"] == "DRAFT_VERSION_03"
+    assert "enable_x_ratelimit_headers" not in first  # per-response headers: opt-in
+    on_429 = {h["header"]["key"]: h["header"]["value"] for h in first["response_headers_to_add"]}
+    assert on_429 == {"x-local-rate-limit": "true", "x-ratelimit-limit": "100",
+                      "x-ratelimit-remaining": "0", "x-ratelimit-reset": "1"}
     assert limits[0] is not limits[1]  # one bucket per site
 
 
