@@ -153,6 +153,7 @@ class EdgeDefaults:
     suppress_envoy_headers: bool = True
     ratelimit_headers: bool = True
     ratelimit_headers_on_every_response: bool = False
+    request_id: bool | None = None
 
     def __post_init__(self) -> None:
         for name in ("connect_timeout", "request_headers_timeout", "stream_idle_timeout",

@@ -453,6 +453,7 @@ class EdgeProxy:
             http_filters=[*filters, HttpFilter.of(
                 Router(suppress_envoy_headers=d.suppress_envoy_headers or None))],
             access_log=[self._access_log] if self._access_log else None,
+            generate_request_id=self._request_id(),
             use_remote_address=d.use_remote_address,
             normalize_path=True,
             merge_slashes=True,
@@ -470,6 +471,12 @@ class EdgeProxy:
                 initial_connection_window_size=d.initial_connection_window_size,
             ),
         )
+
+    def _request_id(self) -> bool:
+        """``x-request-id`` generation (a random UUID per request) only where something
+        reads it: an access log, or ``EdgeDefaults(request_id=True)``."""
+        wanted = self.defaults.request_id
+        return self._access_log is not None if wanted is None else wanted
 
     def _rate_limit_filter(self, stat_prefix: str, limit: RateLimit) -> LocalRateLimit:
         d = self.defaults

@@ -315,3 +315,15 @@ def test_raw_http_filter_needs_a_name() -> None:
 def test_dns_family_per_site() -> None:
     edge = EdgeProxy().site("a.example.com", "backend:80", dns_lookup_family="V4_ONLY").http(80)
     assert edge.build().cluster("a_example_com").dns_lookup_family == "V4_ONLY"
+
+
+def test_request_id_is_generated_only_where_something_reads_it(certs: dict[str, Cert]) -> None:
+    def generate(edge: EdgeProxy) -> object:
+        chain = (edge.build().listener("https").filter_chains or [])[0]
+        return hcm_of(chain).to_dict().get("generate_request_id")
+
+    assert generate(company(certs)) is False
+    assert generate(company(certs).access_log()) is True
+    forced = EdgeProxy(defaults=dataclasses.replace(EdgeDefaults(), request_id=True))
+    forced.site("a.example.com", "127.0.0.20:8080", cert=certs["a.example.com"]).https(8443)
+    assert generate(forced) is True
