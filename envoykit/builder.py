@@ -340,7 +340,8 @@ class EdgeProxy:
         prefix = f"https_{site.slug}"
         limit = self._limit_for(site)
         filters = [HttpFilter.of(self._rate_limit_filter(prefix, limit))] if limit else []
-        hcm = self._hcm(prefix, [self._vhost(site)], filters + self._extra_filters([site]))
+        hcm = self._hcm(prefix, [self._vhost(site, https=True)],
+                        filters + self._extra_filters([site]))
         return FilterChain(
             name=site.host,
             filter_chain_match=FilterChainMatch(server_names=site.domains),
@@ -415,14 +416,15 @@ class EdgeProxy:
                                   filter_enabled=RuntimeFractionalPercent.percent(0))
         return None
 
-    def _vhost(self, site: Site, limit: LocalRateLimit | None = None) -> VirtualHost:
+    def _vhost(self, site: Site, limit: LocalRateLimit | None = None, *,
+               https: bool = False) -> VirtualHost:
         action = {
             "cluster": site.slug,
             "timeout": site.timeout or self.defaults.route_timeout,
             "prefix_rewrite": site.prefix_rewrite,
             "host_rewrite_literal": site.host_rewrite,
         }
-        hsts = self.defaults.hsts if self._https is not None else None
+        hsts = self.defaults.hsts if https else None  # browsers ignore it over plain HTTP
         vhost: VirtualHost = VirtualHost.from_dict({  # one validation pass per site (speed)
             "name": site.slug,
             "domains": site.domains,

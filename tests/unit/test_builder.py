@@ -327,3 +327,18 @@ def test_request_id_is_generated_only_where_something_reads_it(certs: dict[str, 
     forced = EdgeProxy(defaults=dataclasses.replace(EdgeDefaults(), request_id=True))
     forced.site("a.example.com", "127.0.0.20:8080", cert=certs["a.example.com"]).https(8443)
     assert generate(forced) is True
+
+
+def test_hsts_only_over_https(certs: dict[str, Cert]) -> None:
+    """Browsers ignore HSTS over plain HTTP (RFC 6797 8.1): the header is only on the HTTPS
+    chains, not on the sites served over plain HTTP next to them."""
+    boot = (EdgeProxy().site("a.example.com", "127.0.0.20:8080", cert=certs["a.example.com"])
+            .https(8443).http(8080).build())
+    https_vhosts = [hcm_of(c).to_dict()["route_config"]["virtual_hosts"][0]
+                    for c in boot.listener("https").filter_chains or []]
+    assert all(v["response_headers_to_add"][0]["header"]["key"] == "strict-transport-security"
+               for v in https_vhosts)
+    plain = hcm_of((boot.listener("http").filter_chains or [])[0]).to_dict()
+    vhosts = plain["route_config"]["virtual_hosts"]
+    assert [v["domains"] for v in vhosts] == [["a.example.com"]]  # the site, not a redirect
+    assert all("response_headers_to_add" not in v for v in vhosts)
