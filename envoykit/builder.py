@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any, Literal
 
+from envoykit._edge_stats import edge_stats_matcher
 from envoykit._intent import (
     LOOPBACK,
     Cert,
@@ -75,6 +76,7 @@ from envoykit.config import (
     RuntimeFractionalPercent,
     RuntimeLayer,
     StaticResources,
+    StatsConfig,
     SubstitutionFormatString,
     TlsParameters,
     TypedConfig,
@@ -274,7 +276,16 @@ class EdgeProxy:
             ),
             layered_runtime=self._layered_runtime(),
             overload_manager=self._overload_manager(),
+            **self._stats_options(),
         )
+
+    def _stats_options(self) -> dict[str, Any]:
+        """The edge's stats: what an operator reads, cluster traffic stats created on first
+        use (see ``envoykit._edge_stats``); ``EdgeDefaults(stats="all")``: Envoy's default."""
+        if self.defaults.stats == "all":
+            return {}
+        return {"stats_config": StatsConfig(stats_matcher=edge_stats_matcher()),
+                "deferred_stat_options": {"enable_deferred_creation_stats": True}}
 
     def to_dict(self) -> dict[str, Any]:
         """The compiled bootstrap as Envoy JSON (so a builder renders like a model)."""
