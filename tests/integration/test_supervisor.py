@@ -205,7 +205,9 @@ def test_sigkill_of_the_python_parent_leaves_no_envoy(up: int, tmp_path: Path) -
     try:
         assert parent.stdout is not None
         run_dir, base_id = parent.stdout.readline().split()
-        assert len(envoy_pids_with(run_dir)) == 2  # both epochs are running
+        pids = envoy_pids_with(run_dir)
+        assert len(pids) - len(_validators(Path(run_dir))) == 2  # both epochs are running
+        assert len(_validators(Path(run_dir))) == 1  # and the prewarmed validator
     finally:
         parent.kill()
         parent.wait()
