@@ -10,6 +10,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
+	@# tmux drives the terminal test of `envoykit top`; it must not be skipped silently
+	command -v tmux >/dev/null || apt-get install -y -q tmux >/dev/null || \
+	  { apt-get update -q >/dev/null && apt-get install -y -q tmux >/dev/null; }
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -17,9 +20,10 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check envoykit tests examples bench
+	$(PY) scripts/unasync.py --check
 
 typecheck: $(STAMP)
-	$(VENV)/bin/mypy --strict envoykit
+	$(VENV)/bin/mypy --strict envoykit tests/typing
 
 test: lint typecheck
 	$(PY) -m pytest -n 2 tests

@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from envoykit.errors import ValidationError
+from envoykit.errors import EnvoyValidationError
 from envoykit.validation import _essence as validation_essence
 
 __all__ = ["GateError", "WarmValidator", "clear_initializing", "feed_gate", "gate_supported",
@@ -141,7 +141,7 @@ class WarmValidator:
         return self.proc.poll() is None
 
     def check(self, text: str, shown_as: Path, timeout: float) -> None:
-        """Validate ``text``; ValidationError with envoy's output if refused, GateError
+        """Validate ``text``; EnvoyValidationError with envoy's output if refused, GateError
         if this process cannot be used (then validate another way)."""
         try:
             feed_gate(self.fifo, text, self.alive, timeout)
@@ -153,7 +153,7 @@ class WarmValidator:
             self.fifo.unlink(missing_ok=True)
         output = out.decode(errors="replace").strip()
         if self.proc.returncode != 0:
-            raise ValidationError(f"envoy --mode validate rejected {shown_as}:\n"
+            raise EnvoyValidationError(f"envoy --mode validate rejected {shown_as}:\n"
                                   f"{validation_essence(output)}",
                                   output=output, returncode=self.proc.returncode)
 

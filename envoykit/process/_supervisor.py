@@ -276,7 +276,7 @@ class Supervisor:
         config on a FIFO and gets it only once validation accepted it; see ``_gate``), so
         the check costs little of the switch time.
 
-        Returns the new epoch number. Raises ValidationError (the old epoch untouched) or
+        Returns the new epoch number. Raises EnvoyValidationError (the old epoch untouched) or
         HotRestartError (the child failed; the old config keeps serving and the
         supervisor recovers so that later hot restarts work)."""
         limit = timeout or self.hot_restart_timeout
@@ -310,7 +310,7 @@ class Supervisor:
             return child.number
 
     def validate(self, config: ConfigInput, *, timeout: float | None = None) -> None:
-        """Run ``envoy --mode validate`` on ``config`` now (ValidationError if refused), so
+        """Run ``envoy --mode validate`` on ``config`` now (EnvoyValidationError if refused), so
         that a later :meth:`hot_restart` with the same content skips that step and switches
         as fast as a raw ``--restart-epoch``. The memory is by rendered content (and the
         ``config_yaml`` override); files the config points to (certificates) are not part
