@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from envoykit import EdgeProxy, Redirect, Respond, Retry, Route, check, to_json
+from envoykit import EdgeProxy, HttpRoute, Redirect, Respond, Retry, check, to_json
 from envoykit.validation import envoy_validate_file
 
 RATIO_TARGET = 0.2
@@ -57,11 +57,11 @@ def routed_edge(sites: int) -> EdgeProxy:
     for i in range(sites):
         k = i % SERVICES
         edge.site(f"s{i}.example.com", routes=[
-            Route("/api/", headers={"x-canary": "1"}, to=f"canary{k}"),
-            Route("/api/", to={f"api{k}": 90, f"canary{k}": 10}, retries=retry, timeout="5s"),
-            Route(path="/healthz", respond=Respond(200, "ok")),
-            Route(path="/old", redirect=Redirect(path="/new")),
-            Route("/", to=f"web{k}"),
+            HttpRoute("/api/", headers={"x-canary": "1"}, to=f"canary{k}"),
+            HttpRoute("/api/", to={f"api{k}": 90, f"canary{k}": 10}, retries=retry, timeout="5s"),
+            HttpRoute(path="/healthz", respond=Respond(200, "ok")),
+            HttpRoute(path="/old", redirect=Redirect(path="/new")),
+            HttpRoute("/", to=f"web{k}"),
         ])
     return edge
 

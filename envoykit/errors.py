@@ -6,7 +6,7 @@
     │   │                            also a ValueError)
     │   ├── ConfigLoadError          YAML/JSON syntax or shape error (file and line)
     │   └── SemanticError            cross-resource checks (field path in every issue)
-    ├── ValidationError              the real `envoy --mode validate` refused the config
+    ├── EnvoyValidationError         the real `envoy --mode validate` refused the config
     ├── BinaryNotFound               no envoy binary could be found
     ├── ProcessError                 the supervised process misbehaved
     │   ├── StartupError             envoy exited or timed out before becoming ready
@@ -20,17 +20,25 @@
     │   ├── AdminParameterError      a parameter the running envoy does not accept
     │   │                            (also a ValueError)
     │   └── AdminResponseError       the answer could not be parsed
-    └── XdsUpdateRejected            envoy refused a resource-file update (old config serves)
+    ├── XdsUpdateRejected            envoy refused a resource-file update (old config serves)
+    └── FleetError                   the xDS control plane (envoykit.fleet) failed
+        ├── PushRejected             nodes NACKed a pushed snapshot (Envoy's message per node)
+        └── PushTimeout              nodes did not answer a push in time (named)
 
 :class:`Issue` (a field path and a message) is what the config errors list.
 Every error carries what a user needs to act on it: a field path, a file and line,
 or envoy's exit code and the last lines it printed. All are exported by :mod:`envoykit`.
+``ValidationError`` is the deprecated old name of :class:`EnvoyValidationError` (it
+shadowed pydantic's).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from envoykit._util import deprecated_aliases
 
 __all__ = [
     "AdminConnectError",
@@ -43,15 +51,18 @@ __all__ = [
     "BinaryNotFound",
     "ConfigError",
     "ConfigLoadError",
+    "EnvoyValidationError",
     "EnvoykitError",
+    "FleetError",
     "HotRestartError",
     "Issue",
     "ModelError",
     "ProcessError",
     "ProcessExited",
+    "PushRejected",
+    "PushTimeout",
     "SemanticError",
     "StartupError",
-    "ValidationError",
     "XdsUpdateRejected",
 ]
 
@@ -106,7 +117,7 @@ class SemanticError(ConfigError):
         super().__init__(f"{len(self.issues)} config problem(s):\n{lines}")
 
 
-class ValidationError(EnvoykitError):
+class EnvoyValidationError(EnvoykitError):
     """`envoy --mode validate` rejected the config; `output` is envoy's own message."""
 
     def __init__(self, message: str, *, output: str = "", returncode: int | None = None) -> None:
@@ -210,3 +221,41 @@ class XdsUpdateRejected(EnvoykitError):
         self.output_tail = list(output_tail)
         text = message if not reason else f"{message}\nenvoy said: {reason}"
         super().__init__(text)
+
+
+class FleetError(EnvoykitError):
+    """The xDS control plane (:mod:`envoykit.fleet`) failed or is not installed."""
+
+
+class PushRejected(FleetError):
+    """Nodes NACKed a pushed snapshot. ``rejections`` maps node id to Envoy's own message
+    (its ``error_detail``); ``version`` is the refused snapshot version; ``rolled_back``
+    names the nodes sent back to their last ACKed snapshot."""
+
+    def __init__(self, version: str, rejections: Mapping[str, str],
+                 rolled_back: Sequence[str] = ()) -> None:
+        self.version = version
+        self.rejections = dict(rejections)
+        self.rolled_back = list(rolled_back)
+        lines = "\n".join(f"  - {node}: {why}" for node, why in sorted(self.rejections.items()))
+        text = f"snapshot {version} was rejected by {len(self.rejections)} node(s):\n{lines}"
+        if self.rolled_back:
+            text += f"\nrolled back to their last ACKed snapshot: {', '.join(self.rolled_back)}"
+        super().__init__(text)
+
+
+class PushTimeout(FleetError):
+    """Nodes did not ACK or NACK a pushed snapshot within the timeout; ``nodes`` names them."""
+
+    def __init__(self, version: str, nodes: Sequence[str], timeout: float) -> None:
+        self.version = version
+        self.nodes = sorted(nodes)
+        self.timeout = timeout
+        super().__init__(f"snapshot {version}: no answer within {timeout:g} s from "
+                         f"{len(self.nodes)} node(s): {', '.join(self.nodes)}")
+
+
+if TYPE_CHECKING:
+    ValidationError = EnvoyValidationError  # deprecated
+else:
+    __getattr__ = deprecated_aliases(__name__, {"ValidationError": "EnvoyValidationError"})

@@ -2,6 +2,9 @@
 
 Three levels, cheapest first: pydantic at construction (types, enums, ranges), the
 cross-resource checks here (:func:`check`), then envoy itself (:func:`validate`).
+
+One module (~410 lines) on purpose: the checks are one catalogue, read top to bottom, each a
+short function naming the field path it reports.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from envoykit.config import (
 )
 from envoykit.config._base import format_path
 from envoykit.config.tls import INTERMEDIATE_CIPHERS
-from envoykit.errors import Issue, SemanticError, ValidationError
+from envoykit.errors import EnvoyValidationError, Issue, SemanticError
 from envoykit.render import ConfigLike, to_dict, to_json
 
 __all__ = ["check", "envoy_validate_file", "validate"]
@@ -58,7 +61,7 @@ def validate(
 ) -> Bootstrap:
     """Check a config (a Bootstrap, a builder or a dict) our way, then envoy's way.
 
-    Raises :class:`SemanticError` (field paths) or :class:`ValidationError` (envoy's own
+    Raises :class:`SemanticError` (field paths) or `EnvoyValidationError` (envoy's own
     message). Returns the typed bootstrap.
     """
     bootstrap = as_bootstrap(config)
@@ -98,14 +101,14 @@ def envoy_validate_file(
     timeout: float = 120.0,
 ) -> str:
     """Run ``envoy --mode validate -c PATH``; return envoy's output, raise
-    :class:`ValidationError` carrying envoy's own message when it refuses the config."""
+    :class:`EnvoyValidationError` carrying envoy's own message when it refuses the config."""
     envoy = binary or find_envoy()
     argv = [str(envoy.path), "--mode", "validate", "-c", str(Path(path)), "-l", "warn",
             *extra_args]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
     output = (done.stdout + done.stderr).strip()
     if done.returncode != 0:
-        raise ValidationError(
+        raise EnvoyValidationError(
             f"envoy --mode validate rejected {path}:\n{_essence(output)}",
             output=output,
             returncode=done.returncode,

@@ -14,7 +14,7 @@ from collections import Counter
 import httpx
 from _common import save_config, show, title, workdir
 
-from envoykit import EdgeProxy, Route, validate
+from envoykit import EdgeProxy, HttpRoute, validate
 from envoykit.process import Supervisor
 from envoykit.testing.upstream import Upstream
 
@@ -31,8 +31,8 @@ def main() -> int:
             EdgeProxy("canary")
             .service("api-v1", v1.address).service("api-v2", v2.address)
             .site("api.example.com", routes=[
-                Route("/", headers={"x-canary": "1"}, to="api-v2"),   # testers opt in
-                Route("/", to={"api-v1": 90, "api-v2": 10}),           # 10 % of the rest
+                HttpRoute("/", headers={"x-canary": "1"}, to="api-v2"),   # testers opt in
+                HttpRoute("/", to={"api-v1": 90, "api-v2": 10}),           # 10 % of the rest
             ])
             .http(port=0).admin(port=0)
         )

@@ -15,7 +15,7 @@ import sys
 import httpx
 from _common import save_config, show, title, workdir
 
-from envoykit import EdgeProxy, Redirect, Respond, Route, validate
+from envoykit import EdgeProxy, HttpRoute, Redirect, Respond, validate
 from envoykit.process import Supervisor
 from envoykit.testing.upstream import Upstream
 
@@ -32,12 +32,12 @@ def main() -> int:
             .service("api", api.address).service("api-v2", api_v2.address)
             .service("web", web.address)
             .site("shop.example.com", routes=[
-                Route("/api/", headers={"x-canary": "1"}, to="api-v2"),
-                Route("/api/", to="api", rewrite_prefix="/v2/"),
-                Route(path="/old", redirect=Redirect(path="/new", code=301)),
-                Route(path="/ping", respond=Respond(200, "pong")),
-                Route("/static/", methods=["GET", "HEAD"], to="web"),
-                Route(path="/", to="web"),
+                HttpRoute("/api/", headers={"x-canary": "1"}, to="api-v2"),
+                HttpRoute("/api/", to="api", rewrite_prefix="/v2/"),
+                HttpRoute(path="/old", redirect=Redirect(path="/new", code=301)),
+                HttpRoute(path="/ping", respond=Respond(200, "pong")),
+                HttpRoute("/static/", methods=["GET", "HEAD"], to="web"),
+                HttpRoute(path="/", to="web"),
             ])
             .http(port=0).admin(port=0)
         )

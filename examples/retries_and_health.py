@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 from _common import save_config, show, title, workdir
 
-from envoykit import EdgeProxy, Health, Outlier, Retry, Route, validate
+from envoykit import EdgeProxy, Health, HttpRoute, Outlier, Retry, validate
 from envoykit.process import Supervisor
 from envoykit.testing.upstream import Upstream
 
@@ -57,7 +57,7 @@ def retries(work: Any) -> None:
     edge = (EdgeProxy("retries").http(port=0).admin(port=0)
             .service("flaky", f"127.0.0.1:{server.server_address[1]}")
             .site("api.example.com", routes=[
-                Route("/", to="flaky", timeout="5s",
+                HttpRoute("/", to="flaky", timeout="5s",
                       retries=Retry(attempts=2, statuses=(503,), per_try_timeout="1s"))]))
     save_config(work, "retries", validate(edge))
     with Supervisor(edge.build(), log_level="warning") as envoy, httpx.Client() as client:
@@ -79,7 +79,7 @@ def health(work: Any) -> None:
     check = Health.http("/healthz", interval="250ms", timeout="200ms", unhealthy=2, healthy=1)
     edge = (EdgeProxy("health").http(port=0).admin(port=0)
             .service("api", a.address, b.address, health=check)
-            .site("api.example.com", routes=[Route("/", to="api")]))
+            .site("api.example.com", routes=[HttpRoute("/", to="api")]))
     save_config(work, "health", validate(edge))
     with Supervisor(edge.build(), log_level="warning") as envoy, httpx.Client() as client:
         def who() -> str:
@@ -115,7 +115,7 @@ def outlier(work: Any) -> None:
         edge = (EdgeProxy("outlier").http(port=0).admin(port=0)
                 .service("api", good.address, bad.address,
                          outlier=Outlier(consecutive_5xx=3, interval="100ms", ejection="60s"))
-                .site("api.example.com", routes=[Route("/", to="api")]))
+                .site("api.example.com", routes=[HttpRoute("/", to="api")]))
         save_config(work, "outlier", validate(edge))
         with Supervisor(edge.build(), log_level="warning") as envoy, \
                 httpx.Client() as client:

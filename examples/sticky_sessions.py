@@ -15,7 +15,7 @@ from collections import defaultdict
 import httpx
 from _common import save_config, show, title, workdir
 
-from envoykit import EdgeProxy, Route, Sticky, validate
+from envoykit import EdgeProxy, HttpRoute, Sticky, validate
 from envoykit.process import Supervisor
 from envoykit.testing.upstream import Upstream
 
@@ -31,7 +31,7 @@ def main() -> int:
             EdgeProxy("sticky")
             .service("app", a.address, b.address, c.address,
                      sticky=Sticky.cookie("session", ttl="1h"))
-            .site("app.example.com", routes=[Route("/", to="app")])
+            .site("app.example.com", routes=[HttpRoute("/", to="app")])
             .http(port=0).admin(port=0)
         )
         save_config(work, "sticky", validate(edge))

@@ -18,8 +18,8 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from envoykit import EdgeProxy, ValidationError
-from envoykit.process import Event, Supervisor
+from envoykit import EdgeProxy, EnvoyValidationError
+from envoykit.process import Supervisor, SupervisorEvent
 
 
 @contextmanager
@@ -89,7 +89,7 @@ class Client(threading.Thread):
 def main() -> None:
     """Start, hot restart, refuse a bad config, stop."""
     with backend("a") as port_a, backend("b") as port_b:
-        def report(event: Event) -> None:
+        def report(event: SupervisorEvent) -> None:
             print(f"  event: {event.kind:<10} state={event.state.value:<10} {event.message}")
 
         with Supervisor(edge({"a.example.com": port_a}), on_event=report,
@@ -112,7 +112,7 @@ def main() -> None:
             broken["static_resources"]["clusters"][0]["connect_timeout"] = "-1s"
             try:
                 proxy.hot_restart(broken)
-            except ValidationError as exc:
+            except EnvoyValidationError as exc:
                 print("refused by envoy --mode validate:", str(exc).splitlines()[-1][-80:])
             print(f"still epoch {proxy.epoch}: b:", fetch(address, "b.example.com"))
             for info in proxy.processes():

@@ -16,7 +16,7 @@ import time
 
 from _common import save_config, show, title, workdir
 
-from envoykit import EdgeProxy, Header, Redirect, Respond, Route, SemanticError, validate
+from envoykit import EdgeProxy, Header, HttpRoute, Redirect, Respond, SemanticError, validate
 
 
 def shop() -> EdgeProxy:
@@ -25,12 +25,12 @@ def shop() -> EdgeProxy:
         .service("api", "127.0.0.20:8080").service("api-v2", "127.0.0.21:8080")
         .service("web", "127.0.0.22:8080").service("admin", "127.0.0.23:8080")
         .site("shop.example.com", aliases=["*.shop.example.com"], routes=[
-            Route("/api/", headers=[Header("x-canary", exact="1")], to="api-v2"),
-            Route("/api/", methods=["GET", "POST"], to={"api": 95, "api-v2": 5}),
-            Route(regex="/admin(/.*)?", headers={"x-admin-token": True}, to="admin"),
-            Route(regex="/admin(/.*)?", respond=Respond(403, "admins only")),
-            Route(path="/shop", redirect=Redirect(path="/", code=301)),
-            Route("/", to="web"),
+            HttpRoute("/api/", headers=[Header("x-canary", exact="1")], to="api-v2"),
+            HttpRoute("/api/", methods=["GET", "POST"], to={"api": 95, "api-v2": 5}),
+            HttpRoute(regex="/admin(/.*)?", headers={"x-admin-token": True}, to="admin"),
+            HttpRoute(regex="/admin(/.*)?", respond=Respond(403, "admins only")),
+            HttpRoute(path="/shop", redirect=Redirect(path="/", code=301)),
+            HttpRoute("/", to="web"),
         ])
         .http(port=0).admin(port=0)
     )
@@ -78,7 +78,7 @@ def main() -> int:
     title("a mistake is caught when the site is declared")
     try:
         EdgeProxy().service("web", "127.0.0.22:8080").site("shop.example.com", routes=[
-            Route("/", to="web"), Route("/api/", to="web")])
+            HttpRoute("/", to="web"), HttpRoute("/api/", to="web")])
     except SemanticError as error:
         show("SemanticError", error.issues[0])
         assert error.issues[0].path == "site('shop.example.com').routes[1]"

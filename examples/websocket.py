@@ -2,7 +2,7 @@
 
     python examples/websocket.py
 
-The route ``/ws`` allows the WebSocket upgrade (``Route(..., websocket=True)``); the client
+The route ``/ws`` allows the WebSocket upgrade (``HttpRoute(..., websocket=True)``); the client
 (the ``websockets`` library) connects with ``wss://`` to the edge, which ends TLS and relays
 the frames to a local echo server. Other routes of the site do not upgrade.
 """
@@ -18,7 +18,7 @@ import websockets.sync.client
 import websockets.sync.server
 from _common import save_config, show, title, workdir
 
-from envoykit import EdgeProxy, Respond, Route, validate
+from envoykit import EdgeProxy, HttpRoute, Respond, validate
 from envoykit.process import Supervisor
 from envoykit.testing.tls import TestCA
 
@@ -37,8 +37,8 @@ def main() -> int:
             EdgeProxy("chat")
             .service("chat", f"127.0.0.20:{server.socket.getsockname()[1]}")
             .site("chat.example.com", cert=ca.issue("chat.example.com").as_cert(), routes=[
-                Route("/ws", to="chat", websocket=True),
-                Route("/", respond=Respond(200, "the chat lives on /ws")),
+                HttpRoute("/ws", to="chat", websocket=True),
+                HttpRoute("/", respond=Respond(200, "the chat lives on /ws")),
             ])
             .https(port=0).admin(port=0)
         )

@@ -5,8 +5,8 @@
         .service("api", "127.0.0.20:8080", "127.0.0.21:8080", health=Health.http("/healthz"))
         .service("web", "127.0.0.22:8080")
         .site("shop.example.com", cert=("shop.pem", "shop-key.pem"), routes=[
-            Route("/api/", to="api", retries=Retry(attempts=1)),
-            Route("/", to="web"),
+            HttpRoute("/api/", to="api", retries=Retry(attempts=1)),
+            HttpRoute("/", to="web"),
         ])
         .site("b.example.com", "127.0.0.23:8080", cert=("b.pem", "b-key.pem"))  # shortcut
         .https(port=8443)
@@ -17,7 +17,7 @@
     edge.resolve("shop.example.com", "/api/orders")   # which route and service, no Envoy
 
 :class:`EdgeProxy` records frozen intent values (:class:`Site`, :class:`Service`,
-:class:`Route`, ...); ``build()`` checks them and compiles them (``_compile``). Every default
+:class:`HttpRoute`, ...); ``build()`` checks them and compiles them (``_compile``). Every default
 is the one a careful operator would write (see ``docs/defaults.md``) and every one can be
 overridden through :class:`EdgeDefaults` or an argument.
 """
@@ -52,9 +52,9 @@ from envoykit.builder._intent import (
     slug,
 )
 from envoykit.builder._resolve import Resolution, resolve
-from envoykit.builder._routes import Header, Redirect, Respond, Retry, Route
+from envoykit.builder._routes import Header, HttpRoute, Redirect, Respond, Retry
 from envoykit.builder._services import (
-    Endpoint,
+    Backend,
     Health,
     LbPolicy,
     Limits,
@@ -74,12 +74,13 @@ from envoykit.config import (
 from envoykit.errors import ConfigError, SemanticError
 
 __all__ = [
+    "Backend",
     "Cert",
     "EdgeDefaults",
     "EdgeProxy",
-    "Endpoint",
     "Header",
     "Health",
+    "HttpRoute",
     "Limits",
     "Outlier",
     "RateLimit",
@@ -87,7 +88,6 @@ __all__ = [
     "Resolution",
     "Respond",
     "Retry",
-    "Route",
     "Service",
     "Site",
     "Sticky",
@@ -124,7 +124,7 @@ class EdgeProxy:
     def service(
         self,
         name: str,
-        *endpoints: str | tuple[str, int] | Endpoint,
+        *endpoints: str | tuple[str, int] | Backend,
         lb: LbPolicy | None = None,
         sticky: Sticky | None = None,
         health: Health | None = None,
@@ -136,7 +136,7 @@ class EdgeProxy:
         dns_lookup_family: DnsFamily | None = None,
     ) -> EdgeProxy:
         """A named group of upstream endpoints (``"ip:port"``, ``"name:port"`` or
-        :class:`Endpoint` with a weight) that routes of any site can send traffic to.
+        :class:`Backend` with a weight) that routes of any site can send traffic to.
 
         ``lb``: ``round_robin`` (default), ``least_request``, ``random``, or ``ring_hash`` /
         ``maglev`` (the default with ``sticky``); ``health``: an active check; ``outlier``:
@@ -156,7 +156,7 @@ class EdgeProxy:
         self,
         host: str,
         *upstreams: str | tuple[str, int],
-        routes: Sequence[Route] = (),
+        routes: Sequence[HttpRoute] = (),
         cert: Cert | tuple[str, str] | None = None,
         aliases: Sequence[str] = (),
         rate_limit: RateLimit | Literal[False] | None = None,
@@ -184,7 +184,8 @@ class EdgeProxy:
             raise fail(where, "give upstreams (one service for the whole site) or routes=, "
                               "not both")
         if not upstreams and not routes:
-            raise fail(where, "give at least one upstream 'host:port', or routes=[Route(...), ...]")
+            raise fail(where, "give at least one upstream 'host:port', "
+                              "or routes=[HttpRoute(...), ...]")
         if rate_limit is not None and rate_limit is not False:
             if not isinstance(rate_limit, RateLimit):
                 raise fail(f"{where}.rate_limit", f"expected RateLimit(...) or False, "
@@ -211,21 +212,21 @@ class EdgeProxy:
         return self
 
     def _site_routes(self, where: str, slug_host: str, upstreams: tuple[tuple[str, int], ...],
-                     routes: Sequence[Route], timeout: str | float | timedelta | None,
+                     routes: Sequence[HttpRoute], timeout: str | float | timedelta | None,
                      prefix_rewrite: str | None, host_rewrite: str | None
-                     ) -> tuple[Route, ...]:
+                     ) -> tuple[HttpRoute, ...]:
         if upstreams:
-            return (Route(prefix="/", to=slug(slug_host), rewrite_prefix=prefix_rewrite,
+            return (HttpRoute(prefix="/", to=slug(slug_host), rewrite_prefix=prefix_rewrite,
                           host_rewrite=host_rewrite,
                           timeout=as_duration(f"{where}.timeout", timeout)
                           if timeout is not None else None),)
         if timeout is not None or prefix_rewrite is not None or host_rewrite is not None:
             raise fail(where, "timeout=, prefix_rewrite= and host_rewrite= belong to each "
-                              "Route(...) when routes= is given")
+                              "HttpRoute(...) when routes= is given")
         out = tuple(routes)
         for i, route in enumerate(out):
-            if not isinstance(route, Route):
-                raise fail(f"{where}.routes[{i}]", f"expected Route(...), got {route!r}")
+            if not isinstance(route, HttpRoute):
+                raise fail(f"{where}.routes[{i}]", f"expected HttpRoute(...), got {route!r}")
             if isinstance(route.rate_limit, RateLimit):
                 route.rate_limit.check(f"{where}.routes[{i}].rate_limit")
         return out
@@ -313,7 +314,7 @@ class EdgeProxy:
 
         Over HTTPS each site has its own chain, so ``sites`` is exact; sites served together
         over plain HTTP share one chain, where a filter for any of them applies to all.
-        A route can configure or narrow it with ``Route(filters={name: per_route_config})``.
+        A route can configure or narrow it with ``HttpRoute(filters={name: per_route_config})``.
         """
         where = f"http_filter({name or type(config).__name__})"
         try:

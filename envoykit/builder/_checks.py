@@ -10,13 +10,13 @@ from datetime import timedelta
 
 from envoykit.builder._intent import Edge, Site
 from envoykit.builder._regex import compile_re2, re2_error
-from envoykit.builder._routes import Route
+from envoykit.builder._routes import HttpRoute
 from envoykit.errors import Issue
 
 __all__ = ["edge_issues", "route_issues"]
 
 
-def route_issues(where: str, routes: tuple[Route, ...], domains: list[str],
+def route_issues(where: str, routes: tuple[HttpRoute, ...], domains: list[str],
                  default_timeout: timedelta) -> list[Issue]:
     """What is wrong in one site's ordered route table (without looking at services)."""
     issues: list[Issue] = []
@@ -36,7 +36,7 @@ def route_issues(where: str, routes: tuple[Route, ...], domains: list[str],
     return issues
 
 
-def _regex_issues(at: str, route: Route) -> list[Issue]:
+def _regex_issues(at: str, route: HttpRoute) -> list[Issue]:
     if route.regex is None and route.rewrite_regex is None and not route.header_matchers:
         return []
     patterns = [("regex", route.regex)] if route.regex is not None else []
@@ -48,7 +48,7 @@ def _regex_issues(at: str, route: Route) -> list[Issue]:
             if pattern is not None and (error := re2_error(pattern)) is not None]
 
 
-def _split_issues(at: str, route: Route) -> list[Issue]:
+def _split_issues(at: str, route: HttpRoute) -> list[Issue]:
     if not route.split:
         return []
     issues = []
@@ -63,7 +63,7 @@ def _split_issues(at: str, route: Route) -> list[Issue]:
     return issues
 
 
-def _retry_issues(at: str, route: Route, default_timeout: timedelta) -> list[Issue]:
+def _retry_issues(at: str, route: HttpRoute, default_timeout: timedelta) -> list[Issue]:
     retry = route.retries
     if retry is None or retry.per_try_timeout is None:
         return []
@@ -79,14 +79,14 @@ def _retry_issues(at: str, route: Route, default_timeout: timedelta) -> list[Iss
     return []
 
 
-def _path_of(route: Route) -> str | None:
+def _path_of(route: HttpRoute) -> str | None:
     """A path this route certainly matches (for the loop check), if there is a simple one."""
     if route.path is not None:
         return route.path
     return route.prefix
 
 
-def _redirects_to_itself(route: Route, domains: list[str]) -> bool:
+def _redirects_to_itself(route: HttpRoute, domains: list[str]) -> bool:
     """True when the redirected request comes back to this site and matches this route
     again (same scheme, host and port): the client would loop until it gives up."""
     r = route.redirect
@@ -109,7 +109,7 @@ def _redirects_to_itself(route: Route, domains: list[str]) -> bool:
     return path_matches(route, target)
 
 
-def path_matches(route: Route, path: str) -> bool:
+def path_matches(route: HttpRoute, path: str) -> bool:
     """Whether the path part of ``route`` matches ``path`` (no query string)."""
     if route.path is not None:
         return path == route.path
@@ -118,7 +118,7 @@ def path_matches(route: Route, path: str) -> bool:
     return path.startswith(route.prefix or "/")
 
 
-def _covers(first: Route, later: Route) -> bool:
+def _covers(first: HttpRoute, later: HttpRoute) -> bool:
     """True when every request ``later`` matches is matched by ``first`` (which comes first),
     as far as can be told without guessing: ``first`` has no method/header/query condition
     and its path match contains ``later``'s."""

@@ -4,7 +4,9 @@ listeners (HTTPS by SNI, plain HTTP or a redirect, TCP), connection managers, TL
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+from envoykit._edge_stats import edge_stats_matcher
 from envoykit.builder._clusters import cluster
 from envoykit.builder._intent import Edge, Passthrough, RateLimit, Site, TcpService
 from envoykit.builder._vhosts import CORS_FILTER, exempt_filter, rate_limit_filter, vhost
@@ -38,6 +40,7 @@ from envoykit.config import (
     Router,
     RuntimeLayer,
     StaticResources,
+    StatsConfig,
     TcpProxy,
     TlsParameters,
     VirtualHost,
@@ -57,7 +60,24 @@ def compile_edge(edge: Edge) -> Bootstrap:
         ),
         layered_runtime=_layered_runtime(edge),
         overload_manager=_overload_manager(edge),
+        **_stats_options(edge),
     )
+
+
+def _stats_options(edge: Edge) -> dict[str, Any]:
+    """The edge's stats: what an operator reads, cluster traffic stats created on first
+    use (see ``envoykit._edge_stats``); ``EdgeDefaults(stats="all")``: Envoy's default."""
+    if edge.defaults.stats == "all":
+        return {}
+    return {"stats_config": StatsConfig(stats_matcher=edge_stats_matcher()),
+            "deferred_stat_options": {"enable_deferred_creation_stats": True}}
+
+
+def _request_id(edge: Edge) -> bool:
+    """``x-request-id`` generation (a random UUID per request) only where something
+    reads it: an access log, or ``EdgeDefaults(request_id=True)``."""
+    wanted = edge.defaults.request_id
+    return edge.access_log is not None if wanted is None else wanted
 
 
 def _layered_runtime(edge: Edge) -> LayeredRuntime:
@@ -236,6 +256,7 @@ def _hcm(edge: Edge, stat_prefix: str, vhosts: list[VirtualHost],
         http_filters=[*filters, HttpFilter.of(
             Router(suppress_envoy_headers=d.suppress_envoy_headers or None))],
         access_log=[edge.access_log] if edge.access_log else None,
+        generate_request_id=_request_id(edge),
         use_remote_address=d.use_remote_address,
         normalize_path=True,
         merge_slashes=True,

@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, urlsplit
 from envoykit.builder._checks import path_matches
 from envoykit.builder._intent import Edge, Site
 from envoykit.builder._regex import compile_re2
-from envoykit.builder._routes import Header, Route
+from envoykit.builder._routes import Header, HttpRoute
 
 __all__ = ["Resolution", "resolve"]
 
@@ -50,7 +50,7 @@ class Resolution:
 
 def resolve(edge: Edge, host: str, path: str, method: str = "GET",
             headers: Mapping[str, str] | None = None, *, scheme: str = "http") -> Resolution:
-    """Route one request through ``edge`` (see the module docstring for the rules)."""
+    """HttpRoute one request through ``edge`` (see the module docstring for the rules)."""
     name = host.lower()
     if edge.defaults.strip_any_host_port:
         name = _strip_port(name)
@@ -94,7 +94,7 @@ def _first_values(query: str) -> dict[str, str]:
     return values
 
 
-def _matches(route: Route, path: str, headers: Mapping[str, str],
+def _matches(route: HttpRoute, path: str, headers: Mapping[str, str],
              query: Mapping[str, str]) -> bool:
     if not path_matches(route, path):
         return False
@@ -122,7 +122,7 @@ def _header_matches(header: Header, value: str | None) -> bool:
     return matched != header.invert
 
 
-def _outcome(site: Site, index: int, route: Route, scheme: str, host: str, path: str,
+def _outcome(site: Site, index: int, route: HttpRoute, scheme: str, host: str, path: str,
              query: str) -> Resolution:
     if route.respond is not None:  # envoy names the request URL in a 201 or 3xx answer
         status = route.respond.status
@@ -138,7 +138,7 @@ def _outcome(site: Site, index: int, route: Route, scheme: str, host: str, path:
     return Resolution("split", site.host, index, split=route.split)
 
 
-def _location(route: Route, scheme: str, host: str, path: str, query: str) -> str:
+def _location(route: HttpRoute, scheme: str, host: str, path: str, query: str) -> str:
     r = route.redirect
     assert r is not None
     if r.path is not None:

@@ -13,7 +13,7 @@ from typing import Any, Literal, cast
 from envoykit.builder._intent import RateLimit, as_duration, fail
 from envoykit.config import CorsPolicy, TypedConfig
 
-__all__ = ["Header", "Redirect", "Respond", "Retry", "Route"]
+__all__ = ["Header", "HttpRoute", "Redirect", "Respond", "Retry"]
 
 _TOKEN = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 _METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH")
@@ -149,7 +149,7 @@ Action = Literal["forward", "split", "redirect", "respond"]
 
 
 @dataclass(frozen=True)
-class Route:
+class HttpRoute:
     """One route of a site: the first route that matches a request wins.
 
     Match: ``prefix`` (the default ``"/"``), exact ``path`` or whole-path ``regex`` (RE2);
@@ -184,7 +184,7 @@ class Route:
     mirror: str | None = None
 
     def __post_init__(self) -> None:  # normalise the friendly forms to tuples (hashable)
-        where = f"Route({self.match_text})"
+        where = f"HttpRoute({self.match_text})"
         if sum(x is not None for x in (self.prefix, self.path, self.regex)) > 1:
             raise fail(where, "give one of prefix=, path=, regex=")
         if self.prefix is None and self.path is None and self.regex is None:

@@ -18,7 +18,7 @@ from envoykit.builder._intent import (
     parse_upstream,
 )
 
-__all__ = ["Endpoint", "Health", "LbPolicy", "Limits", "Outlier", "Service", "Sticky"]
+__all__ = ["Backend", "Health", "LbPolicy", "Limits", "Outlier", "Service", "Sticky"]
 
 LbPolicy = Literal["round_robin", "least_request", "ring_hash", "maglev", "random"]
 LB_POLICIES: tuple[str, ...] = ("round_robin", "least_request", "ring_hash", "maglev", "random")
@@ -41,7 +41,7 @@ def _duration(where: str, value: str | float | timedelta) -> timedelta:
 
 
 @dataclass(frozen=True)
-class Endpoint:
+class Backend:
     """One upstream host: an IP or DNS name, a port, and an optional load-balancing weight."""
 
     host: str
@@ -49,8 +49,8 @@ class Endpoint:
     weight: int | None = None
 
     @classmethod
-    def parse(cls, where: str, value: str | tuple[str, int] | Endpoint) -> Endpoint:
-        if isinstance(value, Endpoint):
+    def parse(cls, where: str, value: str | tuple[str, int] | Backend) -> Backend:
+        if isinstance(value, Backend):
             if value.weight is not None:
                 _positive(f"{where}.weight", value.weight)
             host, port = parse_upstream(where, (value.host, value.port))
@@ -179,7 +179,7 @@ class Service:
     """A named group of upstream endpoints and how to reach them (one cluster)."""
 
     name: str
-    endpoints: tuple[Endpoint, ...]
+    endpoints: tuple[Backend, ...]
     lb: LbPolicy = "round_robin"
     sticky: Sticky | None = None
     health: Health | None = None
@@ -197,7 +197,7 @@ class Service:
         if not self.endpoints:
             raise fail(where, "give at least one endpoint 'host:port'")
         object.__setattr__(self, "endpoints", tuple(
-            Endpoint.parse(f"{where}.endpoints[{i}]", e) for i, e in enumerate(self.endpoints)))
+            Backend.parse(f"{where}.endpoints[{i}]", e) for i, e in enumerate(self.endpoints)))
         check_choice(f"{where}.lb", self.lb, LB_POLICIES)
         if self.sticky is not None and self.lb not in HASHING:
             raise fail(f"{where}.sticky", f"sticky sessions need lb='ring_hash' or 'maglev' "

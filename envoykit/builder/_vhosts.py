@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
 from envoykit.builder._clusters import hash_policy
 from envoykit.builder._intent import Edge, EdgeDefaults, RateLimit, Site
-from envoykit.builder._routes import REDIRECT_CODES, Header, Route
+from envoykit.builder._routes import REDIRECT_CODES, Header, HttpRoute
 from envoykit.config import (
     HeaderValue,
     HeaderValueOption,
@@ -29,16 +30,29 @@ def header(key: str, value: str, *, overwrite: bool = True) -> HeaderValueOption
     return HeaderValueOption(header=HeaderValue(key=key, value=value), append_action=action)
 
 
+def _limited_headers(limit: RateLimit) -> list[HeaderValueOption]:
+    """``x-ratelimit-*`` on the 429s only (constant values, so no per-response work):
+    the limit, nothing remaining, and the refill interval as the longest wait."""
+    bucket = limit.bucket()
+    reset = max(1, math.ceil(limit.per.total_seconds()))
+    return [header("x-ratelimit-limit", str(bucket.max_tokens)),
+            header("x-ratelimit-remaining", "0"),
+            header("x-ratelimit-reset", str(reset))]
+
+
 def rate_limit_filter(stat_prefix: str, limit: RateLimit, defaults: EdgeDefaults
                       ) -> LocalRateLimit:
     """A local rate limit enforced on every request (Envoy's default is 0 %: off)."""
+    every = defaults.ratelimit_headers and defaults.ratelimit_headers_on_every_response
     return LocalRateLimit(
         stat_prefix=stat_prefix,
         token_bucket=limit.bucket(),
         filter_enabled=RuntimeFractionalPercent.percent(100),
         filter_enforced=RuntimeFractionalPercent.percent(100),
-        response_headers_to_add=[header("x-local-rate-limit", "true")],
-        enable_x_ratelimit_headers="DRAFT_VERSION_03" if defaults.ratelimit_headers else None,
+        response_headers_to_add=[header("x-local-rate-limit", "true"),
+                                 *(_limited_headers(limit) if defaults.ratelimit_headers
+                                   and not every else [])],
+        enable_x_ratelimit_headers="DRAFT_VERSION_03" if every else None,
     )
 
 
@@ -57,12 +71,13 @@ def vhost(site: Site, edge: Edge, *, tls: bool, stat_prefix: str,
         "domains": site.domains,
         "routes": [_route(r, i, edge, f"{stat_prefix}_r{i}") for i, r in enumerate(site.routes)],
         "response_headers_to_add": [header("strict-transport-security", hsts)] if hsts else None,
+        # (HSTS only over HTTPS: browsers ignore it over plain HTTP)
         "typed_per_filter_config": {LocalRateLimit.filter_name: limit} if limit else None,
     })
     return result
 
 
-def _route(route: Route, index: int, edge: Edge, stat_prefix: str) -> dict[str, Any]:
+def _route(route: HttpRoute, index: int, edge: Edge, stat_prefix: str) -> dict[str, Any]:
     out: dict[str, Any] = {"name": f"routes[{index}]", "match": _match(route)}
     if route.redirect is not None:
         out["redirect"] = _redirect(route)
@@ -82,7 +97,7 @@ def _route(route: Route, index: int, edge: Edge, stat_prefix: str) -> dict[str, 
     return out
 
 
-def _match(route: Route) -> dict[str, Any]:
+def _match(route: HttpRoute) -> dict[str, Any]:
     match: dict[str, Any] = {}
     if route.path is not None:
         match["path"] = route.path
@@ -118,7 +133,7 @@ def _header_matcher(h: Header) -> dict[str, Any]:
     return out
 
 
-def _redirect(route: Route) -> dict[str, Any]:
+def _redirect(route: HttpRoute) -> dict[str, Any]:
     r = route.redirect
     assert r is not None
     return {"host_redirect": r.host, "path_redirect": r.path, "prefix_rewrite": r.prefix,
@@ -126,7 +141,7 @@ def _redirect(route: Route) -> dict[str, Any]:
             "response_code": REDIRECT_CODES[r.code], "strip_query": r.strip_query or None}
 
 
-def _action(route: Route, edge: Edge) -> dict[str, Any]:
+def _action(route: HttpRoute, edge: Edge) -> dict[str, Any]:
     defaults = edge.defaults
     timeout: timedelta | None = route.timeout_value
     if timeout is None:  # an upgraded (WebSocket) stream lives beyond any request timeout
@@ -154,7 +169,7 @@ def _action(route: Route, edge: Edge) -> dict[str, Any]:
     return action
 
 
-def _retry(route: Route) -> dict[str, Any] | None:
+def _retry(route: HttpRoute) -> dict[str, Any] | None:
     retry = route.retries
     if retry is None:
         return None
@@ -168,7 +183,7 @@ def _retry(route: Route) -> dict[str, Any] | None:
     }
 
 
-def _per_filter(route: Route, edge: Edge, stat_prefix: str) -> dict[str, Any]:
+def _per_filter(route: HttpRoute, edge: Edge, stat_prefix: str) -> dict[str, Any]:
     configs: dict[str, Any] = {}
     for name, config in route.filter_configs:
         configs[name] = config if isinstance(config, TypedConfig) else RawConfig.model_validate(

@@ -14,7 +14,6 @@ __all__ = [
     "DirectResponseAction",
     "HashPolicy",
     "QueryParameterMatcher",
-    "RateLimit",
     "RedirectAction",
     "RegexMatchAndSubstitute",
     "RequestMirrorPolicy",
@@ -24,6 +23,7 @@ __all__ = [
     "RouteAction",
     "RouteConfiguration",
     "RouteMatch",
+    "RouteRateLimit",
     "VirtualHost",
     "WeightedCluster",
 ]
@@ -105,7 +105,7 @@ class RequestMirrorPolicy(EnvoyModel):
     trace_sampled: bool | None = None
 
 
-class RateLimit(EnvoyModel):
+class RouteRateLimit(EnvoyModel):
     """A rate limit descriptor producer (``actions`` as Envoy dicts)."""
 
     stage: int | None = Field(default=None, ge=0, le=10)
@@ -144,7 +144,7 @@ class RouteAction(EnvoyModel):
     timeout: Duration | None = None
     idle_timeout: Duration | None = None
     retry_policy: RetryPolicy | None = None
-    rate_limits: list[RateLimit] | None = None
+    rate_limits: list[RouteRateLimit] | None = None
     hash_policy: list[HashPolicy] | None = None
     request_mirror_policies: list[RequestMirrorPolicy] | None = None
     max_stream_duration: dict[str, Any] | None = None
@@ -221,7 +221,7 @@ class VirtualHost(EnvoyModel):
     response_headers_to_add: list[HeaderValueOption] | None = None
     response_headers_to_remove: list[str] | None = None
     retry_policy: RetryPolicy | None = None
-    rate_limits: list[RateLimit] | None = None
+    rate_limits: list[RouteRateLimit] | None = None
     typed_per_filter_config: dict[str, Typed] | None = None
     include_request_attempt_count: bool | None = None
 

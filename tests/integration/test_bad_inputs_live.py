@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from envoykit import EdgeProxy
-from envoykit.errors import EnvoykitError, ValidationError
+from envoykit.errors import EnvoykitError, EnvoyValidationError
 from envoykit.testing.http import resolving_client
 from envoykit.testing.upstream import Upstream
 from envoykit.validation import validate
@@ -102,7 +102,7 @@ def test_bad_input_is_refused_and_the_running_edge_is_unchanged(case: Case, live
     with pytest.raises(EnvoykitError) as info:
         guarded_apply(case, live)
     if case.stage == "envoy":
-        assert isinstance(info.value, ValidationError), str(info.value)
+        assert isinstance(info.value, EnvoyValidationError), str(info.value)
         assert case.envoy_says in info.value.output, info.value.output[-2000:]
     else:
         assert isinstance(info.value, case.error)
@@ -127,7 +127,7 @@ def test_hot_restart_with_a_bad_config_keeps_the_old_epoch_serving(tmp_path: Pat
         port = proxy.address_of("https")[1]
         for case in ENVOY_STAGE:
             bad = validate(produce(case, env), envoy=False)  # passes envoykit's own checks
-            with pytest.raises(ValidationError) as info:
+            with pytest.raises(EnvoyValidationError) as info:
                 proxy.hot_restart(bad)
             assert case.envoy_says in info.value.output, (case.id, info.value.output[-2000:])
             assert (proxy.epoch, proxy.pid) == (epoch, pid), case.id

@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from envoykit import EdgeProxy
-from envoykit.errors import SemanticError, ValidationError
+from envoykit.errors import EnvoyValidationError, SemanticError
 from envoykit.testing.http import resolving_client
 from envoykit.testing.tls import CertFiles, TestCA
 from envoykit.testing.upstream import Upstream
@@ -139,7 +139,7 @@ def test_hot_restart_onto_a_missing_certificate_keeps_the_old_epoch(tmp_path: Pa
                         log_level="warning") as proxy:
             epoch, pid = proxy.epoch, proxy.pid
             spare.unlink()  # the new epoch's certificate is gone by the time we restart
-            with pytest.raises(ValidationError):
+            with pytest.raises(EnvoyValidationError):
                 proxy.hot_restart(edge(str(spare)).build())
             assert (proxy.epoch, proxy.pid) == (epoch, pid)
             port = proxy.address_of("https")[1]

@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from envoykit import EdgeProxy, Header, Redirect, Respond, Route
+from envoykit import EdgeProxy, Header, HttpRoute, Redirect, Respond
 from envoykit.builder._checks import route_issues
 from envoykit.xds import DynamicProxy
 
@@ -44,7 +44,7 @@ QUERY: list[dict[str, str | bool]] = [{}, {}, {"q": "1"}, {"q": True}]
 
 
 @st.composite
-def routes(draw: st.DrawFn) -> Route:
+def routes(draw: st.DrawFn) -> HttpRoute:
     kind = draw(st.sampled_from(["prefix", "prefix", "path", "regex"]))
     match = {kind: draw(REGEX if kind == "regex" else PATH)}
     methods = draw(st.sampled_from([(), (), ("GET",), ("POST",), ("GET", "POST")]))
@@ -59,7 +59,7 @@ def routes(draw: st.DrawFn) -> Route:
     else:
         body = {"redirect": Redirect(host="other.test", prefix="/p/",
                                      strip_query=draw(st.booleans()))}
-    return Route(**match, methods=methods, headers=headers, query=query,  # type: ignore[arg-type]
+    return HttpRoute(**match, methods=methods, headers=headers, query=query,  # type: ignore[arg-type]
                  **body)
 
 
@@ -72,7 +72,7 @@ def requests(draw: st.DrawFn) -> tuple[str, str, str, dict[str, str]]:
     return draw(st.sampled_from(HOSTS)), path, draw(st.sampled_from(["GET", "POST"])), headers
 
 
-def reachable(host: str, table: list[Route]) -> list[Route]:
+def reachable(host: str, table: list[HttpRoute]) -> list[HttpRoute]:
     """The table without the routes the builder refuses (shadowed ones, redirect loops),
     each direct answer labelled with its site and index so the reply names the route."""
     domains = [host, *SITES[host]]
@@ -82,7 +82,7 @@ def reachable(host: str, table: list[Route]) -> list[Route]:
         if not bad:
             break
         table = [r for i, r in enumerate(table) if i not in bad]
-    table = table or [Route(path="/never", respond=Respond(200, ""))]
+    table = table or [HttpRoute(path="/never", respond=Respond(200, ""))]
     return [dataclasses.replace(r, respond=Respond(r.respond.status, f"{host}#{i}"))
             if r.respond else r for i, r in enumerate(table)]
 
@@ -90,10 +90,10 @@ def reachable(host: str, table: list[Route]) -> list[Route]:
 VERSION = count(1)
 
 
-def edge_for(tables: dict[str, list[Route]], version: int) -> EdgeProxy:
+def edge_for(tables: dict[str, list[HttpRoute]], version: int) -> EdgeProxy:
     edge = EdgeProxy("property").http(0).admin(port=0)
     for host, table in tables.items():
-        marker = Route(path="/__version", respond=Respond(200, f"v{version}"))
+        marker = HttpRoute(path="/__version", respond=Respond(200, f"v{version}"))
         edge.site(host, aliases=SITES[host], routes=[marker, *table])
     return edge
 
@@ -114,7 +114,7 @@ def describe(edge: EdgeProxy) -> str:
 
 @pytest.fixture(scope="module")
 def proxy() -> Iterator[DynamicProxy]:
-    start = {h: [Route(respond=Respond(200, "start"))] for h in SITES}
+    start = {h: [HttpRoute(respond=Respond(200, "start"))] for h in SITES}
     with DynamicProxy(edge_for(start, 0), log_level="warning") as running:
         yield running
 
@@ -135,7 +135,7 @@ def wait_for_version(client: httpx.Client, url: str, version: int) -> None:
                                      for h in SITES}),
        sent=st.lists(requests(), min_size=6, max_size=12))
 def test_resolve_agrees_with_envoy(proxy: DynamicProxy,
-                                   tables: dict[str, list[Route]],
+                                   tables: dict[str, list[HttpRoute]],
                                    sent: list[tuple[str, str, str, dict[str, str]]]) -> None:
     version = next(VERSION)
     edge = edge_for({h: reachable(h, t) for h, t in tables.items()}, version)

@@ -25,11 +25,11 @@ import websockets.sync.server
 from envoykit import (
     EdgeProxy,
     Health,
+    HttpRoute,
     Outlier,
     Redirect,
     Respond,
     Retry,
-    Route,
     Sticky,
     validate,
 )
@@ -79,11 +79,11 @@ def test_path_and_header_routing_redirects_and_direct_answers(
             .service("api", api.address).service("web", web.address)
             .service("canary", canary.address)
             .site("shop.example.com", routes=[
-                Route("/api/", headers={"x-canary": "1"}, to="canary"),
-                Route("/api/", to="api", rewrite_prefix="/v2/"),
-                Route(path="/old", redirect=Redirect(path="/new", code=301)),
-                Route(path="/ping", respond=Respond(200, "pong")),
-                Route("/static/", methods=["GET"], to="web",
+                HttpRoute("/api/", headers={"x-canary": "1"}, to="canary"),
+                HttpRoute("/api/", to="api", rewrite_prefix="/v2/"),
+                HttpRoute(path="/old", redirect=Redirect(path="/new", code=301)),
+                HttpRoute(path="/ping", respond=Respond(200, "pong")),
+                HttpRoute("/static/", methods=["GET"], to="web",
                       response_headers={"cache-control": "max-age=60"}),
             ]))
     with Supervisor(validate(edge), log_level="warning") as proxy, \
@@ -122,7 +122,7 @@ def test_canary_split_90_10_over_2000_requests(
     stable, canary, _ = three
     edge = (EdgeProxy().http(0).admin(port=0)
             .service("stable", stable.address).service("canary", canary.address)
-            .site("shop.example.com", routes=[Route("/", to={"stable": 90, "canary": 10})]))
+            .site("shop.example.com", routes=[HttpRoute("/", to={"stable": 90, "canary": 10})]))
     with Supervisor(validate(edge), log_level="warning") as proxy, \
             httpx.Client(timeout=10) as client:
         url = proxy.url_of("http") + "/"
@@ -181,7 +181,7 @@ def test_retry_turns_a_failed_first_attempt_into_200(mode: str) -> None:
     flaky = Flaky(mode)
     retry = Retry(attempts=1, on=("reset",), statuses=(503,))
     edge = (EdgeProxy().http(0).admin(port=0).service("flaky", flaky.address)
-            .site("shop.example.com", routes=[Route("/", to="flaky", retries=retry)]))
+            .site("shop.example.com", routes=[HttpRoute("/", to="flaky", retries=retry)]))
     try:
         with Supervisor(validate(edge), log_level="warning") as proxy, \
                 httpx.Client(timeout=10) as client:
@@ -213,7 +213,7 @@ def test_active_health_check_takes_a_stopped_endpoint_out_and_back() -> None:
     health = Health.http("/healthz", interval="250ms", timeout="200ms", unhealthy=2, healthy=1)
     edge = (EdgeProxy().http(0).admin(port=0)
             .service("api", a.address, b.address, health=health)
-            .site("shop.example.com", routes=[Route("/", to="api")]))
+            .site("shop.example.com", routes=[HttpRoute("/", to="api")]))
     try:
         with Supervisor(validate(edge), log_level="warning") as proxy, \
                 httpx.Client(timeout=10) as client:
@@ -245,7 +245,7 @@ def test_outlier_detection_ejects_an_endpoint_answering_5xx() -> None:
         edge = (EdgeProxy().http(0).admin(port=0)
                 .service("api", good.address, bad.address,
                          outlier=Outlier(consecutive_5xx=3, interval="100ms", ejection="60s"))
-                .site("shop.example.com", routes=[Route("/", to="api")]))
+                .site("shop.example.com", routes=[HttpRoute("/", to="api")]))
         with Supervisor(validate(edge), log_level="warning") as proxy, \
                 httpx.Client(timeout=10) as client:
             url = proxy.url_of("http") + "/"
@@ -274,7 +274,7 @@ def test_sticky_sessions_keep_a_user_on_one_endpoint(
         three: tuple[Upstream, Upstream, Upstream], sticky: Sticky) -> None:
     edge = (EdgeProxy().http(0).admin(port=0)
             .service("app", *(u.address for u in three), sticky=sticky)
-            .site("shop.example.com", routes=[Route("/", to="app")]))
+            .site("shop.example.com", routes=[HttpRoute("/", to="app")]))
     with Supervisor(validate(edge), log_level="warning") as proxy, \
             httpx.Client(timeout=10) as client:
         url = proxy.url_of("http") + "/"
@@ -307,8 +307,8 @@ def test_websocket_echo_through_the_edge_over_https(ca: TestCA) -> None:
         edge = (EdgeProxy().https(0).admin(port=0)
                 .service("ws", f"127.0.0.1:{ws_port}")
                 .site("chat.example.com", cert=ca.issue("chat.example.com").as_cert(),
-                      routes=[Route("/ws", to="ws", websocket=True),
-                              Route("/", respond=Respond(200, "no upgrade here"))]))
+                      routes=[HttpRoute("/ws", to="ws", websocket=True),
+                              HttpRoute("/", respond=Respond(200, "no upgrade here"))]))
         with Supervisor(validate(edge), log_level="warning") as proxy:
             _, port = proxy.address_of("https")
             tls = ssl.create_default_context(cafile=ca.ca_file)

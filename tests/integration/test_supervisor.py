@@ -23,8 +23,8 @@ from typing import Any
 import psutil
 import pytest
 
-from envoykit.errors import HotRestartError, ProcessExited, StartupError, ValidationError
-from envoykit.process import AsyncSupervisor, Backoff, Event, State, Supervisor
+from envoykit.errors import EnvoyValidationError, HotRestartError, ProcessExited, StartupError
+from envoykit.process import AsyncSupervisor, Backoff, Supervisor, SupervisorEvent, SupervisorState
 from envoykit.process._epoch import Epoch
 from envoykit.process._supervisor import shm_path
 from tests.integration._supervisor_helpers import bootstrap, envoy_pids_with, get, upstream
@@ -66,9 +66,9 @@ def _assert_nothing_left(run_dir: Path, base_ids: set[int]) -> None:
 
 
 def test_start_ready_serve_stop(up: int) -> None:
-    events: list[Event] = []
+    events: list[SupervisorEvent] = []
     with Supervisor(bootstrap(up), on_event=events.append, **OPTIONS) as proxy:
-        assert proxy.state is State.LIVE and proxy.epoch == 0
+        assert proxy.state is SupervisorState.LIVE and proxy.epoch == 0
         status, tag, body = get(proxy.address_of("ingress"))
         assert (status, tag) == (200, "v1") and body.startswith(str(up))
         assert proxy.url_of("ingress").startswith("http://127.0.0.1:")
@@ -81,7 +81,7 @@ def test_start_ready_serve_stop(up: int) -> None:
         assert run_dir is not None and base_id is not None
         assert oct(run_dir.stat().st_mode & 0o777) == "0o700"
         assert shm_path(base_id).exists()
-    assert proxy.state is State.STOPPED
+    assert proxy.state is SupervisorState.STOPPED
     assert [e.kind for e in events] == ["state", "started", "draining", "stopped"]
     assert any("[warning]" in line for line in proxy.output_tail(500)), \
         "envoy's output (its start-up warning) is still readable after stop"
@@ -99,7 +99,7 @@ def test_startup_failure_carries_envoys_message(up: int) -> None:
     assert "unknown cluster 'upstream'" in str(info.value)
     assert info.value.returncode not in (None, 0)
     assert any("unknown cluster" in line for line in info.value.output_tail)
-    assert proxy.state is State.STOPPED and proxy.run_dir is None
+    assert proxy.state is SupervisorState.STOPPED and proxy.run_dir is None
 
 
 def test_two_supervisors_on_port_zero_do_not_collide(up: int) -> None:
@@ -137,9 +137,9 @@ def test_invalid_config_leaves_the_old_one_serving(up: int) -> None:
         address, pid = proxy.address_of("ingress"), proxy.pid
         broken = bootstrap(up, tag="bad")
         broken["static_resources"]["clusters"][0]["connect_timeout"] = "-1s"
-        with pytest.raises(ValidationError):
+        with pytest.raises(EnvoyValidationError):
             proxy.hot_restart(broken)
-        assert proxy.state is State.LIVE and proxy.pid == pid
+        assert proxy.state is SupervisorState.LIVE and proxy.pid == pid
         assert get(address)[1] == "v1"
         assert proxy.hot_restart(bootstrap(up, tag="v2")) == 1
         assert get(address)[1] == "v2"
@@ -151,7 +151,7 @@ def test_failed_child_old_config_serves_and_later_hot_restart_works(up: int) -> 
         with pytest.raises(HotRestartError) as info:
             proxy.hot_restart(_unbindable(up, "bad"))
         assert "192.0.2.1:8080" in str(info.value)
-        assert proxy.state is State.LIVE
+        assert proxy.state is SupervisorState.LIVE
         assert get(address)[1] == "v1"  # old config, same address, admin works again
         with proxy.admin() as admin:
             assert admin.ready()
@@ -166,8 +166,8 @@ def test_kill_9_of_envoy_restarts_it_on_the_same_address(up: int) -> None:
         address, pid = proxy.address_of("ingress"), proxy.pid
         assert pid is not None
         os.kill(pid, signal.SIGKILL)
-        proxy.wait_for_state(State.RESTARTING, timeout=5)
-        proxy.wait_for_state(State.LIVE, timeout=10)
+        proxy.wait_for_state(SupervisorState.RESTARTING, timeout=5)
+        proxy.wait_for_state(SupervisorState.LIVE, timeout=10)
         assert proxy.pid != pid
         assert get(address)[:2] == (200, "v1")
         assert "crash" in [e.kind for e in proxy.events]
@@ -178,16 +178,16 @@ def test_gives_up_after_quick_crashes(up: int) -> None:
     proxy = Supervisor(bootstrap(up), health_interval=0.05, backoff=backoff, **OPTIONS)
     with proxy:
         for _ in range(2):
-            proxy.wait_for_state(State.LIVE, timeout=10)
+            proxy.wait_for_state(SupervisorState.LIVE, timeout=10)
             pid = proxy.pid
             assert pid is not None
             os.kill(pid, signal.SIGKILL)
-            proxy.wait_for_state(State.RESTARTING, State.FAILED, timeout=5)
-        proxy.wait_for_state(State.FAILED, timeout=10)
+            proxy.wait_for_state(SupervisorState.RESTARTING, SupervisorState.FAILED, timeout=5)
+        proxy.wait_for_state(SupervisorState.FAILED, timeout=10)
         assert isinstance(proxy.error, ProcessExited)
         assert "giving up" in str(proxy.error)
         assert [e.kind for e in proxy.events][-1] == "gave_up"
-    assert proxy.state is State.FAILED
+    assert proxy.state is SupervisorState.FAILED
 
 
 def test_sigkill_of_the_python_parent_leaves_no_envoy(up: int, tmp_path: Path) -> None:
@@ -205,7 +205,9 @@ def test_sigkill_of_the_python_parent_leaves_no_envoy(up: int, tmp_path: Path) -
     try:
         assert parent.stdout is not None
         run_dir, base_id = parent.stdout.readline().split()
-        assert len(envoy_pids_with(run_dir)) == 2  # both epochs are running
+        pids = envoy_pids_with(run_dir)
+        assert len(pids) - len(_validators(Path(run_dir))) == 2  # both epochs are running
+        assert len(_validators(Path(run_dir))) == 1  # and the prewarmed validator
     finally:
         parent.kill()
         parent.wait()
@@ -223,7 +225,7 @@ def test_ctrl_c_during_startup_cleans_up(up: int, monkeypatch: pytest.MonkeyPatc
     proxy = Supervisor(bootstrap(up), **OPTIONS)
     with pytest.raises(KeyboardInterrupt):
         proxy.start()
-    assert proxy.state is State.STOPPED
+    assert proxy.state is SupervisorState.STOPPED
     _assert_nothing_left(seen[0], set())
 
 
@@ -255,18 +257,18 @@ def test_graceful_stop_lets_a_slow_request_finish(up: int) -> None:
         connection.close()
         stopper.join(10)
     assert result == [200]
-    assert proxy.state is State.STOPPED
+    assert proxy.state is SupervisorState.STOPPED
 
 
 def test_asyncio_facade(up: int) -> None:
-    async def main() -> tuple[str, str, State]:
+    async def main() -> tuple[str, str, SupervisorState]:
         async with AsyncSupervisor(bootstrap(up), **OPTIONS) as proxy:
             before = await asyncio.to_thread(get, proxy.address_of("ingress"))
             await proxy.hot_restart(bootstrap(up, tag="async"))
             after = await asyncio.to_thread(get, proxy.address_of("ingress"))
             return before[1], after[1], proxy.state
 
-    assert asyncio.run(main()) == ("v1", "async", State.LIVE)
+    assert asyncio.run(main()) == ("v1", "async", SupervisorState.LIVE)
 
 
 def test_process_info_reports_every_epoch(up: int) -> None:
@@ -304,7 +306,7 @@ def test_cold_restart_keeps_the_address_with_a_new_base_id(up: int) -> None:
     with Supervisor(bootstrap(up), **OPTIONS) as proxy:
         address, base_id, pid = proxy.address_of("ingress"), proxy.base_id, proxy.pid
         proxy.restart()
-        assert proxy.state is State.LIVE and proxy.epoch == 0
+        assert proxy.state is SupervisorState.LIVE and proxy.epoch == 0
         assert proxy.base_id != base_id and proxy.pid != pid
         assert get(address)[:2] == (200, "v1")
         assert proxy.hot_restart(bootstrap(up, tag="v2")) == 1
@@ -328,7 +330,7 @@ def test_a_stuck_child_is_bounded_and_recovered(up: int, monkeypatch: pytest.Mon
             proxy.hot_restart(bootstrap(up, tag="stuck"))
         assert time.monotonic() - started < 10
         monkeypatch.setattr(supervisor_module, "build_argv", real)
-        assert proxy.state is State.LIVE and get(address)[1] == "v1"
+        assert proxy.state is SupervisorState.LIVE and get(address)[1] == "v1"
         assert proxy.hot_restart(bootstrap(up, tag="v2")) == 1
         assert get(address)[1] == "v2"
 
@@ -360,7 +362,7 @@ def test_started_and_restarted_from_threads_that_exit(up: int) -> None:
         restarter.start()
         restarter.join(30)
         time.sleep(0.5)  # the parent-death signal would have arrived by now
-        assert proxy.state is State.LIVE and proxy.epoch == 1
+        assert proxy.state is SupervisorState.LIVE and proxy.epoch == 1
         assert get(proxy.address_of("ingress"))[1] == "v2"
         assert "crash" not in [e.kind for e in proxy.events]
     finally:
@@ -382,7 +384,7 @@ def test_graceful_stop_right_after_a_hot_restart_spares_the_old_epoch(up: int) -
     finally:
         connection.close()
         stopper.join(10)
-    assert proxy.state is State.STOPPED
+    assert proxy.state is SupervisorState.STOPPED
 
 
 def test_cancelling_an_async_start_stops_what_was_started(up: int) -> None:
@@ -393,27 +395,25 @@ def test_cancelling_an_async_start_stops_what_was_started(up: int) -> None:
             await asyncio.wait_for(proxy.start(), timeout=0.01)
 
     asyncio.run(main())
-    assert proxy.sync.state is State.STOPPED
+    assert proxy.sync.state is SupervisorState.STOPPED
     assert proxy.sync.run_dir is None and proxy.sync.pid is None
 
 
 def test_validate_ahead_then_hot_restart_skips_validation(
     up: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import envoykit.process._supervisor as supervisor_module
-
     calls: list[str] = []
-    real = supervisor_module.envoy_validate_file
+    real = Supervisor._validate
 
-    def counting(path: Any, **kwargs: Any) -> str:
+    def counting(self: Supervisor, path: Path, timeout: float) -> None:
         calls.append(str(path))
-        return real(path, **kwargs)
+        real(self, path, timeout)
 
-    monkeypatch.setattr(supervisor_module, "envoy_validate_file", counting)
+    monkeypatch.setattr(Supervisor, "_validate", counting)
     with Supervisor(bootstrap(up), **OPTIONS) as proxy:
         broken = bootstrap(up, tag="bad")
         broken["static_resources"]["clusters"][0]["connect_timeout"] = "-1s"
-        with pytest.raises(ValidationError):
+        with pytest.raises(EnvoyValidationError):
             proxy.validate(broken)
         proxy.validate(bootstrap(up, tag="v2"))
         assert len(calls) == 2
@@ -446,7 +446,7 @@ def test_monitor_reports_unready_and_ready(up: int) -> None:
     kinds: list[str] = []
     seen = threading.Event()
 
-    def record(event: Event) -> None:
+    def record(event: SupervisorEvent) -> None:
         kinds.append(event.kind)
         if event.kind in ("unready", "ready"):
             seen.set()
@@ -458,4 +458,82 @@ def test_monitor_reports_unready_and_ready(up: int) -> None:
             seen.clear()
             admin.healthcheck_ok()
             assert seen.wait(5) and kinds[-1] == "ready"
-        assert proxy.state is State.LIVE
+        assert proxy.state is SupervisorState.LIVE
+
+
+def test_refused_config_never_reaches_the_epoch_started_beside_validation(
+    up: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """hot_restart() validates while the next epoch loads; that epoch waits for its config
+    on a FIFO. A config envoy refuses only after contacting the parent (a route to a
+    missing cluster) is never fed: the waiting child is killed, the old epoch keeps its
+    pid, its admin and its config, and the next hot restart works (the shared-memory flag
+    the killed child left was cleared)."""
+    import stat
+
+    waiting: list[tuple[int, bool]] = []
+    real = Supervisor._validate
+
+    def watching(self: Supervisor, path: Path, timeout: float) -> None:
+        deadline = time.monotonic() + 20
+        while not waiting and time.monotonic() < deadline:  # the gated child, started beside
+            for proc in psutil.process_iter(["pid", "cmdline"]):
+                argv = proc.info["cmdline"] or []
+                if "--restart-epoch" in argv and argv[argv.index("--restart-epoch") + 1] == "1" \
+                        and str(Path(path).parent) in " ".join(argv):
+                    config = Path(argv[argv.index("-c") + 1])
+                    waiting.append((proc.pid, stat.S_ISFIFO(config.stat().st_mode)))
+            time.sleep(0.01)
+        real(self, path, timeout)
+
+    monkeypatch.setattr(Supervisor, "_validate", watching)
+    with Supervisor(bootstrap(up), **OPTIONS) as proxy:
+        address, pid = proxy.address_of("ingress"), proxy.pid
+        broken = bootstrap(up, tag="bad")
+        route = broken["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+        route["typed_config"]["route_config"]["virtual_hosts"][0]["routes"][0]["route"][
+            "cluster"] = "no-such-cluster"
+        with pytest.raises(EnvoyValidationError, match="no-such-cluster"):
+            proxy.hot_restart(broken)
+        assert len(waiting) == 1 and waiting[0][1], waiting  # a child waited on a FIFO
+        assert (proxy.state, proxy.pid, proxy.epoch) == (SupervisorState.LIVE, pid, 0)
+        assert not psutil.pid_exists(waiting[0][0]) or \
+            psutil.Process(waiting[0][0]).status() == psutil.STATUS_ZOMBIE
+        with proxy.admin() as admin:
+            assert admin.ready()  # the parent was never asked to shut its admin down
+        assert get(address)[1] == "v1"
+        assert proxy.hot_restart(bootstrap(up, tag="v2")) == 1
+        assert get(address)[1] == "v2"
+        assert [e.kind for e in proxy.events].count("recovered") == 0
+
+
+def _validators(run_dir: Path) -> list[int]:
+    return [pid for pid in envoy_pids_with(str(run_dir))
+            if "validate" in psutil.Process(pid).cmdline()]
+
+
+def test_prewarmed_validator_waits_between_restarts_and_goes_with_stop(
+    up: int, tmp_path: Path
+) -> None:
+    """One ``envoy --mode validate`` waits on a FIFO in the run dir while the proxy is
+    live; a hot restart uses it (a refused config is refused by it) and leaves a fresh
+    one; stop() removes it. ``prewarm_validation=False``: none."""
+    run_dir = tmp_path / "run"
+    with Supervisor(bootstrap(up), run_dir=run_dir, **OPTIONS) as proxy:
+        first = _validators(run_dir)
+        assert len(first) == 1
+        broken = bootstrap(up, tag="bad")
+        broken["static_resources"]["clusters"][0]["connect_timeout"] = "-1s"
+        with pytest.raises(EnvoyValidationError):
+            proxy.hot_restart(broken)
+        second = _validators(run_dir)
+        assert len(second) == 1 and second != first
+        assert proxy.hot_restart(bootstrap(up, tag="v2")) == 1
+        assert get(proxy.address_of("ingress"))[1] == "v2"
+        assert len(_validators(run_dir)) == 1
+    assert not _validators(run_dir) and not run_dir.joinpath("validate-3.json").exists()
+    with Supervisor(bootstrap(up), run_dir=tmp_path / "cold", prewarm_validation=False,
+                    **OPTIONS) as proxy:
+        assert not _validators(tmp_path / "cold")
+        with pytest.raises(EnvoyValidationError):
+            proxy.hot_restart(broken)

@@ -8,19 +8,19 @@ from typing import Any
 import pytest
 
 from envoykit import (
+    Backend,
     Cert,
     ConfigError,
     EdgeProxy,
-    Endpoint,
     Header,
     Health,
+    HttpRoute,
     Limits,
     Outlier,
     RateLimit,
     Redirect,
     Respond,
     Retry,
-    Route,
     SemanticError,
     Sticky,
 )
@@ -28,7 +28,7 @@ from envoykit import (
 CERT = Cert("cert", "key", inline=True)
 
 
-def shop(*routes: Route, **services: str) -> EdgeProxy:
+def shop(*routes: HttpRoute, **services: str) -> EdgeProxy:
     edge = EdgeProxy().http(8080)
     for name, address in (services or {"api": "127.0.0.20:80", "web": "127.0.0.21:80"}).items():
         edge.service(name, address)
@@ -50,11 +50,11 @@ def clusters(edge: EdgeProxy) -> dict[str, dict[str, Any]]:
 
 def test_routes_compile_in_order_with_their_matchers_and_actions() -> None:
     edge = shop(
-        Route("/api/", methods=["GET", "POST"], headers={"x-canary": "1", "x-debug": True},
+        HttpRoute("/api/", methods=["GET", "POST"], headers={"x-canary": "1", "x-debug": True},
               query={"v": "2"}, to={"api": 90, "web": 10}),
-        Route(path="/old", redirect=Redirect(path="/new", code=308)),
-        Route(regex="/static/.*", respond=Respond(404, "gone")),
-        Route("/", to="web"),
+        HttpRoute(path="/old", redirect=Redirect(path="/new", code=308)),
+        HttpRoute(regex="/static/.*", respond=Respond(404, "gone")),
+        HttpRoute("/", to="web"),
     )
     r = vhost_routes(edge)
     assert [x["name"] for x in r] == ["routes[0]", "routes[1]", "routes[2]", "routes[3]"]
@@ -74,7 +74,7 @@ def test_routes_compile_in_order_with_their_matchers_and_actions() -> None:
 
 
 def test_route_options_compile() -> None:
-    route = vhost_routes(shop(Route(
+    route = vhost_routes(shop(HttpRoute(
         "/api/", to="api", timeout="5s", idle_timeout="30s",
         retries=Retry(attempts=2, per_try_timeout="1s", statuses=(503,),
                       backoff=("10ms", "100ms")),
@@ -97,20 +97,20 @@ def test_route_options_compile() -> None:
 
 
 def test_websocket_route_has_no_request_timeout_unless_given() -> None:
-    route = vhost_routes(shop(Route("/ws", to="web", websocket=True)))[0]
+    route = vhost_routes(shop(HttpRoute("/ws", to="web", websocket=True)))[0]
     assert route["route"]["timeout"] == "0s"
 
 
 def test_services_compile_to_clusters() -> None:
     edge = (EdgeProxy().http(80)
-            .service("api", "127.0.0.20:80", Endpoint("127.0.0.21", 80, weight=3),
+            .service("api", "127.0.0.20:80", Backend("127.0.0.21", 80, weight=3),
                      lb="least_request",
                      health=Health.http("/healthz", expect=(200, 204), interval="1s",
                                         timeout="500ms", unhealthy=2, healthy=1),
                      outlier=Outlier(consecutive_5xx=3), limits=Limits(max_retries=5))
             .service("db", "127.0.0.22:5432", health=Health.tcp())
             .service("web", "web.internal:80", sticky=Sticky.cookie("sid", ttl="1h"))
-            .site("a.example.com", routes=[Route("/", to="web")]))
+            .site("a.example.com", routes=[HttpRoute("/", to="web")]))
     c = clusters(edge)
     api = c["api"]
     assert api["lb_policy"] == "LEAST_REQUEST" and api["type"] == "STATIC"
@@ -165,20 +165,23 @@ def test_redirect_http_with_https_on_port_zero_names_the_chosen_port() -> None:
 # -- mistakes, each named by its route ----------------------------------------------------
 
 @pytest.mark.parametrize(("routes", "where", "message"), [
-    ([Route("/", to="web"), Route("/api/", to="api")], "routes[1]", "unreachable: routes[0]"),
-    ([Route("/api/", to="api"), Route(path="/api/x", to="web")], "routes[1]", "unreachable"),
-    ([Route(regex="/a+", to="api"), Route(path="/aaa", to="web")], "routes[1]", "unreachable"),
-    ([Route("/", to={"api": 0, "web": 10})], "routes[0].to['api']", "positive integer"),
-    ([Route(regex="/(a)\\1", to="api")], "routes[0].regex", "not a valid RE2 regex"),
-    ([Route("/", headers=[Header("x", regex="(?=a)")], to="api")],
+    ([HttpRoute("/", to="web"), HttpRoute("/api/", to="api")], "routes[1]",
+     "unreachable: routes[0]"),
+    ([HttpRoute("/api/", to="api"), HttpRoute(path="/api/x", to="web")], "routes[1]",
+     "unreachable"),
+    ([HttpRoute(regex="/a+", to="api"), HttpRoute(path="/aaa", to="web")], "routes[1]",
+     "unreachable"),
+    ([HttpRoute("/", to={"api": 0, "web": 10})], "routes[0].to['api']", "positive integer"),
+    ([HttpRoute(regex="/(a)\\1", to="api")], "routes[0].regex", "not a valid RE2 regex"),
+    ([HttpRoute("/", headers=[Header("x", regex="(?=a)")], to="api")],
      "routes[0].headers['x'].regex", "RE2"),
-    ([Route("/old", redirect=Redirect(prefix="/old/new"))], "routes[0]", "redirect loop"),
-    ([Route(path="/a", redirect=Redirect(host="shop.example.com"))], "routes[0]",
+    ([HttpRoute("/old", redirect=Redirect(prefix="/old/new"))], "routes[0]", "redirect loop"),
+    ([HttpRoute(path="/a", redirect=Redirect(host="shop.example.com"))], "routes[0]",
      "redirect loop"),
-    ([Route("/", to="api", timeout="2s", retries=Retry(attempts=2, per_try_timeout="1s"))],
+    ([HttpRoute("/", to="api", timeout="2s", retries=Retry(attempts=2, per_try_timeout="1s"))],
      "routes[0].retries", "longer than the route timeout of 2s"),
 ])
-def test_route_mistakes_are_named_by_route(routes: list[Route], where: str,
+def test_route_mistakes_are_named_by_route(routes: list[HttpRoute], where: str,
                                            message: str) -> None:
     with pytest.raises(SemanticError) as info:
         shop(*routes)
@@ -187,14 +190,14 @@ def test_route_mistakes_are_named_by_route(routes: list[Route], where: str,
 
 
 def test_routes_that_are_fine_are_not_flagged() -> None:
-    shop(Route("/api/", headers={"x-canary": "1"}, to="api"), Route("/api/", to="web"),
-         Route(path="/old", redirect=Redirect(path="/new")),
-         Route("/http", redirect=Redirect(scheme="https")),
-         Route("/", to="web", timeout="3s", retries=Retry(attempts=2, per_try_timeout="1s")))
+    shop(HttpRoute("/api/", headers={"x-canary": "1"}, to="api"), HttpRoute("/api/", to="web"),
+         HttpRoute(path="/old", redirect=Redirect(path="/new")),
+         HttpRoute("/http", redirect=Redirect(scheme="https")),
+         HttpRoute("/", to="web", timeout="3s", retries=Retry(attempts=2, per_try_timeout="1s")))
 
 
 def test_unknown_services_are_named_at_build() -> None:
-    edge = shop(Route("/", to={"api": 1, "nope": 1}, mirror="ghost"))
+    edge = shop(HttpRoute("/", to={"api": 1, "nope": 1}, mirror="ghost"))
     with pytest.raises(SemanticError) as info:
         edge.build()
     text = str(info.value)
@@ -207,8 +210,8 @@ def test_unknown_services_are_named_at_build() -> None:
     (lambda: Health.http("/a b"), "must be a URL path"),
     (lambda: Health.http("/", expect=(700,)), "not an HTTP status"),
     (lambda: Retry(on=("sometimes",)), "not a retry condition"),
-    (lambda: Route("/", to="a", respond=Respond(200)), "exactly one action"),
-    (lambda: Route("api", to="a"), "must start with '/'"),
+    (lambda: HttpRoute("/", to="a", respond=Respond(200)), "exactly one action"),
+    (lambda: HttpRoute("api", to="a"), "must start with '/'"),
     (lambda: Redirect(code=200), "Redirect.code"),
     (lambda: EdgeProxy().service("s", "127.0.0.1:1", sticky=Sticky.header("x"),
                                  lb="round_robin"), "sticky sessions need"),
@@ -228,10 +231,10 @@ def test_a_negative_rate_limit_fails_at_site_naming_site_and_argument() -> None:
 
 def test_resolve_answers_which_route_and_service() -> None:
     edge = shop(
-        Route("/api/", headers={"x-canary": "1"}, to="web"),
-        Route("/api/", methods=["GET"], to={"api": 9, "web": 1}),
-        Route(path="/old", redirect=Redirect(path="/new", code=302)),
-        Route(path="/ping", respond=Respond(200, "pong")),
+        HttpRoute("/api/", headers={"x-canary": "1"}, to="web"),
+        HttpRoute("/api/", methods=["GET"], to={"api": 9, "web": 1}),
+        HttpRoute(path="/old", redirect=Redirect(path="/new", code=302)),
+        HttpRoute(path="/ping", respond=Respond(200, "pong")),
     ).site("b.example.com", "127.0.0.1:80", aliases=["*.b.example.com"])
     assert edge.resolve("shop.example.com", "/api/x", headers={"x-canary": "1"}).service \
         == "web"

@@ -390,7 +390,7 @@ def test_parse_source_kinds(work: Path) -> None:
 def test_docs_describe_every_command_and_flag() -> None:
     """docs/cli.md has a section per command naming each of its flags (and no stale ones)."""
     docs = (Path(__file__).parents[2] / "docs" / "cli.md").read_text()
-    sections = dict(re.findall(r"^## `envoykit (\w+)`\n(.*?)(?=^## |\Z)", docs, re.M | re.S))
+    sections = dict(re.findall(r"^## `envoykit ([\w-]+)`\n(.*?)(?=^## |\Z)", docs, re.M | re.S))
     commands = next(a.choices for a in build_parser()._actions
                     if isinstance(a, argparse._SubParsersAction))
     assert set(sections) == set(commands)
@@ -441,3 +441,23 @@ def test_docs_python_blocks_run(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     (tmp_path / "edge.py").write_text(blocks[0])
     code, out, _ = run(capsys, "render", "edge.py:staging")
     assert code == 0 and "port_value: 20000" in out
+
+
+def test_every_command_module_is_assembled() -> None:
+    """Each ``envoykit._cli`` module with ``register``/``run`` is a command of ``cli.py``,
+    and each command's parser runs its own module."""
+    import importlib
+    import pkgutil
+
+    import envoykit._cli
+    from envoykit.cli import COMMANDS
+
+    modules = [importlib.import_module(f"envoykit._cli.{m.name}")
+               for m in pkgutil.iter_modules(envoykit._cli.__path__)]
+    commands = [m for m in modules if hasattr(m, "register") and hasattr(m, "run")]
+    assert set(commands) == set(COMMANDS)
+    parsers = next(a.choices for a in build_parser()._actions
+                   if isinstance(a, argparse._SubParsersAction))
+    for module in COMMANDS:
+        name = module.__name__.rsplit(".", 1)[1].replace("_", "-")  # serve_xds: serve-xds
+        assert parsers[name].get_default("handler") is module.run, name
