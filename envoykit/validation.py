@@ -14,6 +14,7 @@ import logging
 import os
 import subprocess
 import tempfile
+import typing
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import timedelta
@@ -388,6 +389,8 @@ def _walk(node: Any, parts: list[str | int], kinds: tuple[type[EnvoyModel], ...]
         yield parts, node
         return
     if isinstance(node, EnvoyModel):
+        if not _may_hold(type(node), kinds):
+            return
         items: Iterable[tuple[str | int, Any]] = node.__dict__.items()
     elif isinstance(node, dict):
         items = node.items()
@@ -403,6 +406,42 @@ def _walk(node: Any, parts: list[str | int], kinds: tuple[type[EnvoyModel], ...]
 
 
 _SCALARS = (str, int, float, bool, timedelta)
+
+
+@functools.cache
+def _may_hold(model: type[EnvoyModel], kinds: tuple[type[EnvoyModel], ...]) -> bool:
+    """Whether a ``model`` can hold one of ``kinds`` anywhere below it, judged from the field
+    annotations (a route table holds no TLS certificate, an HTTP filter list no file name):
+    the walk skips what cannot match. A field typed loosely (``Any``, a typed config) may
+    hold anything."""
+    return any(_annotation_may_hold(f.annotation, kinds, {model})
+               for f in model.model_fields.values())
+
+
+def _annotation_may_hold(annotation: Any, kinds: tuple[type[EnvoyModel], ...],
+                         seen: set[type]) -> bool:
+    if annotation is Any or annotation is object:
+        return True
+    if isinstance(annotation, type):
+        if issubclass(annotation, kinds) or annotation is TypedConfig \
+                or annotation is EnvoyModel:
+            return True
+        if issubclass(annotation, EnvoyModel):
+            if annotation in seen:
+                return False
+            seen.add(annotation)
+            return any(_annotation_may_hold(f.annotation, kinds, seen)
+                       for f in annotation.model_fields.values())
+        return False  # str, int, dict/list without arguments, ...
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _annotation_may_hold(typing.get_args(annotation)[0], kinds, seen)
+    if origin is typing.Literal or annotation in (None, type(None)):
+        return False
+    args = typing.get_args(annotation)
+    if not args:
+        return True  # a typing form not understood here: be safe, walk it
+    return any(_annotation_may_hold(a, kinds, seen) for a in args)
 
 
 def _check_tls(bootstrap: Bootstrap) -> list[Issue]:
