@@ -9,8 +9,9 @@ the rest of the cluster family with an inclusion list:
 - everything under ``server.``, ``listener.``, ``http.`` (per site over HTTPS: requests,
   response classes, latency, the auth filters' allowed/denied, route updates), the
   managers, the codecs' protocol errors, TLS and SDS; the rate-limited requests;
-- per upstream cluster: requests, response classes and latency, timeouts, overflows,
-  connect failures, health (membership, health checks, outlier detection), config updates.
+- per upstream cluster: requests, response classes and latency, timeouts, retries,
+  overflows, connect failures, health (membership, health checks, outlier detection),
+  config updates.
 
 Cluster traffic stats are also created lazily (Envoy's ``enable_deferred_creation_stats``):
 a site that never gets a request costs nothing. ``EdgeDefaults(stats="all")`` restores
@@ -33,6 +34,8 @@ KEPT_PREFIXES = (
 KEPT_SUFFIXES = (
     ".upstream_rq_total", *(f".upstream_rq_{n}xx" for n in range(1, 6)), ".upstream_rq_time",
     ".upstream_rq_timeout", ".upstream_rq_pending_overflow", ".upstream_cx_overflow",
+    ".upstream_rq_retry", ".upstream_rq_retry_success", ".upstream_rq_retry_overflow",
+    ".upstream_rq_per_try_timeout",
     ".upstream_cx_connect_fail", ".upstream_cx_connect_timeout", ".upstream_cx_none_healthy",
     ".membership_healthy", ".membership_degraded", ".membership_total",
     ".ssl.connection_error", ".ssl.fail_verify_error", ".ssl.fail_verify_san",
