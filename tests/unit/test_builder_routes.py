@@ -247,3 +247,29 @@ def test_resolve_answers_which_route_and_service() -> None:
     assert edge.resolve("x.b.example.com", "/").service == "b_example_com"
     assert edge.resolve("c.example.com", "/").where == "(no site)"
     assert edge.resolve("shop.example.com", "/api/x").where == "site('shop.example.com').routes[1]"
+
+
+def test_per_route_filters_cors_and_rate_limits() -> None:
+    from envoykit.config import RBACPerRoute, StringMatcher
+    from envoykit.config.filters.cors import CorsPolicy
+
+    deny = {"@type": "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBACPerRoute"}
+    edge = shop(
+        HttpRoute("/admin", to="api", filters={"envoy.filters.http.rbac": deny}),
+        HttpRoute("/api/", to="api", rate_limit=RateLimit(5),
+                  cors=CorsPolicy(allow_origin_string_match=[StringMatcher(exact="https://x")])),
+        HttpRoute("/", to="web", rate_limit=False),
+    )
+    assert RBACPerRoute.type_url.endswith("RBACPerRoute")
+    r = vhost_routes(edge)
+    assert r[0]["typed_per_filter_config"]["envoy.filters.http.rbac"]["@type"].endswith(
+        "RBACPerRoute")
+    api = r[1]["typed_per_filter_config"]
+    assert api["envoy.filters.http.local_ratelimit"]["token_bucket"]["max_tokens"] == 5
+    assert api["envoy.filters.http.cors"]["allow_origin_string_match"] == [{"exact": "https://x"}]
+    exempt = r[2]["typed_per_filter_config"]["envoy.filters.http.local_ratelimit"]
+    assert exempt["filter_enabled"]["default_value"]["numerator"] == 0
+    hcm = edge.to_dict()["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+    names = [f["name"] for f in hcm["typed_config"]["http_filters"]]
+    assert names == ["envoy.filters.http.cors", "envoy.filters.http.local_ratelimit",
+                     "envoy.filters.http.router"]  # what the per-route configs need
