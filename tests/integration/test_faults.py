@@ -82,7 +82,7 @@ def test_a_config_with_a_bad_certificate_is_refused_before_any_restart(edge: Edg
     pid = edge.envoy.process.pid
     with pytest.raises(SemanticError) as info:
         validate(edge.builder(a_cert=(missing, key)))
-    assert "certificate_chain.filename: no such file" in str(info.value)
+    assert f"site({HOSTS[0]!r}).cert: no such file" in str(info.value)  # named as written
     with pytest.raises(SemanticError):
         validate(edge.builder(a_cert=(str(directory), key)))
     with pytest.raises(SemanticError) as garbage_says:  # parsed in Python, path named
@@ -138,9 +138,10 @@ def test_hot_restart_onto_a_missing_certificate_keeps_the_old_epoch(tmp_path: Pa
         with supervisor(validate(edge(str(spare))), run_dir=tmp_path / "run",
                         log_level="warning") as proxy:
             epoch, pid = proxy.epoch, proxy.pid
+            candidate = edge(str(spare)).build()  # (the builder itself refuses missing files)
             spare.unlink()  # the new epoch's certificate is gone by the time we restart
             with pytest.raises(EnvoyValidationError):
-                proxy.hot_restart(edge(str(spare)).build())
+                proxy.hot_restart(candidate)
             assert (proxy.epoch, proxy.pid) == (epoch, pid)
             port = proxy.address_of("https")[1]
             with resolving_client({HOSTS[0]: "127.0.0.1"}, verify=ca.ca_file, timeout=5) as c:
