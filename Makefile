@@ -32,14 +32,15 @@ unit: $(STAMP)
 	$(PY) -m pytest tests/unit
 
 bench: $(STAMP) bench-deps
-	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	@for b in bench/*.py; do case "$$(basename $$b)" in _*) continue;; esac; \
+	  echo "== $$b"; $(PY) $$b || exit 1; done
 
-# nginx, wrk and h2load for bench/dataplane.py (Debian; skipped when not root)
+# nginx, wrk and h2load for bench/dataplane.py (Debian packages; installing needs root)
 bench-deps:
-	@command -v wrk >/dev/null && command -v nginx >/dev/null || \
-	  { [ "$$(id -u)" = 0 ] && { apt-get install -y -q nginx wrk nghttp2-client >/dev/null || \
-	    { apt-get update -q >/dev/null && apt-get install -y -q nginx wrk nghttp2-client >/dev/null; }; }; } || \
-	  echo "bench-deps: nginx/wrk missing; bench/dataplane.py will skip them"
+	@command -v wrk >/dev/null && command -v nginx >/dev/null && command -v h2load >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] || { echo "bench-deps: wrk/nginx/h2load missing; run 'make bench-deps' as root" >&2; exit 1; }; \
+	    apt-get install -y -q nginx wrk nghttp2-client >/dev/null || \
+	    { apt-get update -q >/dev/null && apt-get install -y -q nginx wrk nghttp2-client >/dev/null; }; }
 
 DOCS_STAMP := $(VENV)/.docs-installed
 $(DOCS_STAMP): $(STAMP)
