@@ -9,7 +9,7 @@ the rest of the cluster family with an inclusion list:
 - everything under ``server.``, ``listener.``, ``http.`` (per site over HTTPS: requests,
   response classes, latency, the auth filters' allowed/denied, route updates), the
   managers, the codecs' protocol errors, TLS and SDS; the rate-limited requests;
-- per upstream cluster: requests, response classes and latency, timeouts, overflows,
+- per upstream cluster: requests, response classes and codes, latency, timeouts, overflows,
   connect failures, health (membership, health checks, outlier detection), config updates.
 
 Cluster traffic stats are also created lazily (Envoy's ``enable_deferred_creation_stats``):
@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["KEPT_INFIXES", "KEPT_PREFIXES", "KEPT_SUFFIXES", "edge_stats_matcher"]
+__all__ = ["KEPT_INFIXES", "KEPT_PREFIXES", "KEPT_REGEXES", "KEPT_SUFFIXES",
+           "edge_stats_matcher"]
 
 # Whole families (the first name segments).
 KEPT_PREFIXES = (
@@ -44,9 +45,15 @@ KEPT_SUFFIXES = (
 KEPT_INFIXES = (".http_local_rate_limit.", ".health_check.", ".outlier_detection.")
 
 
+# Per upstream: the exact response codes too (``upstream_rq_200``, ``upstream_rq_503``…).
+# Envoy's safe_regex must match the whole name.
+KEPT_REGEXES = (r".*\.upstream_rq_[1-5][0-9][0-9]",)
+
+
 def edge_stats_matcher() -> dict[str, Any]:
     """The ``stats_config.stats_matcher`` inclusion list described above."""
     patterns = ([{"prefix": p} for p in KEPT_PREFIXES]
                 + [{"suffix": s} for s in KEPT_SUFFIXES]
-                + [{"contains": c} for c in KEPT_INFIXES])
+                + [{"contains": c} for c in KEPT_INFIXES]
+                + [{"safe_regex": {"regex": r}} for r in KEPT_REGEXES])
     return {"inclusion_list": {"patterns": patterns}}
