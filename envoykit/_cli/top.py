@@ -23,7 +23,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from envoykit._cli.args import SubParsers, add_admin
+from envoykit._cli.args import SubParsers, add_admin, seconds_between
 from envoykit.admin import AdminClient, ClusterStatus, Histogram, StatsSnapshot
 
 __all__ = ["Sampler", "register", "run"]
@@ -45,23 +45,13 @@ def register(subparsers: SubParsers) -> argparse.ArgumentParser:
         "per upstream healthy/total hosts, active requests, retries, ejections; the server. "
         "Keys: s sort, / filter, q quit.")
     add_admin(p)  # --admin, --timeout, --json
-    p.add_argument("--interval", type=_interval, default=1.0, metavar="SECONDS",
+    p.add_argument("--interval", type=seconds_between(0.05, 3600), default=1.0, metavar="SECONDS",
                    help="time between frames (default 1)")
     p.add_argument("--sort", choices=SORT_KEYS, default="rps", help="site order (default rps)")
     p.add_argument("--filter", default="", metavar="TEXT", help="only sites and upstreams "
                    "whose name contains TEXT")
     p.add_argument("--once", action="store_true", help="print one frame and exit")
     return p
-
-
-def _interval(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0.05 <= value <= 3600:
-        raise argparse.ArgumentTypeError(f"must be between 0.05 and 3600: {text!r}")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:

@@ -24,7 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from envoykit._async import AsyncFacade
+from envoykit._async import AsyncFacade, init_like
 from envoykit._net import free_port
 from envoykit._util import (
     ConfigLike,
@@ -134,6 +134,11 @@ class DynamicProxy:
     def epoch(self) -> int | None:
         """The hot-restart epoch serving now."""
         return self.supervisor.epoch
+
+    @property
+    def admin_address(self) -> str:
+        """``host:port`` (or ``unix:/path``) of the admin of the Envoy serving now."""
+        return self.supervisor.admin_address
 
     def admin(self, timeout: float = 5.0) -> AdminClient:
         """A new admin client for the Envoy serving now (close it, or use ``with``)."""
@@ -299,8 +304,9 @@ class AsyncDynamicProxy(AsyncFacade[DynamicProxy]):
     ``async with AsyncDynamicProxy(config) as proxy: await proxy.apply(new)`` — read-only
     facts (``pid``, ``directory``, ``config``…) come from ``proxy.sync`` by delegation."""
 
-    def __init__(self, config: ConfigLike, **options: Any) -> None:
-        self.sync = DynamicProxy(config, **options)
+    @init_like(DynamicProxy)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.sync = DynamicProxy(*args, **kwargs)
 
     async def apply(self, config: ConfigLike, *,
                     validate: ValidateMode | None = None) -> ApplyReport:
