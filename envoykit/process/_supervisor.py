@@ -44,8 +44,10 @@ from envoykit.errors import (
     HotRestartError,
     ProcessError,
     ProcessExited,
+    SemanticError,
     StartupError,
 )
+from envoykit.load import load_bootstrap
 from envoykit.process._epoch import Epoch, NotReady, admin_client
 from envoykit.process._launch import (
     ConfigInput,
@@ -63,7 +65,7 @@ from envoykit.process._launch import (
 )
 from envoykit.process._orphan import Watchdog
 from envoykit.process._state import Backoff, EpochInfo, Event, State
-from envoykit.validation import envoy_validate_file
+from envoykit.validation import as_bootstrap, check, envoy_validate_file
 
 __all__ = ["AsyncSupervisor", "Supervisor"]
 
@@ -260,7 +262,8 @@ class Supervisor:
     def hot_restart(self, config: ConfigInput, *, timeout: float | None = None) -> int:
         """Validate ``config``, start the next epoch with it and retire the old one.
 
-        Returns the new epoch number. Raises ValidationError (nothing started) or
+        Returns the new epoch number. Raises ConfigError or SemanticError (envoykit's own
+        checks, as :func:`envoykit.validate` runs them), ValidationError (nothing started) or
         HotRestartError (the child failed; the old config keeps serving and the
         supervisor recovers so that later hot restarts work)."""
         limit = timeout or self.hot_restart_timeout
@@ -268,8 +271,10 @@ class Supervisor:
             old = self._live_epoch()
             data = config_to_dict(config)
             began = time.monotonic()
-            path = self._write_config(pin_listener_ports(data, old.listeners))
             key = self._content_key(data)
+            if key not in self._validated:
+                _check(config, data)
+            path = self._write_config(pin_listener_ports(data, old.listeners))
             if key not in self._validated:
                 self._validate(path, limit)
             validated = time.monotonic()
@@ -294,6 +299,7 @@ class Supervisor:
         ``config_yaml`` override); files the config points to (certificates) are not part
         of it: a child that still fails is handled like any failed hot restart."""
         data = config_to_dict(config)
+        _check(config, data)
         with tempfile.TemporaryDirectory(prefix="envoykit-validate-") as tmp:
             path = Path(tmp) / "config.json"
             write_private(path, render_config(with_admin(data, self.options.config_yaml)))
@@ -705,6 +711,16 @@ class Supervisor:
                 callback(event)
             except Exception:
                 _log.exception("event callback %r failed", callback)
+
+
+def _check(config: ConfigInput, data: dict[str, Any]) -> None:
+    """envoykit's own checks before envoy's: the typed model (a file keeps its lines in
+    the message) and :func:`envoykit.validation.check`. Envoy accepts some bad configs
+    (``alpn_protocols: "h2"``) that would otherwise go live."""
+    bootstrap = load_bootstrap(config) if isinstance(config, Path) else as_bootstrap(data)
+    issues = check(bootstrap)
+    if issues:
+        raise SemanticError(issues)
 
 
 def _active_connections(admin: AdminClient) -> int:
