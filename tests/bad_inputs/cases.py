@@ -510,18 +510,3 @@ BUILDER_CASES = [
 ]
 
 CASES: list[Case] = [*FILE_CASES, *DICT_CASES, *BUILDER_CASES]
-
-
-def describe(exc: BaseException) -> str:
-    return f"{type(exc).__module__}.{type(exc).__qualname__}: {exc}"
-
-
-def outcome(case: Case, env: Env, *, envoy: bool = False) -> tuple[str, str]:
-    """('ok' | 'envoykit' | 'raw', message) — what happens when the case is applied."""
-    try:
-        apply(case, env, envoy=envoy)
-    except EnvoykitError as exc:
-        return "envoykit", describe(exc)
-    except Exception as exc:  # the thing this corpus exists to catch
-        return "raw", describe(exc)
-    return "ok", ""
