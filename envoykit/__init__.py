@@ -8,13 +8,20 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from envoykit.errors import (
+    AdminConnectError,
     AdminError,
+    AdminHTTPError,
+    AdminParameterError,
+    AdminResponseError,
+    AdminTimeout,
+    AdminTransportError,
     BinaryNotFound,
     ConfigError,
     ConfigLoadError,
     EnvoykitError,
     HotRestartError,
     Issue,
+    ModelError,
     ProcessError,
     ProcessExited,
     SemanticError,
@@ -26,10 +33,6 @@ from envoykit.errors import (
 if TYPE_CHECKING:
     from envoykit.admin import (
         AdminClient,
-        AdminConnectError,
-        AdminHTTPError,
-        AdminParameterError,
-        AdminTimeout,
         AsyncAdminClient,
         ConfigDump,
         Histogram,
@@ -38,7 +41,7 @@ if TYPE_CHECKING:
     )
     from envoykit.binary import EnvoyBinary, find_envoy
     from envoykit.builder import Cert, EdgeDefaults, EdgeProxy, RateLimit, Site, UpstreamTLS
-    from envoykit.config import Bootstrap, ModelError
+    from envoykit.config import Bootstrap
     from envoykit.diff import ConfigDiff
     from envoykit.diff import diff as diff_configs
     from envoykit.load import load_bootstrap
@@ -63,10 +66,6 @@ _LAZY: dict[str, tuple[str, str]] = {
     "AsyncDynamicProxy": ("envoykit.xds", "AsyncDynamicProxy"),
     "DynamicProxy": ("envoykit.xds", "DynamicProxy"),
     "AdminClient": ("envoykit.admin", "AdminClient"),
-    "AdminConnectError": ("envoykit.admin", "AdminConnectError"),
-    "AdminHTTPError": ("envoykit.admin", "AdminHTTPError"),
-    "AdminParameterError": ("envoykit.admin", "AdminParameterError"),
-    "AdminTimeout": ("envoykit.admin", "AdminTimeout"),
     "AsyncAdminClient": ("envoykit.admin", "AsyncAdminClient"),
     "Bootstrap": ("envoykit.config", "Bootstrap"),
     "Cert": ("envoykit.builder", "Cert"),
@@ -76,7 +75,6 @@ _LAZY: dict[str, tuple[str, str]] = {
     "EdgeProxy": ("envoykit.builder", "EdgeProxy"),
     "EnvoyBinary": ("envoykit.binary", "EnvoyBinary"),
     "Histogram": ("envoykit.admin", "Histogram"),
-    "ModelError": ("envoykit.config", "ModelError"),
     "RateLimit": ("envoykit.builder", "RateLimit"),
     "ServerInfo": ("envoykit.admin", "ServerInfo"),
     "Site": ("envoykit.builder", "Site"),
@@ -113,7 +111,9 @@ __all__ = [
     "AdminError",
     "AdminHTTPError",
     "AdminParameterError",
+    "AdminResponseError",
     "AdminTimeout",
+    "AdminTransportError",
     "ApplyReport",
     "AsyncAdminClient",
     "AsyncDynamicProxy",

@@ -32,8 +32,9 @@ from envoykit import (
     to_yaml,
     validate,
 )
-from envoykit._cli.output import install_handler, print_json, write_atomic
+from envoykit._cli.output import install_handler, print_json
 from envoykit._cli.source import ConfigSource, UsageError, UserCodeError, parse_source
+from envoykit._util import write_atomic
 from envoykit.admin import AdminClient, StatsSnapshot
 from envoykit.diff import diff
 
@@ -273,7 +274,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     if args.output in (None, "-"):
         sys.stdout.write(text)
     else:
-        write_atomic(Path(args.output), text)
+        write_atomic(Path(args.output), text, private=False, fsync=False)
         log.warning("wrote %s", args.output)
     return EXIT_OK
 

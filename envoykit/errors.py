@@ -1,20 +1,30 @@
-"""The envoykit exception hierarchy.
+"""The envoykit exception tree: every exception envoykit raises is defined here.
 
     EnvoykitError
-    ├── ConfigError              a config cannot be built, loaded or rendered
-    │   ├── ConfigLoadError      YAML/JSON syntax or shape error (file and line)
-    │   └── SemanticError        cross-resource checks (field path in every issue)
-    ├── ValidationError          the real `envoy --mode validate` refused the config
-    ├── BinaryNotFound           no envoy binary could be found
-    ├── ProcessError             the supervised process misbehaved
-    │   ├── StartupError         envoy exited or timed out before becoming ready
-    │   ├── ProcessExited        envoy exited while it was expected to run
-    │   └── HotRestartError      a hot restart failed (the old epoch keeps serving)
-    ├── AdminError               the admin API failed (see envoykit.admin)
-    └── XdsUpdateRejected        envoy refused a resource-file update (old config serves)
+    ├── ConfigError                  a config cannot be built, loaded or rendered
+    │   ├── ModelError               a typed model got invalid values (field path per issue;
+    │   │                            also a ValueError)
+    │   ├── ConfigLoadError          YAML/JSON syntax or shape error (file and line)
+    │   └── SemanticError            cross-resource checks (field path in every issue)
+    ├── ValidationError              the real `envoy --mode validate` refused the config
+    ├── BinaryNotFound               no envoy binary could be found
+    ├── ProcessError                 the supervised process misbehaved
+    │   ├── StartupError             envoy exited or timed out before becoming ready
+    │   ├── ProcessExited            envoy exited while it was expected to run
+    │   └── HotRestartError          a hot restart failed (the old epoch keeps serving)
+    ├── AdminError                   the admin API failed (names the endpoint)
+    │   ├── AdminTransportError      the request did not complete
+    │   │   ├── AdminConnectError    nothing accepted the connection (refused, unreachable)
+    │   │   └── AdminTimeout         no answer in time (also a TimeoutError)
+    │   ├── AdminHTTPError           envoy answered with an unexpected status (400, 404, 503)
+    │   ├── AdminParameterError      a parameter the running envoy does not accept
+    │   │                            (also a ValueError)
+    │   └── AdminResponseError       the answer could not be parsed
+    └── XdsUpdateRejected            envoy refused a resource-file update (old config serves)
 
+:class:`Issue` (a field path and a message) is what the config errors list.
 Every error carries what a user needs to act on it: a field path, a file and line,
-or envoy's exit code and the last lines it printed.
+or envoy's exit code and the last lines it printed. All are exported by :mod:`envoykit`.
 """
 
 from __future__ import annotations
@@ -23,13 +33,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "AdminConnectError",
     "AdminError",
+    "AdminHTTPError",
+    "AdminParameterError",
+    "AdminResponseError",
+    "AdminTimeout",
+    "AdminTransportError",
     "BinaryNotFound",
     "ConfigError",
     "ConfigLoadError",
     "EnvoykitError",
     "HotRestartError",
     "Issue",
+    "ModelError",
     "ProcessError",
     "ProcessExited",
     "SemanticError",
@@ -66,6 +83,18 @@ class Issue:
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}"
+
+
+class ModelError(ConfigError, ValueError):
+    """A model was given invalid values; ``issues`` names each field path."""
+
+    def __init__(self, issues: Sequence[Issue], *, model: str = "", source: str = "") -> None:
+        self.issues = list(issues)
+        head = f"invalid {model}" if model else "invalid config"
+        if source:
+            head = f"{source}: {head}"
+        body = "\n".join(f"  - {issue}" for issue in self.issues)
+        super().__init__(f"{head}:\n{body}")
 
 
 class SemanticError(ConfigError):
@@ -124,6 +153,36 @@ class AdminError(EnvoykitError):
     def __init__(self, message: str, *, endpoint: str = "") -> None:
         self.endpoint = endpoint
         super().__init__(f"{endpoint}: {message}" if endpoint else message)
+
+
+class AdminTransportError(AdminError):
+    """The request to the admin endpoint did not complete."""
+
+
+class AdminConnectError(AdminTransportError):
+    """The admin address refused or could not take the connection (is envoy running?)."""
+
+
+class AdminTimeout(AdminTransportError, TimeoutError):
+    """The admin endpoint did not answer in time, or a wait ran out of time."""
+
+
+class AdminHTTPError(AdminError):
+    """Envoy answered with a status the call does not accept; ``status`` and ``body`` say why."""
+
+    def __init__(self, status: int, body: str, *, endpoint: str) -> None:
+        self.status = status
+        self.body = body
+        detail = body.strip().splitlines()[0] if body.strip() else "(empty body)"
+        super().__init__(f"HTTP {status}: {detail}", endpoint=endpoint)
+
+
+class AdminParameterError(AdminError, ValueError):
+    """A query parameter (name or value) that the running envoy's ``/help`` does not list."""
+
+
+class AdminResponseError(AdminError):
+    """The admin answer was not in the expected format."""
 
 
 class XdsUpdateRejected(EnvoykitError):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any
 
 import yaml
 
+from envoykit._util import ConfigLike
 from envoykit.config import EnvoyModel, gc_paused
 
 __all__ = ["ConfigLike", "to_dict", "to_json", "to_yaml"]
@@ -15,12 +16,6 @@ __all__ = ["ConfigLike", "to_dict", "to_json", "to_yaml"]
 _Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when available
 
 
-class _HasToDict(Protocol):
-    def to_dict(self) -> dict[str, Any]: ...
-
-
-ConfigLike = _HasToDict | Mapping[str, Any]
-"""A typed model (anything with ``to_dict()``, e.g. a Bootstrap or a builder) or a dict."""
 
 
 def to_dict(config: ConfigLike) -> dict[str, Any]:

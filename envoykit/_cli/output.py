@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
-import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-__all__ = ["StderrHandler", "install_handler", "print_json", "table", "write_atomic"]
+__all__ = ["StderrHandler", "install_handler", "print_json", "table"]
 
 
 class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -44,25 +41,3 @@ def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
              for row in cells]
     return "\n".join(lines)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file and a rename, so a watcher (Envoy's filesystem xDS, a
-    deploy script) never sees half a file; an existing file keeps its permissions."""
-    folder = path.parent if str(path.parent) else Path(".")
-    mode = path.stat().st_mode & 0o777 if path.exists() else _default_mode()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _default_mode() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask

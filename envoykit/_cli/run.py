@@ -19,8 +19,9 @@ from types import FrameType
 from typing import Any
 
 from envoykit import Bootstrap, EnvoykitError, SemanticError, check, to_dict
-from envoykit._cli.output import install_handler, write_atomic
+from envoykit._cli.output import install_handler
 from envoykit._cli.source import ConfigSource, UsageError, UserCodeError
+from envoykit._util import write_atomic
 from envoykit.process import Event, State, Supervisor
 
 __all__ = ["RunOptions", "Runner", "setup_logging"]
@@ -144,7 +145,8 @@ class Runner:
 
     def _write_admin_address(self, supervisor: Supervisor) -> None:
         if self.options.admin_address_path:
-            write_atomic(Path(self.options.admin_address_path), supervisor.admin_address + "\n")
+            write_atomic(Path(self.options.admin_address_path), supervisor.admin_address + "\n",
+                         private=False, fsync=False)
 
     def _install_signals(self) -> Callable[[], None]:
         def on_stop(signum: int, frame: FrameType | None) -> None:

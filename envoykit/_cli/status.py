@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from envoykit._cli.output import table
+from envoykit._util import host_port
 from envoykit.admin import AdminClient, ClusterStatus, ServerInfo, StatsSnapshot
 
 __all__ = ["STATS_FILTER", "format_status", "gather_status"]
@@ -63,7 +64,7 @@ def _addr(address: tuple[str, int]) -> str:
     host, port = address
     if port == 0:
         return host
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return host_port(host, port)
 
 
 def _counter(snap: StatsSnapshot, name: str) -> int:

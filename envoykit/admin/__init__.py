@@ -14,15 +14,6 @@ subclasses that name the endpoint.
 
 from envoykit.admin._client import AdminClient, AsyncAdminClient
 from envoykit.admin._config_dump import ConfigDump, ConfigResource
-from envoykit.admin._errors import (
-    AdminConnectError,
-    AdminError,
-    AdminHTTPError,
-    AdminParameterError,
-    AdminResponseError,
-    AdminTimeout,
-    AdminTransportError,
-)
 from envoykit.admin._models import (
     Certificate,
     ClusterStatus,
@@ -33,6 +24,15 @@ from envoykit.admin._models import (
 )
 from envoykit.admin._protocol import Reply
 from envoykit.admin._stats import Histogram, StatsSnapshot, StatValue, parse_stats_json
+from envoykit.errors import (
+    AdminConnectError,
+    AdminError,
+    AdminHTTPError,
+    AdminParameterError,
+    AdminResponseError,
+    AdminTimeout,
+    AdminTransportError,
+)
 
 __all__ = [
     "AdminClient",

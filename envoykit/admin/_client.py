@@ -19,9 +19,9 @@ import httpx
 from envoykit.admin import _ops
 from envoykit.admin import _protocol as p
 from envoykit.admin._config_dump import ConfigDump
-from envoykit.admin._errors import AdminConnectError, AdminTimeout, AdminTransportError
 from envoykit.admin._models import Certificate, ClusterStatus, MemoryInfo, RuntimeInfo, ServerInfo
 from envoykit.admin._stats import StatsSnapshot
+from envoykit.errors import AdminConnectError, AdminTimeout, AdminTransportError
 
 __all__ = ["AdminClient", "AsyncAdminClient"]
 

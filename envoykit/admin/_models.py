@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from envoykit.admin._errors import AdminResponseError
+from envoykit.errors import AdminResponseError
 
 __all__ = [
     "Certificate",

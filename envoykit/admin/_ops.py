@@ -13,7 +13,6 @@ from typing import Any
 
 from envoykit.admin import _protocol as p
 from envoykit.admin._config_dump import ConfigDump
-from envoykit.admin._errors import AdminTimeout
 from envoykit.admin._models import (
     Certificate,
     ClusterStatus,
@@ -29,6 +28,7 @@ from envoykit.admin._models import (
     parse_server_info,
 )
 from envoykit.admin._stats import StatsSnapshot, parse_stats_json
+from envoykit.errors import AdminTimeout
 
 RuntimeValue = str | int | float | bool
 

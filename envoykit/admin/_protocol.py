@@ -14,7 +14,8 @@ from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-from envoykit.admin._errors import AdminHTTPError, AdminParameterError, AdminResponseError
+from envoykit._util import url
+from envoykit.errors import AdminHTTPError, AdminParameterError, AdminResponseError
 
 T = TypeVar("T")
 
@@ -108,9 +109,7 @@ def base_url(address: Address) -> str:
     """``"127.0.0.1:9901"``, ``"http://127.0.0.1:9901"`` or ``(host, port)`` → base URL."""
     if isinstance(address, tuple):
         host, port = address
-        if ":" in host and not host.startswith("["):
-            host = f"[{host}]"
-        return f"http://{host}:{int(port)}"
+        return url("http", host, int(port))
     text = address.strip().rstrip("/")
     if not text:
         raise ValueError("admin address is empty")

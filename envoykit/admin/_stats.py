@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from envoykit.admin._errors import AdminResponseError
+from envoykit.errors import AdminResponseError
 
 __all__ = ["Histogram", "StatValue", "StatsSnapshot", "parse_stats_json"]
 

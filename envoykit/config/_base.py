@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
@@ -33,12 +33,11 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from envoykit.errors import ConfigError, Issue
+from envoykit.errors import Issue, ModelError
 
 __all__ = [
     "Duration",
     "EnvoyModel",
-    "ModelError",
     "RawConfig",
     "Resource",
     "Typed",
@@ -65,18 +64,6 @@ def gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-class ModelError(ConfigError, ValueError):
-    """A model was given invalid values; ``issues`` names each field path."""
-
-    def __init__(self, issues: Sequence[Issue], *, model: str = "", source: str = "") -> None:
-        self.issues = list(issues)
-        head = f"invalid {model}" if model else "invalid config"
-        if source:
-            head = f"{source}: {head}"
-        body = "\n".join(f"  - {issue}" for issue in self.issues)
-        super().__init__(f"{head}:\n{body}")
 
 
 def format_path(loc: Iterable[str | int], prefix: str = "") -> str:

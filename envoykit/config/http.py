@@ -1,4 +1,6 @@
-"""The HTTP connection manager and the core HTTP filters (router, local rate limit)."""
+"""The HTTP connection manager (``envoy.filters.network.http_connection_manager``) and the
+:class:`HttpFilter` entries of its chain. The HTTP filters themselves are in
+:mod:`envoykit.config.filters`, one module per filter."""
 
 from __future__ import annotations
 
@@ -10,23 +12,13 @@ from envoykit.config._base import Duration, EnvoyModel, Typed, TypedConfig
 from envoykit.config.access_log import AccessLog
 from envoykit.config.core import (
     ConfigSource,
-    HeaderValueOption,
     Http1ProtocolOptions,
     Http2ProtocolOptions,
     HttpProtocolOptions,
-    RuntimeFractionalPercent,
-    TokenBucket,
 )
 from envoykit.config.route import RouteConfiguration
 
-__all__ = [
-    "HttpConnectionManager",
-    "HttpFilter",
-    "LocalRateLimit",
-    "LocalRateLimitDescriptor",
-    "Rds",
-    "Router",
-]
+__all__ = ["HttpConnectionManager", "HttpFilter", "Rds"]
 
 
 class HttpFilter(EnvoyModel):
@@ -41,51 +33,6 @@ class HttpFilter(EnvoyModel):
     def of(cls, config: TypedConfig, name: str | None = None) -> HttpFilter:
         """Wrap a filter config, naming it by its ``filter_name`` unless told otherwise."""
         return cls(name=config.extension_name(name), typed_config=config)
-
-
-class Router(TypedConfig):
-    """The terminal filter that forwards to the routed cluster."""
-
-    type_url = "envoy.extensions.filters.http.router.v3.Router"
-    filter_name = "envoy.filters.http.router"
-
-    suppress_envoy_headers: bool | None = None
-    dynamic_stats: bool | None = None
-    start_child_span: bool | None = None
-
-
-class LocalRateLimitDescriptor(EnvoyModel):
-    """A token bucket for requests whose rate-limit descriptor matches ``entries``."""
-
-    entries: list[dict[str, str]] = Field(min_length=1)
-    token_bucket: TokenBucket
-
-
-class LocalRateLimit(TypedConfig):
-    """``envoy.filters.http.local_ratelimit``: token buckets in this envoy, no service.
-
-    Envoy's defaults for ``filter_enabled``/``filter_enforced`` are 0 %: the filter then
-    does nothing. Set both (the builder sets them to 100 %).
-    """
-
-    type_url = "envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit"
-    filter_name = "envoy.filters.http.local_ratelimit"
-
-    stat_prefix: str = Field(min_length=1)
-    status: dict[str, Any] | None = None
-    token_bucket: TokenBucket | None = None
-    filter_enabled: RuntimeFractionalPercent | None = None
-    filter_enforced: RuntimeFractionalPercent | None = None
-    request_headers_to_add_when_not_enforced: list[HeaderValueOption] | None = None
-    response_headers_to_add: list[HeaderValueOption] | None = None
-    descriptors: list[LocalRateLimitDescriptor] | None = None
-    stage: int | None = Field(default=None, ge=0, le=10)
-    local_rate_limit_per_downstream_connection: bool | None = None
-    enable_x_ratelimit_headers: Literal["OFF", "DRAFT_VERSION_03"] | None = None
-    vh_rate_limits: Literal["OVERRIDE", "INCLUDE", "IGNORE"] | None = None
-    always_consume_default_token_bucket: bool | None = None
-    rate_limited_as_resource_exhausted: bool | None = None
-    max_dynamic_descriptors: int | None = Field(default=None, ge=1)
 
 
 class Rds(EnvoyModel):

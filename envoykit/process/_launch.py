@@ -8,12 +8,12 @@ import errno
 import json
 import os
 import socket
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
+from envoykit._util import ConfigLike, SupportsToDict, private_directory
 from envoykit.errors import ConfigLoadError
 from envoykit.load import load_data
 from envoykit.render import to_json
@@ -31,18 +31,10 @@ __all__ = [
     "render_config",
     "static_listeners",
     "with_admin",
-    "write_private",
 ]
 
 
-@runtime_checkable
-class SupportsToDict(Protocol):
-    """Anything with ``to_dict()``, e.g. the typed ``Bootstrap`` model."""
-
-    def to_dict(self) -> dict[str, Any]: ...
-
-
-ConfigInput = Mapping[str, Any] | str | Path | SupportsToDict
+ConfigInput = ConfigLike | str | Path
 """A bootstrap as a dict, YAML text, a path to a YAML/JSON file, or a typed model."""
 
 # Flags the supervisor manages itself, mapped to the option to use instead.
@@ -172,21 +164,9 @@ def render_config(config: Mapping[str, Any]) -> str:
 def make_run_dir(run_dir: str | os.PathLike[str] | None) -> tuple[Path, bool]:
     """A private (0700) directory; returns it and whether we created it (and may delete it)."""
     if run_dir is None:
-        return Path(tempfile.mkdtemp(prefix="envoykit-")), True
-    path = Path(run_dir)
-    created = not path.exists()
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(path, 0o700)
-    return path, created
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write a file readable by its owner only (0600), replacing it atomically."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
+        return private_directory(), True
+    created = not Path(run_dir).exists()
+    return private_directory(run_dir), created
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import enum
+import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = ["Backoff", "EpochInfo", "Event", "State"]
 
@@ -28,8 +30,12 @@ class Event:
     cold restart, restart after a crash), ``restarting`` (a hot, cold or crash restart
     begins), ``hot_restart`` (the new epoch is live), ``hot_restart_failed``,
     ``recovered`` (old config serving again after a failed hot restart), ``crash``,
-    ``gave_up`` (too many quick crashes: state FAILED), ``unready`` / ``ready`` (``/ready``
-    of a running process changed), ``draining``, ``stopped``.
+    ``backoff`` (waiting before a restart after a crash), ``gave_up`` (too many quick
+    crashes: state FAILED), ``unready`` / ``ready`` (``/ready`` of a running process
+    changed), ``draining``, ``stopped``.
+
+    The supervisor also logs every event on the ``envoykit.process.events`` logger, with
+    :meth:`fields` as the record's extra attributes (``record.event``, ``record.epoch``…).
     """
 
     kind: str
@@ -38,6 +44,28 @@ class Event:
     pid: int | None = None
     message: str = ""
     time: float = field(default_factory=time.time)
+
+    @property
+    def level(self) -> int:
+        """The logging level the event is logged at."""
+        if self.kind == "gave_up":
+            return logging.ERROR
+        return logging.WARNING if self.kind in _WARNING_KINDS else logging.INFO
+
+    def fields(self) -> dict[str, Any]:
+        """The structured fields: ``event``, ``state``, ``epoch``, ``pid``, ``reason``."""
+        return {"event": self.kind, "state": self.state.value, "epoch": self.epoch,
+                "pid": self.pid, "reason": self.message}
+
+    def describe(self) -> str:
+        """One line for people, e.g. ``crash: envoy pid 7 exited with code 1 [epoch 0]``."""
+        where = ", ".join(f"{k} {v}" for k, v in (("epoch", self.epoch), ("pid", self.pid))
+                          if v is not None)
+        text = f"{self.kind.replace('_', ' ')}: {self.message or self.state.value}"
+        return f"{text} [{where}]" if where else text
+
+
+_WARNING_KINDS = frozenset({"crash", "backoff", "hot_restart_failed", "unready"})
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from types import TracebackType
 from typing import Any
 
 from envoykit._async import AsyncFacade
+from envoykit._util import listener_address, url, write_atomic
 from envoykit.admin import AdminClient
 from envoykit.binary import EnvoyBinary, find_envoy
 from envoykit.errors import (
@@ -61,7 +62,6 @@ from envoykit.process._launch import (
     render_config,
     static_listeners,
     with_admin,
-    write_private,
 )
 from envoykit.process._orphan import Watchdog
 from envoykit.process._state import Backoff, EpochInfo, Event, State
@@ -70,6 +70,7 @@ from envoykit.validation import as_bootstrap, check, envoy_validate_file
 __all__ = ["AsyncSupervisor", "Supervisor"]
 
 _log = logging.getLogger("envoykit.process")
+_events = logging.getLogger("envoykit.process.events")
 EventCallback = Callable[[Event], None]
 _SHM_DIR = Path("/dev/shm")
 
@@ -196,15 +197,12 @@ class Supervisor:
 
     def address_of(self, listener: str) -> tuple[str, int]:
         """The real bound (host, port) of a listener, by name."""
-        bound = self._live_epoch().listeners
-        if listener not in bound:
-            raise KeyError(f"no listener named {listener!r}; listeners: {sorted(bound)}")
-        return bound[listener]
+        return listener_address(self._live_epoch().listeners, listener)
 
     def url_of(self, listener: str, scheme: str = "http") -> str:
         """``scheme://host:port`` of a listener, by name."""
         host, port = self.address_of(listener)
-        return f"{scheme}://{'[' + host + ']' if ':' in host else host}:{port}"
+        return url(scheme, host, port)
 
     def admin(self, timeout: float = 5.0) -> AdminClient:
         """A new admin client for the epoch serving now (close it, or use ``with``)."""
@@ -302,7 +300,8 @@ class Supervisor:
         _check(config, data)
         with tempfile.TemporaryDirectory(prefix="envoykit-validate-") as tmp:
             path = Path(tmp) / "config.json"
-            write_private(path, render_config(with_admin(data, self.options.config_yaml)))
+            text = render_config(with_admin(data, self.options.config_yaml))
+            write_atomic(path, text, fsync=False)
             self._validate(path, timeout or self.hot_restart_timeout)
         self._remember_valid(self._content_key(data))
 
@@ -401,7 +400,7 @@ class Supervisor:
         assert self._run_dir is not None
         self._serial += 1
         path = self._run_dir / f"config-{self._serial}.json"
-        write_private(path, render_config(with_admin(data, self.options.config_yaml)))
+        write_atomic(path, render_config(with_admin(data, self.options.config_yaml)), fsync=False)
         return path
 
     def _launch(self, config_path: Path, *, number: int, base_id: int | None) -> Epoch:
@@ -598,6 +597,9 @@ class Supervisor:
                     f"within {self.backoff.stable_after:g}s of starting; giving up",
                     returncode=last.returncode, output_tail=last.output_tail))
                 return
+            quick = f"{self.backoff.quick_failures} of {self.backoff.max_quick_failures}"
+            self._emit(Event("backoff", self._state, crashed.number, None,
+                             f"restarting in {delay:g}s (quick crash {quick})"))
             if self._stopping.wait(delay):
                 return
             try:
@@ -705,7 +707,7 @@ class Supervisor:
 
     def _emit(self, event: Event) -> None:
         self.events.append(event)
-        _log.debug("event %s: %s %s", event.kind, event.state.value, event.message)
+        _events.log(event.level, "%s", event.describe(), extra=event.fields())
         for callback in list(self._callbacks):
             try:
                 callback(event)

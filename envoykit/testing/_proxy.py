@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from envoykit._util import url
 from envoykit.process import ConfigInput, Supervisor, config_to_dict
 
 if TYPE_CHECKING:
@@ -124,8 +125,7 @@ class EnvoyProxy:
         chosen = scheme or self._schemes.get(listener, "http")
         if host is None:
             return self.supervisor.url_of(listener, chosen) + path
-        shown = f"[{host}]" if ":" in host else host
-        return f"{chosen}://{shown}:{self.port(listener)}{path}"
+        return url(chosen, host, self.port(listener), path)
 
     @property
     def admin_address(self) -> str:

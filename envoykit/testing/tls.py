@@ -3,30 +3,16 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import trustme
 
+from envoykit._util import private_directory as private_dir
+from envoykit._util import write_atomic
 from envoykit.builder import Cert
 
 __all__ = ["CertFiles", "TestCA", "private_dir"]
-
-
-def private_dir(path: str | os.PathLike[str] | None = None, prefix: str = "envoykit-") -> Path:
-    """A directory only the owner can enter (0700): given, or a new temporary one."""
-    directory = Path(path) if path is not None else Path(tempfile.mkdtemp(prefix=prefix))
-    directory.mkdir(parents=True, exist_ok=True)
-    directory.chmod(0o700)
-    return directory
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    path.chmod(0o600)
 
 
 @dataclass(frozen=True)
@@ -50,7 +36,7 @@ class TestCA:
         self.directory = private_dir(directory, prefix="envoykit-ca-")
         self._ca = trustme.CA()
         self.ca_file = str(self.directory / "ca.pem")
-        _write_private(Path(self.ca_file), self._ca.cert_pem.bytes())
+        write_atomic(Path(self.ca_file), self._ca.cert_pem.bytes(), fsync=False)
 
     def issue(self, *hosts: str, name: str | None = None) -> CertFiles:
         """A certificate for ``hosts`` (DNS names or IPs), signed by this CA."""
@@ -58,8 +44,8 @@ class TestCA:
         stem = name or hosts[0].replace("*", "wildcard")
         cert = self.directory / f"{stem}.pem"
         key = self.directory / f"{stem}-key.pem"
-        _write_private(cert, b"".join(p.bytes() for p in leaf.cert_chain_pems))
-        _write_private(key, leaf.private_key_pem.bytes())
+        write_atomic(cert, b"".join(p.bytes() for p in leaf.cert_chain_pems), fsync=False)
+        write_atomic(key, leaf.private_key_pem.bytes(), fsync=False)
         return CertFiles(str(cert), str(key))
 
     def client_cert(self, name: str) -> CertFiles:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from envoykit._util import host_port
+
 __all__ = ["RecordedRequest", "Upstream"]
 
 
@@ -139,7 +141,7 @@ class Upstream:
     @property
     def address(self) -> str:
         """``host:port`` as the builder takes it (``[::1]:port`` for IPv6)."""
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+        return host_port(self.host, self.port)
 
     @property
     def requests(self) -> list[RecordedRequest]:

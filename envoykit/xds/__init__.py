@@ -11,10 +11,11 @@ resource files), :func:`compute_changes` (what differs, in what order to write i
 :func:`write_atomic` (temp file + fsync + rename). See ``docs/dynamic.md``.
 """
 
+from envoykit._util import write_atomic
+from envoykit.errors import XdsUpdateRejected
 from envoykit.xds._changes import ChangeSet, ResourceChange, compute_changes
 from envoykit.xds._confirm import Confirmer, Counts
-from envoykit.xds._errors import XdsUpdateRejected
-from envoykit.xds._files import XdsFile, config_source, write_atomic
+from envoykit.xds._files import XdsFile, config_source
 from envoykit.xds._proxy import AsyncDynamicProxy, DynamicProxy, ValidateMode, apply
 from envoykit.xds._report import ApplyReport, Step
 from envoykit.xds._split import KINDS, DynamicConfig, to_dynamic

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from envoykit.admin import AdminClient, StatsSnapshot
-from envoykit.xds._errors import XdsUpdateRejected
+from envoykit.errors import XdsUpdateRejected
 from envoykit.xds._files import XdsFile
 
 __all__ = ["Confirmer", "Counts", "reason_from_log", "stats_regex"]

@@ -1,10 +1,9 @@
-"""Resource files on disk: the atomic writer, config sources and discovery responses.
+"""Resource files on disk: config sources and discovery responses.
 
 Envoy reloads a watched xDS file only when a file is *moved* into its watched directory;
 an in-place edit is never seen, and a half-written file would be read half-written. So
-every file is written to a temporary file in the same directory, flushed and fsynced,
-then renamed over the old one (``os.replace``: atomic on POSIX), and the directory is
-fsynced so the rename survives a crash.
+every file is written by :func:`envoykit._util.write_atomic` (temp file in the same
+directory, fsync, ``os.replace``, fsync of the directory).
 """
 
 from __future__ import annotations
@@ -14,72 +13,20 @@ import functools
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from envoykit._util import write_atomic
+
 __all__ = [
     "XdsFile",
     "config_source",
-    "private_directory",
     "remove_file",
     "resource_hash",
-    "write_atomic",
 ]
 
 log = logging.getLogger("envoykit.xds")
-
-DIR_MODE = 0o700
-FILE_MODE = 0o600
-
-
-def private_directory(path: Path) -> Path:
-    """Create ``path`` if needed, each missing level 0700, and make ``path`` itself 0700."""
-    missing = []
-    level = path
-    while not level.exists():
-        missing.append(level)
-        level = level.parent
-    for item in reversed(missing):
-        with contextlib.suppress(FileExistsError):
-            item.mkdir(mode=DIR_MODE)
-        os.chmod(item, DIR_MODE)
-    if not missing:
-        os.chmod(path, DIR_MODE)
-    return path
-
-
-def write_atomic(path: str | os.PathLike[str], text: str | bytes) -> Path:
-    """Replace ``path`` with ``text`` atomically: temp file in the same directory, fsync,
-    ``os.replace``, fsync of the directory. The file is 0600 in a 0700 directory."""
-    target = Path(path)
-    directory = private_directory(target.parent)
-    data = text.encode("utf-8") if isinstance(text, str) else text
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_directory(directory)
-    return target
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
 
 def remove_file(path: Path) -> None:
     """Remove a resource file and its directory if that is left empty (no error if gone)."""

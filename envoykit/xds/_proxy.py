@@ -30,16 +30,21 @@ from typing import Any, Literal
 
 from envoykit._async import AsyncFacade
 from envoykit._net import free_port
+from envoykit._util import (
+    ConfigLike,
+    listener_address,
+    private_directory,
+    url,
+    write_atomic,
+)
 from envoykit.admin import AdminClient
 from envoykit.config import Bootstrap
-from envoykit.errors import SemanticError
+from envoykit.errors import SemanticError, XdsUpdateRejected
 from envoykit.process import Supervisor
-from envoykit.render import ConfigLike
 from envoykit.validation import as_bootstrap, check, envoy_validate_file
 from envoykit.xds._changes import ChangeSet, compute_changes
 from envoykit.xds._confirm import Confirmer, Counts, reason_from_log
-from envoykit.xds._errors import XdsUpdateRejected
-from envoykit.xds._files import XdsFile, private_directory, remove_file, write_atomic
+from envoykit.xds._files import XdsFile, remove_file
 from envoykit.xds._report import ApplyReport, Step
 from envoykit.xds._split import DynamicConfig, to_dynamic
 
@@ -145,15 +150,12 @@ class DynamicProxy:
 
     def address_of(self, listener: str) -> tuple[str, int]:
         """The bound (host, port) of a listener (asked from Envoy: LDS listeners too)."""
-        bound = self._admin().listeners()
-        if listener not in bound:
-            raise KeyError(f"no listener named {listener!r}; listeners: {sorted(bound)}")
-        return bound[listener]
+        return listener_address(self._admin().listeners(), listener)
 
     def url_of(self, listener: str, scheme: str = "http") -> str:
         """``scheme://host:port`` of a listener."""
         host, port = self.address_of(listener)
-        return f"{scheme}://{'[' + host + ']' if ':' in host else host}:{port}"
+        return url(scheme, host, port)
 
     # --- lifecycle ------------------------------------------------------------------------
     def start(self) -> DynamicProxy:

@@ -6,10 +6,12 @@ from typing import Any
 
 import pytest
 
-from envoykit.config._base import ModelError, registered_types
-from envoykit.config.auth import (
+from envoykit.config import (
     RBAC,
+    Cors,
+    CorsPolicy,
     Empty,
+    HttpFilter,
     JwtAuthentication,
     JwtClaimPathSegment,
     JwtClaimToHeader,
@@ -31,11 +33,11 @@ from envoykit.config.auth import (
     RemoteJwks,
     RequirementRule,
     SdsSecretConfig,
+    registered_types,
 )
 from envoykit.config.core import CidrRange, DataSource, HeaderMatcher, HttpUri, StringMatcher
-from envoykit.config.cors import Cors, CorsPolicy
-from envoykit.config.http import HttpFilter
 from envoykit.config.route import RouteMatch
+from envoykit.errors import ModelError
 
 T = "type.googleapis.com/"
 JWT_T = T + "envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication"

@@ -139,3 +139,21 @@ def test_http2_upstream_uses_typed_extension_protocol_options() -> None:
     (key, value), = opts.items()
     assert key == "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
     assert value["explicit_http_config"] == {"http2_protocol_options": {}}
+
+
+def test_each_http_filter_has_one_module_under_config_filters() -> None:
+    """Derived from the registry: every HTTP filter's typed configs (filter and per-route)
+    live in one module of ``envoykit.config.filters``, and that module holds no other filter."""
+    import envoykit.config.filters
+
+    modules: dict[str, set[str]] = {}
+    for cls in registered_types().values():
+        if cls.filter_name.startswith("envoy.filters.http."):
+            modules.setdefault(cls.filter_name, set()).add(cls.__module__)
+    assert "envoy.filters.http.router" in modules and len(modules) >= 6
+    for name, where in modules.items():
+        assert len(where) == 1, f"{name} is modelled in {sorted(where)}"
+        (module,) = where
+        assert module.startswith(envoykit.config.filters.__name__ + "."), (name, module)
+    owners = [next(iter(where)) for where in modules.values()]
+    assert len(owners) == len(set(owners)), "a module holds two filters"

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from envoykit._util import write_atomic
 from envoykit.errors import ConfigLoadError
 from envoykit.process import Backoff, State
 from envoykit.process._launch import (
@@ -25,7 +26,6 @@ from envoykit.process._launch import (
     port_in_use,
     render_config,
     static_listeners,
-    write_private,
 )
 from envoykit.process._output import OutputPump, RingBuffer, envoy_level
 
@@ -148,7 +148,7 @@ def test_run_dir_and_files_are_private(tmp_path: Path) -> None:
     run_dir, owned = make_run_dir(None)
     try:
         assert owned and stat.S_IMODE(run_dir.stat().st_mode) == 0o700
-        write_private(run_dir / "envoy.json", "{}")
+        write_atomic(run_dir / "envoy.json", "{}", fsync=False)
         assert stat.S_IMODE((run_dir / "envoy.json").stat().st_mode) == 0o600
     finally:
         (run_dir / "envoy.json").unlink()
