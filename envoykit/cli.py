@@ -9,6 +9,7 @@ See ``docs/cli.md``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import platform
@@ -137,6 +138,8 @@ def _add_validate(sub: SubParsers) -> None:
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     p.add_argument("--no-envoy", action="store_true", help="skip `envoy --mode validate`")
     p.add_argument("--envoy", metavar="PATH", help="use this envoy binary")
+    p.add_argument("--allow-empty", action="store_true",
+                   help="accept an empty YAML/JSON file (refused by default)")
     p.set_defaults(handler=cmd_validate)
 
 
@@ -274,7 +277,10 @@ def cmd_render(args: argparse.Namespace) -> int:
     if args.output in (None, "-"):
         sys.stdout.write(text)
     else:
-        write_atomic(Path(args.output), text, private=False, fsync=False)
+        try:
+            write_atomic(Path(args.output), text, private=False, fsync=False)
+        except OSError as exc:  # a directory that does not exist, no permission, ...
+            raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None
         log.warning("wrote %s", args.output)
     return EXIT_OK
 
@@ -283,7 +289,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     """``envoykit validate``."""
     result: dict[str, Any] = {"config": args.config, "ok": False, "stage": "load",
                               "issues": [], "envoy": "skipped", "error": None}
-    source = parse_source(args.config)  # a missing file is a usage error, even with --json
+    # a missing file is a usage error, even with --json
+    source = dataclasses.replace(parse_source(args.config), allow_empty=args.allow_empty)
     try:
         _validate(source, args, result)
     except ValidationError as exc:

@@ -139,9 +139,9 @@ class Runner:
     def _announce(self, supervisor: Supervisor) -> None:
         listeners = ", ".join(f"{name}={host}:{port}"
                               for name, (host, port) in sorted(supervisor.listeners.items()))
+        self._write_admin_address(supervisor)  # first: a script may wait for the line below
         log.info("envoy is live: epoch %s, pid %s, admin %s, listeners: %s", supervisor.epoch,
                  supervisor.pid, supervisor.admin_address or "-", listeners or "-")
-        self._write_admin_address(supervisor)
 
     def _write_admin_address(self, supervisor: Supervisor) -> None:
         if self.options.admin_address_path:

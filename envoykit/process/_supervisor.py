@@ -253,7 +253,7 @@ class Supervisor:
                 raise
             self.backoff.reset()
             self._remember_valid(self._content_key(self._config))  # it started: it is valid
-            self._set_state(State.LIVE, "started", "envoy is live")
+            self._set_state(State.LIVE, "started", f"epoch {self._current.number} is live")
             self._start_monitor()
         return self
 
@@ -356,7 +356,7 @@ class Supervisor:
             old = self._live_epoch()
             self._set_state(State.RESTARTING, "restarting", "cold restart")
             self._replace_cold(old)
-            self._set_state(State.LIVE, "started", "envoy is live (cold restart)")
+            self._set_state(State.LIVE, "started", "epoch 0 is live (cold restart)")
 
     def stop(self, graceful: bool = True, timeout: float | None = None) -> None:
         """Stop Envoy and everything it left behind.

@@ -272,6 +272,9 @@ FILE_CASES = [
     _file("not-utf8", "latin1.yaml", "latin1.yaml", ConfigLoadError),
     _file("no-such-config-file", "does_not_exist.yaml", "does_not_exist.yaml",
           ConfigLoadError),
+    _file("yaml-control-character", "control_char.yaml", "control_char.yaml:4",
+          ConfigLoadError),
+    _file("empty-config", "empty.yaml", "empty.yaml:1", ConfigLoadError),
 ]
 
 DICT_CASES = [

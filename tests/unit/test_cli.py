@@ -441,3 +441,34 @@ def test_docs_python_blocks_run(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     (tmp_path / "edge.py").write_text(blocks[0])
     code, out, _ = run(capsys, "render", "edge.py:staging")
     assert code == 0 and "port_value: 20000" in out
+
+
+# --- a new user's rough edges ----------------------------------------------------------
+
+
+def test_validate_a_yaml_file_with_a_control_character_names_file_and_line(
+        capsys: pytest.CaptureFixture[str], work: Path) -> None:
+    (work / "stray.yaml").write_bytes(b"static_resources:\n  clusters: []\n  x: \"a\x08b\"\n")
+    code, out, err = run(capsys, "validate", "stray.yaml")
+    assert code == 1
+    assert err.startswith("envoykit: error: stray.yaml:3: unacceptable character #x0008")
+    assert "Traceback" not in err and out == ""
+
+
+def test_validate_an_empty_file_fails_unless_allowed(capsys: pytest.CaptureFixture[str],
+                                                       work: Path) -> None:
+    (work / "empty.yaml").write_text("# nothing here yet\n")
+    code, _, err = run(capsys, "validate", "empty.yaml")
+    assert code == 1
+    assert "empty.yaml:1: the config is empty" in err
+    code, out, _ = run(capsys, "validate", "--allow-empty", "--no-envoy", "empty.yaml")
+    assert code == 0 and out.startswith("ok: empty.yaml")
+
+
+def test_render_to_a_directory_that_does_not_exist_is_a_clean_error(
+        capsys: pytest.CaptureFixture[str], work: Path) -> None:
+    code, out, err = run(capsys, "render", "edge.py", "-o", "/no/such/dir/envoy.yaml")
+    assert code == 2
+    assert err == ("envoykit: error: cannot write /no/such/dir/envoy.yaml: "
+                   "No such file or directory\n")
+    assert out == ""
