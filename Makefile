@@ -19,7 +19,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check envoykit tests examples bench
 
 typecheck: $(STAMP)
-	$(VENV)/bin/mypy --strict envoykit
+	$(VENV)/bin/mypy --strict envoykit tests/typing
 
 test: lint typecheck
 	$(PY) -m pytest -n 2 tests

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import tempfile
-from collections.abc import Mapping
+import warnings
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -21,7 +23,9 @@ __all__ = [
     "FILE_MODE",
     "ConfigLike",
     "SupportsToDict",
+    "deprecated_aliases",
     "host_port",
+    "lazy_exports",
     "listener_address",
     "private_directory",
     "url",
@@ -41,6 +45,42 @@ class SupportsToDict(Protocol):
 
 ConfigLike = SupportsToDict | Mapping[str, Any]
 """A typed model (anything with ``to_dict()``, e.g. a Bootstrap or a builder) or a dict."""
+
+
+def deprecated_aliases(module: str, renamed: Mapping[str, str],
+                       fallback: Callable[[str], Any] | None = None) -> Callable[[str], Any]:
+    """A module ``__getattr__`` serving each old name of ``renamed`` (old → new) with a
+    DeprecationWarning; other names go to ``fallback`` (or raise AttributeError)."""
+
+    def __getattr__(name: str) -> Any:
+        new = renamed.get(name)
+        if new is not None:
+            warnings.warn(f"{module}.{name} is deprecated: use {module}.{new}",
+                          DeprecationWarning, stacklevel=2)
+            return getattr(sys.modules[module], new)
+        if fallback is not None:
+            return fallback(name)
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+
+    return __getattr__
+
+
+def lazy_exports(module: str, file: str, renamed: Mapping[str, str] | None = None,
+                 ) -> tuple[Callable[[str], Any], Callable[[], list[str]], list[str]]:
+    """``__getattr__``, ``__dir__`` and ``__all__`` of a package whose public names are the
+    table in its ``__init__.pyi`` (``from .module import Name as Name`` lines), each imported
+    on first use (lazy_loader); old names of ``renamed`` are served with a warning."""
+    import lazy_loader
+
+    load, names, exported = lazy_loader.attach_stub(module, file)
+
+    def lazy(name: str) -> Any:
+        try:
+            return load(name)
+        except AttributeError:
+            raise AttributeError(f"module {module!r} has no attribute {name!r}") from None
+
+    return deprecated_aliases(module, renamed or {}, fallback=lazy), names, exported
 
 
 def host_port(host: str, port: int) -> str:

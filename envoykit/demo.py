@@ -29,7 +29,10 @@ from envoykit.testing.tls import TestCA, private_dir
 from envoykit.testing.upstream import Upstream
 from envoykit.validation import validate
 
-__all__ = ["DemoSettings", "company_edge", "main"]
+__all__ = ["DESCRIPTION", "DemoSettings", "add_arguments", "company_edge", "main", "run",
+           "settings_from"]
+
+DESCRIPTION = __doc__.splitlines()[0]
 
 
 @dataclass(frozen=True)
@@ -61,10 +64,11 @@ def company_edge(settings: DemoSettings, ca: TestCA) -> EdgeProxy:
     )
 
 
-def _parse(argv: Sequence[str] | None) -> tuple[DemoSettings, bool]:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The demo's flags (each defaults to its ``ENVOYKIT_DEMO_*`` variable, then the
+    built-in value); used by ``envoykit demo`` and ``python -m envoykit.demo``."""
     env = os.environ.get
     defaults = DemoSettings()
-    parser = argparse.ArgumentParser(prog="envoykit demo", description=__doc__.splitlines()[0])
     parser.add_argument("--address", default=env("ENVOYKIT_DEMO_ADDRESS", defaults.address))
     for name in ("https_port", "http_port", "admin_port", "rate"):
         flag = "--" + name.replace("_", "-")
@@ -76,10 +80,12 @@ def _parse(argv: Sequence[str] | None) -> tuple[DemoSettings, bool]:
                                               getattr(defaults, name)))
     parser.add_argument("--check", action="store_true",
                         help="make the tour's requests, print what they got, stop, exit 0/1")
-    args = parser.parse_args(argv)
-    check = args.check
-    del args.check
-    return DemoSettings(**vars(args)), check
+
+
+def settings_from(args: argparse.Namespace) -> tuple[DemoSettings, bool]:
+    """The settings and ``--check`` from parsed arguments."""
+    fields = {name: getattr(args, name) for name in DemoSettings.__dataclass_fields__}
+    return DemoSettings(**fields), bool(args.check)
 
 
 @contextmanager
@@ -133,8 +139,14 @@ def run_check(s: DemoSettings, ca_file: str) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m envoykit.demo``: parse ``argv``, then :func:`run`."""
+    parser = argparse.ArgumentParser(prog="envoykit demo", description=DESCRIPTION)
+    add_arguments(parser)
+    return run(*settings_from(parser.parse_args(argv)))
+
+
+def run(settings: DemoSettings, check: bool) -> int:
     """Run the demo until Ctrl-C / SIGTERM (or just the tour with ``--check``)."""
-    settings, check = _parse(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the admin calls are not news
     stop = threading.Event()

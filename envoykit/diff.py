@@ -1,8 +1,8 @@
 """A semantic diff of two Envoy configs: resources by kind and name, fields by path.
 
-    from envoykit.diff import diff
+    from envoykit.diff import diff_configs
 
-    changes = diff(old_bootstrap, new_bootstrap)
+    changes = diff_configs(old_bootstrap, new_bootstrap)
     if not changes.is_empty:
         print(changes)               # a readable report
     for change in changes.changes:   # Change(kind, name, action, fields)
@@ -25,11 +25,12 @@ import difflib
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from envoykit.render import ConfigLike, to_dict
+from envoykit._util import ConfigLike, deprecated_aliases
+from envoykit.render import to_dict
 
-__all__ = ["MISSING", "Change", "ConfigDiff", "FieldChange", "diff", "diff_resources"]
+__all__ = ["MISSING", "Change", "ConfigDiff", "FieldChange", "diff_configs", "diff_resources"]
 
 HCM = "envoy.filters.network.http_connection_manager"
 _HCM_TYPE = "HttpConnectionManager"
@@ -178,7 +179,7 @@ class ConfigDiff:
 # --- entry points -------------------------------------------------------------------------
 
 
-def diff(old: ConfigLike, new: ConfigLike) -> ConfigDiff:
+def diff_configs(old: ConfigLike, new: ConfigLike) -> ConfigDiff:
     """Compare two configs (Bootstraps, builders or bootstrap dicts) resource by resource.
 
     Dicts are compared as given; pass two models (or two dicts rendered by the same model)
@@ -415,3 +416,9 @@ def _show(value: Any) -> str:
         return "(absent)"
     text = json.dumps(value, ensure_ascii=False, default=str)
     return text if len(text) <= 120 else text[:117] + "..."
+
+
+if TYPE_CHECKING:
+    diff = diff_configs  # deprecated
+else:
+    __getattr__ = deprecated_aliases(__name__, {"diff": "diff_configs"})

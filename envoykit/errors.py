@@ -6,7 +6,7 @@
     │   │                            also a ValueError)
     │   ├── ConfigLoadError          YAML/JSON syntax or shape error (file and line)
     │   └── SemanticError            cross-resource checks (field path in every issue)
-    ├── ValidationError              the real `envoy --mode validate` refused the config
+    ├── EnvoyValidationError         the real `envoy --mode validate` refused the config
     ├── BinaryNotFound               no envoy binary could be found
     ├── ProcessError                 the supervised process misbehaved
     │   ├── StartupError             envoy exited or timed out before becoming ready
@@ -25,12 +25,17 @@
 :class:`Issue` (a field path and a message) is what the config errors list.
 Every error carries what a user needs to act on it: a field path, a file and line,
 or envoy's exit code and the last lines it printed. All are exported by :mod:`envoykit`.
+``ValidationError`` is the deprecated old name of :class:`EnvoyValidationError` (it
+shadowed pydantic's).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from envoykit._util import deprecated_aliases
 
 __all__ = [
     "AdminConnectError",
@@ -43,6 +48,7 @@ __all__ = [
     "BinaryNotFound",
     "ConfigError",
     "ConfigLoadError",
+    "EnvoyValidationError",
     "EnvoykitError",
     "HotRestartError",
     "Issue",
@@ -51,7 +57,6 @@ __all__ = [
     "ProcessExited",
     "SemanticError",
     "StartupError",
-    "ValidationError",
     "XdsUpdateRejected",
 ]
 
@@ -106,7 +111,7 @@ class SemanticError(ConfigError):
         super().__init__(f"{len(self.issues)} config problem(s):\n{lines}")
 
 
-class ValidationError(EnvoykitError):
+class EnvoyValidationError(EnvoykitError):
     """`envoy --mode validate` rejected the config; `output` is envoy's own message."""
 
     def __init__(self, message: str, *, output: str = "", returncode: int | None = None) -> None:
@@ -210,3 +215,9 @@ class XdsUpdateRejected(EnvoykitError):
         self.output_tail = list(output_tail)
         text = message if not reason else f"{message}\nenvoy said: {reason}"
         super().__init__(text)
+
+
+if TYPE_CHECKING:
+    ValidationError = EnvoyValidationError  # deprecated
+else:
+    __getattr__ = deprecated_aliases(__name__, {"ValidationError": "EnvoyValidationError"})

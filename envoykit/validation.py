@@ -38,7 +38,7 @@ from envoykit.config import (
     registered_types,
 )
 from envoykit.config.tls import INTERMEDIATE_CIPHERS
-from envoykit.errors import Issue, SemanticError, ValidationError
+from envoykit.errors import EnvoyValidationError, Issue, SemanticError
 from envoykit.render import ConfigLike, to_dict, to_json
 
 __all__ = ["check", "envoy_validate_file", "validate"]
@@ -57,7 +57,7 @@ def validate(
 ) -> Bootstrap:
     """Check a config (a Bootstrap, a builder or a dict) our way, then envoy's way.
 
-    Raises :class:`SemanticError` (field paths) or :class:`ValidationError` (envoy's own
+    Raises :class:`SemanticError` (field paths) or `EnvoyValidationError` (envoy's own
     message). Returns the typed bootstrap.
     """
     bootstrap = as_bootstrap(config)
@@ -97,14 +97,14 @@ def envoy_validate_file(
     timeout: float = 120.0,
 ) -> str:
     """Run ``envoy --mode validate -c PATH``; return envoy's output, raise
-    :class:`ValidationError` carrying envoy's own message when it refuses the config."""
+    :class:`EnvoyValidationError` carrying envoy's own message when it refuses the config."""
     envoy = binary or find_envoy()
     argv = [str(envoy.path), "--mode", "validate", "-c", str(Path(path)), "-l", "warn",
             *extra_args]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
     output = (done.stdout + done.stderr).strip()
     if done.returncode != 0:
-        raise ValidationError(
+        raise EnvoyValidationError(
             f"envoy --mode validate rejected {path}:\n{_essence(output)}",
             output=output,
             returncode=done.returncode,

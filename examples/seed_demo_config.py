@@ -42,7 +42,7 @@ from envoykit.config import (
     VirtualHost,
     tls_transport_socket,
 )
-from envoykit.diff import diff
+from envoykit.diff import diff_configs
 from envoykit.process import Supervisor
 from envoykit.testing.tls import TestCA
 from envoykit.validation import envoy_validate_file
@@ -125,7 +125,7 @@ def main() -> int:
             raise AssertionError("a tab in YAML indentation must not load")
 
         title("what differs between the seed's YAML and ours (envoykit.diff)")
-        print(diff(seed, config))
+        print(diff_configs(seed, config))
     return 0
 
 

@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from envoykit import ConfigError, EdgeProxy
-from envoykit.process import Event, Supervisor
+from envoykit.process import Supervisor, SupervisorEvent
 
 
 @contextmanager
@@ -89,7 +89,7 @@ class Client(threading.Thread):
 def main() -> None:
     """Start, hot restart, refuse a bad config, stop."""
     with backend("a") as port_a, backend("b") as port_b:
-        def report(event: Event) -> None:
+        def report(event: SupervisorEvent) -> None:
             print(f"  event: {event.kind:<10} state={event.state.value:<10} {event.message}")
 
         with Supervisor(edge({"a.example.com": port_a}), on_event=report,

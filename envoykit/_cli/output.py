@@ -1,4 +1,4 @@
-"""Output helpers: JSON to stdout, aligned tables, atomic file writes."""
+"""Output helpers: JSON to stdout, aligned tables, log handlers."""
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ not be started or kept running.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import signal
 import threading
@@ -18,45 +19,85 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from envoykit import Bootstrap, EnvoykitError, SemanticError, check, to_dict
+from envoykit import Bootstrap, EnvoykitError, SemanticError, check, find_envoy, to_dict
+from envoykit._cli.args import (
+    LOG_LEVELS,
+    SubParsers,
+    add_config,
+    component_levels,
+    natural,
+    positive_int,
+    seconds,
+)
 from envoykit._cli.output import install_handler
-from envoykit._cli.source import ConfigSource, UsageError, UserCodeError
+from envoykit._cli.source import ConfigSource, UsageError, UserCodeError, parse_source
 from envoykit._util import write_atomic
-from envoykit.process import Event, State, Supervisor
+from envoykit.process import Supervisor, SupervisorEvent, SupervisorState
 
-__all__ = ["RunOptions", "Runner", "setup_logging"]
+__all__ = ["SUPERVISOR_FLAGS", "RunOptions", "Runner", "register", "run", "setup_logging"]
 
 log = logging.getLogger("envoykit.cli")
 
 
+# The flags that are Supervisor keyword arguments: dest (= the keyword) → flags and options.
+SUPERVISOR_FLAGS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
+    "log_level": (("-l", "--log-level"), {"choices": LOG_LEVELS, "default": "info"}),
+    "component_log_level": (("--component-log-level",), {
+        "type": component_levels, "metavar": "NAME:LEVEL,...",
+        "help": "e.g. upstream:debug,connection:trace"}),
+    "log_path": (("--log-path",), {"metavar": "FILE", "help": "envoy writes its log to FILE"}),
+    "concurrency": (("--concurrency",), {"type": positive_int, "metavar": "N",
+                                         "help": "worker threads"}),
+    "config_yaml": (("--config-yaml",), {
+        "metavar": "YAML", "help": "YAML merged over CONFIG by envoy (e.g. to change a port)"}),
+    "drain_time_s": (("--drain-time-s",), {"type": natural, "default": 2, "metavar": "N"}),
+    "parent_shutdown_time_s": (("--parent-shutdown-time-s",), {
+        "type": natural, "default": 3, "metavar": "N"}),
+}
+
+
+def register(subparsers: SubParsers) -> argparse.ArgumentParser:
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "run", help="run envoy in the foreground, supervised",
+        description="Run envoy supervised: SIGHUP (or a change of CONFIG with "
+        "--watch) hot-restarts with the re-read CONFIG; SIGTERM or Ctrl-C stop.")
+    add_config(p)
+    for dest, (flags, options) in SUPERVISOR_FLAGS.items():
+        p.add_argument(*flags, dest=dest, **options)
+    p.add_argument("--watch", action="store_true", help="hot-restart when CONFIG changes")
+    p.add_argument("--watch-interval", type=seconds, default=1.0, metavar="SECONDS",
+                   help="how often --watch looks at CONFIG (default 1)")
+    p.add_argument("--admin-address-path", metavar="FILE",
+                   help="write the admin address (HOST:PORT) to FILE, again after each "
+                   "hot restart")
+    p.add_argument("--envoy", metavar="PATH", help="use this envoy binary")
+    p.set_defaults(cli_logging=logging.INFO)  # what the supervisor does is news here
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    source = parse_source(args.config)
+    options = RunOptions.from_args(args)
+    setup_logging()
+    return Runner(source, options).run()
+
+
 @dataclass(frozen=True)
 class RunOptions:
-    """What ``envoykit run`` passes on to the supervisor."""
+    """What ``envoykit run`` does beyond the supervisor, and the supervisor's keywords."""
 
-    log_level: str = "info"
-    component_log_level: str | None = None
-    log_path: str | None = None
-    concurrency: int | None = None
-    config_yaml: str | None = None
-    drain_time_s: int = 2
-    parent_shutdown_time_s: int = 3
     watch: bool = False
     watch_interval: float = 1.0
     admin_address_path: str | None = None
-    supervisor_options: Mapping[str, Any] = field(default_factory=dict)
+    supervisor: Mapping[str, Any] = field(default_factory=dict)
 
-    def supervisor_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for :class:`~envoykit.process.Supervisor`."""
-        return {
-            "log_level": self.log_level,
-            "component_log_level": self.component_log_level,
-            "log_path": self.log_path,
-            "concurrency": self.concurrency,
-            "config_yaml": self.config_yaml,
-            "drain_time_s": self.drain_time_s,
-            "parent_shutdown_time_s": self.parent_shutdown_time_s,
-            **self.supervisor_options,
-        }
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> RunOptions:
+        """From the parsed command line: the supervisor's keywords taken once, by name."""
+        supervisor = {dest: getattr(args, dest) for dest in SUPERVISOR_FLAGS}
+        supervisor["binary"] = find_envoy(args.envoy)
+        return cls(watch=args.watch, watch_interval=args.watch_interval,
+                   admin_address_path=args.admin_address_path, supervisor=supervisor)
 
 
 class Runner:
@@ -75,7 +116,7 @@ class Runner:
     def run(self) -> int:
         """Run until SIGTERM/SIGINT; the process exit code."""
         bootstrap = _prepared(self.source.load())
-        supervisor = Supervisor(bootstrap, on_event=_report, **self.options.supervisor_kwargs())
+        supervisor = Supervisor(bootstrap, on_event=_report, **self.options.supervisor)
         restore = self._install_signals()
         try:
             self._start(supervisor)
@@ -106,7 +147,7 @@ class Runner:
             if self._stop:
                 log.info("stopping envoy")
                 return 0
-            if supervisor.state is State.FAILED:
+            if supervisor.state is SupervisorState.FAILED:
                 log.error("%s", supervisor.error or "envoy failed")
                 return 1
             if self._reload or self._file_changed():
@@ -201,7 +242,7 @@ def _stamp(path: Path | None) -> tuple[int, int] | None:
     return stat.st_mtime_ns, stat.st_size
 
 
-def _report(event: Event) -> None:
+def _report(event: SupervisorEvent) -> None:
     """Log what a user running in the foreground wants to know."""
     if event.kind in ("crash", "gave_up", "hot_restart_failed", "unready"):
         log.warning("%s: %s", event.kind.replace("_", " "), event.message)

@@ -8,16 +8,19 @@ under each filter's own ``stat_prefix``, not under the connection manager's.
 
 from __future__ import annotations
 
+import argparse
 import re
+import sys
 import time
 from collections.abc import Mapping
 from typing import Any
 
-from envoykit._cli.output import table
+from envoykit._cli.args import EXIT_OK, SubParsers, add_admin, seconds
+from envoykit._cli.output import print_json, table
 from envoykit._util import host_port
 from envoykit.admin import AdminClient, ClusterStatus, ServerInfo, StatsSnapshot
 
-__all__ = ["STATS_FILTER", "format_status", "gather_status"]
+__all__ = ["STATS_FILTER", "format_status", "gather_status", "register", "run"]
 
 STATS_FILTER = (
     r"((downstream|upstream)_rq_(total|4xx|5xx)|rate_limited|over_limit)$"
@@ -25,6 +28,27 @@ STATS_FILTER = (
 _HCM_RE = re.compile(r"^http\.(?P<prefix>.+)\.downstream_rq_total$")
 _LIMITED_RE = re.compile(r"(^|\.)(rate_limited|over_limit)$")
 _SKIP_PREFIXES = {"admin"}
+
+
+def register(subparsers: SubParsers) -> argparse.ArgumentParser:
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "status", help="a running envoy at a glance",
+        description="Server state, epoch and uptime; listeners; clusters with "
+        "host health; request rates, 4xx/5xx and rate-limited counters.")
+    add_admin(p)
+    p.add_argument("--interval", type=seconds, default=1.0, metavar="SECONDS",
+                   help="time between the two stats samples for rates (default 1)")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    with AdminClient(args.admin, timeout=args.timeout) as admin:
+        status = gather_status(admin, interval=args.interval)
+    if args.json:
+        print_json(status)
+    else:
+        sys.stdout.write(format_status(status) + "\n")
+    return EXIT_OK
 
 
 def gather_status(admin: AdminClient, interval: float = 1.0) -> dict[str, Any]:

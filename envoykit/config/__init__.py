@@ -4,6 +4,9 @@ Everything here renders to the exact JSON/YAML envoy reads. Any extension envoyk
 model can be given as a dict with its ``@type`` (kept verbatim as :class:`RawConfig`).
 """
 
+from typing import TYPE_CHECKING
+
+from envoykit._util import deprecated_aliases
 from envoykit.config._base import (
     TYPE_PREFIX,
     Duration,
@@ -141,7 +144,6 @@ from envoykit.config.route import (
     ClusterWeight,
     DirectResponseAction,
     QueryParameterMatcher,
-    RateLimit,
     RedirectAction,
     RegexMatchAndSubstitute,
     RetryPolicy,
@@ -149,6 +151,7 @@ from envoykit.config.route import (
     RouteAction,
     RouteConfiguration,
     RouteMatch,
+    RouteRateLimit,
     VirtualHost,
     WeightedCluster,
 )
@@ -266,7 +269,6 @@ __all__ = [
     "QueryParameterMatcher",
     "RBACPerRoute",
     "RBACRules",
-    "RateLimit",
     "RawConfig",
     "Rds",
     "RedirectAction",
@@ -281,6 +283,7 @@ __all__ = [
     "RouteAction",
     "RouteConfiguration",
     "RouteMatch",
+    "RouteRateLimit",
     "Router",
     "RuntimeFractionalPercent",
     "RuntimeLayer",
@@ -313,3 +316,8 @@ __all__ = [
     "registered_types",
     "tls_transport_socket",
 ]
+
+if TYPE_CHECKING:
+    RateLimit = RouteRateLimit  # deprecated
+else:
+    __getattr__ = deprecated_aliases(__name__, {"RateLimit": "RouteRateLimit"})

@@ -13,7 +13,6 @@ __all__ = [
     "ClusterWeight",
     "DirectResponseAction",
     "QueryParameterMatcher",
-    "RateLimit",
     "RedirectAction",
     "RegexMatchAndSubstitute",
     "RetryPolicy",
@@ -21,6 +20,7 @@ __all__ = [
     "RouteAction",
     "RouteConfiguration",
     "RouteMatch",
+    "RouteRateLimit",
     "VirtualHost",
     "WeightedCluster",
 ]
@@ -70,7 +70,7 @@ class RetryPolicy(EnvoyModel):
     host_selection_retry_max_attempts: int | None = None
 
 
-class RateLimit(EnvoyModel):
+class RouteRateLimit(EnvoyModel):
     """A rate limit descriptor producer (``actions`` as Envoy dicts)."""
 
     stage: int | None = Field(default=None, ge=0, le=10)
@@ -109,7 +109,7 @@ class RouteAction(EnvoyModel):
     timeout: Duration | None = None
     idle_timeout: Duration | None = None
     retry_policy: RetryPolicy | None = None
-    rate_limits: list[RateLimit] | None = None
+    rate_limits: list[RouteRateLimit] | None = None
     hash_policy: list[dict[str, Any]] | None = None
     max_stream_duration: dict[str, Any] | None = None
     upgrade_configs: list[dict[str, Any]] | None = None
@@ -185,7 +185,7 @@ class VirtualHost(EnvoyModel):
     response_headers_to_add: list[HeaderValueOption] | None = None
     response_headers_to_remove: list[str] | None = None
     retry_policy: RetryPolicy | None = None
-    rate_limits: list[RateLimit] | None = None
+    rate_limits: list[RouteRateLimit] | None = None
     typed_per_filter_config: dict[str, Typed] | None = None
     include_request_attempt_count: bool | None = None
 

@@ -9,8 +9,11 @@
 See ``docs/supervisor.md``.
 """
 
+from typing import TYPE_CHECKING
+
+from envoykit._util import deprecated_aliases
 from envoykit.process._launch import ConfigInput, config_to_dict
-from envoykit.process._state import Backoff, EpochInfo, Event, State
+from envoykit.process._state import Backoff, EpochInfo, SupervisorEvent, SupervisorState
 from envoykit.process._supervisor import AsyncSupervisor, Supervisor
 
 __all__ = [
@@ -18,8 +21,15 @@ __all__ = [
     "Backoff",
     "ConfigInput",
     "EpochInfo",
-    "Event",
-    "State",
     "Supervisor",
+    "SupervisorEvent",
+    "SupervisorState",
     "config_to_dict",
 ]
+
+_RENAMED = {"Event": "SupervisorEvent", "State": "SupervisorState"}
+if TYPE_CHECKING:
+    Event = SupervisorEvent  # deprecated
+    State = SupervisorState  # deprecated
+else:
+    __getattr__ = deprecated_aliases(__name__, _RENAMED)

@@ -8,10 +8,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Backoff", "EpochInfo", "Event", "State"]
+__all__ = ["Backoff", "EpochInfo", "SupervisorEvent", "SupervisorState"]
 
 
-class State(str, enum.Enum):
+class SupervisorState(str, enum.Enum):
     """Where the supervised Envoy is in its lifecycle."""
 
     STOPPED = "stopped"
@@ -23,7 +23,7 @@ class State(str, enum.Enum):
 
 
 @dataclass(frozen=True)
-class Event:
+class SupervisorEvent:
     """Something the supervisor did or saw; passed to every ``on_event`` callback.
 
     ``kind``: ``state`` (plain state change), ``started`` (an epoch 0 is live: start,
@@ -39,7 +39,7 @@ class Event:
     """
 
     kind: str
-    state: State
+    state: SupervisorState
     epoch: int | None = None
     pid: int | None = None
     message: str = ""
@@ -66,6 +66,11 @@ class Event:
 
 
 _WARNING_KINDS = frozenset({"crash", "backoff", "hot_restart_failed", "unready"})
+
+
+# the package's own short names (public names are SupervisorState / SupervisorEvent)
+State = SupervisorState
+Event = SupervisorEvent
 
 
 @dataclass(frozen=True)

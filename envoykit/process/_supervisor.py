@@ -261,7 +261,8 @@ class Supervisor:
         """Validate ``config``, start the next epoch with it and retire the old one.
 
         Returns the new epoch number. Raises ConfigError or SemanticError (envoykit's own
-        checks, as :func:`envoykit.validate` runs them), ValidationError (nothing started) or
+        checks, as :func:`envoykit.validate` runs them), EnvoyValidationError (nothing
+        started) or
         HotRestartError (the child failed; the old config keeps serving and the
         supervisor recovers so that later hot restarts work)."""
         limit = timeout or self.hot_restart_timeout
@@ -291,7 +292,7 @@ class Supervisor:
             return child.number
 
     def validate(self, config: ConfigInput, *, timeout: float | None = None) -> None:
-        """Run ``envoy --mode validate`` on ``config`` now (ValidationError if refused), so
+        """Run ``envoy --mode validate`` on ``config`` now (EnvoyValidationError if refused), so
         that a later :meth:`hot_restart` with the same content skips that step and switches
         as fast as a raw ``--restart-epoch``. The memory is by rendered content (and the
         ``config_yaml`` override); files the config points to (certificates) are not part

@@ -220,7 +220,7 @@ class DynamicProxy:
     # --- apply ----------------------------------------------------------------------------
     def apply(self, config: ConfigLike, *, validate: ValidateMode | None = None) -> ApplyReport:
         """Make the running Envoy serve ``config``, the cheapest safe way (see the module
-        docs). Raises SemanticError or ValidationError (nothing changed),
+        docs). Raises SemanticError or EnvoyValidationError (nothing changed),
         XdsUpdateRejected (Envoy refused a file; files restored, old config serving) or
         HotRestartError (old config serving)."""
         with self._lock:

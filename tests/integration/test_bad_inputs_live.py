@@ -32,7 +32,7 @@ import pytest
 import yaml
 
 from envoykit import EdgeProxy
-from envoykit.errors import EnvoykitError, ValidationError
+from envoykit.errors import EnvoykitError, EnvoyValidationError
 from envoykit.load import load_bootstrap
 from envoykit.process import Supervisor
 from envoykit.render import to_yaml
@@ -108,7 +108,7 @@ def refused(case: Case, push: Callable[[Any], object], config: Callable[[], Any]
     with pytest.raises(EnvoykitError) as info:
         push(config())
     if case.stage == "envoy":
-        assert isinstance(info.value, ValidationError), str(info.value)
+        assert isinstance(info.value, EnvoyValidationError), str(info.value)
         assert case.envoy_says in info.value.output, info.value.output[-2000:]
 
 

@@ -74,7 +74,7 @@ def test_what_we_accept_envoy_accepts(specs: list[dict[str, object]], https: boo
         return  # refused in Python: nothing for envoy to judge
     if check(bootstrap):
         return
-    validate(bootstrap)  # raises ValidationError with envoy's message if envoy disagrees
+    validate(bootstrap)  # raises EnvoyValidationError with envoy's message if envoy disagrees
 
 
 def test_property_covers_an_accepted_config(cert_files: tuple[str, str], tmp_path: Path) -> None:

@@ -108,7 +108,7 @@ def test_example_runs_and_its_configs_are_valid(example: Path, tmp_path: Path) -
     for config in configs:
         issues = check(load_bootstrap(config))
         assert not issues, f"{config.name}: {[str(i) for i in issues]}"
-        output = envoy_validate_file(config)  # raises ValidationError with envoy's words
+        output = envoy_validate_file(config)  # raises EnvoyValidationError with envoy's words
         assert "OK" in output
 
 

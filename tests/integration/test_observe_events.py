@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from envoykit.process import State, Supervisor
+from envoykit.process import Supervisor, SupervisorState
 from tests.integration._supervisor_helpers import bootstrap, upstream
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
@@ -32,8 +32,8 @@ def test_every_lifecycle_event_is_a_log_record_with_fields(
         first = proxy.pid
         assert first is not None
         os.kill(first, signal.SIGKILL)
-        proxy.wait_for_state(State.RESTARTING, timeout=10)
-        proxy.wait_for_state(State.LIVE, timeout=20)
+        proxy.wait_for_state(SupervisorState.RESTARTING, timeout=10)
+        proxy.wait_for_state(SupervisorState.LIVE, timeout=20)
     records = [r for r in caplog.records if r.name == "envoykit.process.events"]
     kinds = [getattr(r, "event", None) for r in records]
     assert kinds[:2] == ["state", "started"] and kinds[-2:] == ["draining", "stopped"]

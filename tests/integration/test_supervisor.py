@@ -25,8 +25,8 @@ import psutil
 import pytest
 
 from envoykit.admin import AdminClient
-from envoykit.errors import HotRestartError, ProcessExited, StartupError, ValidationError
-from envoykit.process import AsyncSupervisor, Backoff, Event, State, Supervisor
+from envoykit.errors import EnvoyValidationError, HotRestartError, ProcessExited, StartupError
+from envoykit.process import AsyncSupervisor, Backoff, Supervisor, SupervisorEvent, SupervisorState
 from envoykit.process._epoch import Epoch
 from envoykit.process._supervisor import shm_path
 from tests.integration._supervisor_helpers import bootstrap, envoy_pids_with, get, upstream
@@ -79,9 +79,9 @@ def _assert_nothing_left(run_dir: Path, base_ids: set[int]) -> None:
 
 
 def test_start_ready_serve_stop(up: int) -> None:
-    events: list[Event] = []
+    events: list[SupervisorEvent] = []
     with Supervisor(bootstrap(up), on_event=events.append, **OPTIONS) as proxy:
-        assert proxy.state is State.LIVE and proxy.epoch == 0
+        assert proxy.state is SupervisorState.LIVE and proxy.epoch == 0
         status, tag, body = get(proxy.address_of("ingress"))
         assert (status, tag) == (200, "v1") and body.startswith(str(up))
         assert proxy.url_of("ingress").startswith("http://127.0.0.1:")
@@ -94,7 +94,7 @@ def test_start_ready_serve_stop(up: int) -> None:
         assert run_dir is not None and base_id is not None
         assert oct(run_dir.stat().st_mode & 0o777) == "0o700"
         assert shm_path(base_id).exists()
-    assert proxy.state is State.STOPPED
+    assert proxy.state is SupervisorState.STOPPED
     assert [e.kind for e in events] == ["state", "started", "draining", "stopped"]
     assert any("[warning]" in line for line in proxy.output_tail(500)), \
         "envoy's output (its start-up warning) is still readable after stop"
@@ -111,7 +111,7 @@ def test_startup_failure_carries_envoys_message(up: int) -> None:
     assert "unknown cluster 'upstream'" in str(info.value)
     assert info.value.returncode not in (None, 0)
     assert any("unknown cluster" in line for line in info.value.output_tail)
-    assert proxy.state is State.STOPPED and proxy.run_dir is None
+    assert proxy.state is SupervisorState.STOPPED and proxy.run_dir is None
 
 
 def test_two_supervisors_on_port_zero_do_not_collide(up: int) -> None:
@@ -171,9 +171,9 @@ def test_invalid_config_leaves_the_old_one_serving(up: int) -> None:
     with Supervisor(bootstrap(up), **OPTIONS) as proxy:
         address, pid = proxy.address_of("ingress"), proxy.pid
         broken = _envoy_refuses(up)
-        with pytest.raises(ValidationError):
+        with pytest.raises(EnvoyValidationError):
             proxy.hot_restart(broken)
-        assert proxy.state is State.LIVE and proxy.pid == pid
+        assert proxy.state is SupervisorState.LIVE and proxy.pid == pid
         assert get(address)[1] == "v1"
         assert proxy.hot_restart(bootstrap(up, tag="v2")) == 1
         assert get(address)[1] == "v2"
@@ -185,7 +185,7 @@ def test_failed_child_old_config_serves_and_later_hot_restart_works(up: int) -> 
         with pytest.raises(HotRestartError) as info:
             proxy.hot_restart(_unbindable(up, "bad"))
         assert "192.0.2.1:8080" in str(info.value)
-        assert proxy.state is State.LIVE
+        assert proxy.state is SupervisorState.LIVE
         assert get(address)[1] == "v1"  # old config, same address, admin works again
         with proxy.admin() as admin:
             assert admin.ready()
@@ -200,7 +200,7 @@ def test_kill_9_of_envoy_restarts_it_on_the_same_address(up: int) -> None:
         address, pid = proxy.address_of("ingress"), proxy.pid
         assert pid is not None
         os.kill(pid, signal.SIGKILL)
-        wait_until(lambda: proxy.pid != pid and proxy.state is State.LIVE)
+        wait_until(lambda: proxy.pid != pid and proxy.state is SupervisorState.LIVE)
         assert get(address)[:2] == (200, "v1")
         assert "crash" in [e.kind for e in proxy.events]
 
@@ -210,16 +210,16 @@ def test_gives_up_after_quick_crashes(up: int) -> None:
     proxy = Supervisor(bootstrap(up), health_interval=0.05, backoff=backoff, **OPTIONS)
     with proxy:
         for _ in range(2):
-            proxy.wait_for_state(State.LIVE, State.FAILED, timeout=PATIENCE)
+            proxy.wait_for_state(SupervisorState.LIVE, SupervisorState.FAILED, timeout=PATIENCE)
             pid = proxy.pid
             assert pid is not None
             os.kill(pid, signal.SIGKILL)
-            wait_until(lambda: proxy.pid != pid or proxy.state is State.FAILED)  # noqa: B023
-        proxy.wait_for_state(State.FAILED, timeout=PATIENCE)
+            wait_until(lambda: proxy.pid != pid or proxy.state is SupervisorState.FAILED)  # noqa: B023
+        proxy.wait_for_state(SupervisorState.FAILED, timeout=PATIENCE)
         assert isinstance(proxy.error, ProcessExited)
         assert "giving up" in str(proxy.error)
         assert [e.kind for e in proxy.events][-1] == "gave_up"
-    assert proxy.state is State.FAILED
+    assert proxy.state is SupervisorState.FAILED
 
 
 def test_sigkill_of_the_python_parent_leaves_no_envoy(up: int, tmp_path: Path) -> None:
@@ -255,7 +255,7 @@ def test_ctrl_c_during_startup_cleans_up(up: int, monkeypatch: pytest.MonkeyPatc
     proxy = Supervisor(bootstrap(up), **OPTIONS)
     with pytest.raises(KeyboardInterrupt):
         proxy.start()
-    assert proxy.state is State.STOPPED
+    assert proxy.state is SupervisorState.STOPPED
     _assert_nothing_left(seen[0], set())
 
 
@@ -292,18 +292,18 @@ def test_graceful_stop_lets_a_slow_request_finish(up: int) -> None:
         connection.close()
         stopper.join(10)
     assert result == [200]
-    assert proxy.state is State.STOPPED
+    assert proxy.state is SupervisorState.STOPPED
 
 
 def test_asyncio_facade(up: int) -> None:
-    async def main() -> tuple[str, str, State]:
+    async def main() -> tuple[str, str, SupervisorState]:
         async with AsyncSupervisor(bootstrap(up), **OPTIONS) as proxy:
             before = await asyncio.to_thread(get, proxy.address_of("ingress"))
             await proxy.hot_restart(bootstrap(up, tag="async"))
             after = await asyncio.to_thread(get, proxy.address_of("ingress"))
             return before[1], after[1], proxy.state
 
-    assert asyncio.run(main()) == ("v1", "async", State.LIVE)
+    assert asyncio.run(main()) == ("v1", "async", SupervisorState.LIVE)
 
 
 def test_process_info_reports_every_epoch(up: int) -> None:
@@ -341,7 +341,7 @@ def test_cold_restart_keeps_the_address_with_a_new_base_id(up: int) -> None:
     with Supervisor(bootstrap(up), **OPTIONS) as proxy:
         address, base_id, pid = proxy.address_of("ingress"), proxy.base_id, proxy.pid
         proxy.restart()
-        assert proxy.state is State.LIVE and proxy.epoch == 0
+        assert proxy.state is SupervisorState.LIVE and proxy.epoch == 0
         assert proxy.base_id != base_id and proxy.pid != pid
         assert get(address)[:2] == (200, "v1")
         assert proxy.hot_restart(bootstrap(up, tag="v2")) == 1
@@ -363,7 +363,7 @@ def test_a_stuck_child_is_bounded_and_recovered(up: int, monkeypatch: pytest.Mon
         with pytest.raises(HotRestartError, match=r"not ready within 1\.5s"):
             proxy.hot_restart(bootstrap(up, tag="stuck"))  # the timeout ends it
         monkeypatch.setattr(supervisor_module, "build_argv", real)
-        assert proxy.state is State.LIVE and get(address)[1] == "v1"
+        assert proxy.state is SupervisorState.LIVE and get(address)[1] == "v1"
         assert proxy.hot_restart(bootstrap(up, tag="v2")) == 1
         assert get(address)[1] == "v2"
 
@@ -401,7 +401,7 @@ def test_started_and_restarted_from_threads_that_exit(up: int) -> None:
         with proxy.admin(timeout=PATIENCE) as admin:
             assert admin.server_info().state == "LIVE"
         assert not any("ENVOY_SIGTERM" in line for line in proxy.output_tail(500))
-        assert proxy.state is State.LIVE and proxy.epoch == 1
+        assert proxy.state is SupervisorState.LIVE and proxy.epoch == 1
         assert get(proxy.address_of("ingress"))[1] == "v2"
         assert "crash" not in [e.kind for e in proxy.events]
     finally:
@@ -426,7 +426,7 @@ def test_graceful_stop_right_after_a_hot_restart_spares_the_old_epoch(up: int) -
     finally:
         connection.close()
         stopper.join(10)
-    assert proxy.state is State.STOPPED
+    assert proxy.state is SupervisorState.STOPPED
 
 
 def test_cancelling_an_async_start_stops_what_was_started(up: int) -> None:
@@ -437,7 +437,7 @@ def test_cancelling_an_async_start_stops_what_was_started(up: int) -> None:
             await asyncio.wait_for(proxy.start(), timeout=0.01)
 
     asyncio.run(main())
-    assert proxy.sync.state is State.STOPPED
+    assert proxy.sync.state is SupervisorState.STOPPED
     assert proxy.sync.run_dir is None and proxy.sync.pid is None
 
 
@@ -456,7 +456,7 @@ def test_validate_ahead_then_hot_restart_skips_validation(
     monkeypatch.setattr(supervisor_module, "envoy_validate_file", counting)
     with Supervisor(bootstrap(up), **OPTIONS) as proxy:
         broken = _envoy_refuses(up)
-        with pytest.raises(ValidationError):
+        with pytest.raises(EnvoyValidationError):
             proxy.validate(broken)
         proxy.validate(bootstrap(up, tag="v2"))
         assert len(calls) == 2
@@ -487,7 +487,7 @@ def test_monitor_reports_unready_and_ready(up: int) -> None:
     kinds: list[str] = []
     seen = threading.Event()
 
-    def record(event: Event) -> None:
+    def record(event: SupervisorEvent) -> None:
         kinds.append(event.kind)
         if event.kind in ("unready", "ready"):
             seen.set()
@@ -499,4 +499,4 @@ def test_monitor_reports_unready_and_ready(up: int) -> None:
             seen.clear()
             admin.healthcheck_ok()
             assert seen.wait(PATIENCE) and kinds[-1] == "ready"
-        assert proxy.state is State.LIVE
+        assert proxy.state is SupervisorState.LIVE

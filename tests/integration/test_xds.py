@@ -20,7 +20,7 @@ import pytest
 
 from envoykit import EdgeProxy
 from envoykit.config import Bootstrap
-from envoykit.errors import SemanticError, ValidationError
+from envoykit.errors import EnvoyValidationError, SemanticError
 from envoykit.testing.http import resolving_client
 from envoykit.testing.tls import CertFiles, TestCA
 from envoykit.testing.upstream import Upstream
@@ -215,7 +215,7 @@ def test_invalid_updates_leave_the_proxy_as_it_was(upstreams: dict[str, Upstream
         with pytest.raises(SemanticError, match=r"route\.cluster: unknown cluster 'nope'"):
             proxy.apply(routes_config({"/": "nope"}, {"one": one, "two": two}))
         bad_type = unknown_per_route_type(routes_config({"/": "two"}, {"one": one, "two": two}))
-        with pytest.raises(ValidationError, match="Bufer"):
+        with pytest.raises(EnvoyValidationError, match="Bufer"):
             proxy.apply(bad_type, validate="always")
         assert snapshot(proxy.directory) == files
         with pytest.raises(XdsUpdateRejected) as refused:
@@ -352,7 +352,7 @@ def test_after_a_crash_envoy_comes_back_with_the_applied_config(
     import os
     import signal
 
-    from envoykit.process import State
+    from envoykit.process import SupervisorState
 
     one = upstreams["one"]
     proxy = start(EdgeProxy().site(HOST, one.address).http(port=0).admin(port=0))
@@ -365,7 +365,7 @@ def test_after_a_crash_envoy_comes_back_with_the_applied_config(
         os.kill(crashed, signal.SIGKILL)
         supervisor = proxy.supervisor
         eventually(lambda: supervisor.pid not in (None, crashed)
-                   and supervisor.state is State.LIVE, True, timeout=10)
+                   and supervisor.state is SupervisorState.LIVE, True, timeout=10)
         assert proxy.pid != crashed and proxy.url_of("http") == url  # the port was pinned
         with httpx.Client(headers={"host": HOST}, timeout=5) as client:
             assert client.get(f"{url}/x").json()["path"] == "/v2/x"  # the files are the truth

@@ -443,6 +443,26 @@ def test_docs_python_blocks_run(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     assert code == 0 and "port_value: 20000" in out
 
 
+def test_every_command_module_is_assembled() -> None:
+    """Each ``envoykit._cli`` module with ``register``/``run`` is a command of ``cli.py``,
+    and each command's parser runs its own module."""
+    import importlib
+    import pkgutil
+
+    import envoykit._cli
+    from envoykit.cli import COMMANDS
+
+    modules = [importlib.import_module(f"envoykit._cli.{m.name}")
+               for m in pkgutil.iter_modules(envoykit._cli.__path__)]
+    commands = [m for m in modules if hasattr(m, "register") and hasattr(m, "run")]
+    assert set(commands) == set(COMMANDS)
+    parsers = next(a.choices for a in build_parser()._actions
+                   if isinstance(a, argparse._SubParsersAction))
+    for module in COMMANDS:
+        name = module.__name__.rsplit(".", 1)[1]
+        assert parsers[name].get_default("handler") is module.run, name
+
+
 # --- a new user's rough edges ----------------------------------------------------------
 
 

@@ -9,7 +9,7 @@ import pytest
 
 import envoykit.testing
 from envoykit.errors import StartupError
-from envoykit.process import State
+from envoykit.process import SupervisorState
 from envoykit.testing import _fixtures, _proxy
 from envoykit.testing._fixtures import (
     ClientFactory,
@@ -223,7 +223,7 @@ class FakeSupervisor:
     def __init__(self) -> None:
         self.config = config()
         self.pid: int | None = 4242
-        self.state = State.LIVE
+        self.state = SupervisorState.LIVE
         self.lines = ["one", "two", "three"]
         self.stops: list[bool] = []
 
@@ -238,7 +238,7 @@ class FakeSupervisor:
 
     def stop(self, graceful: bool = True) -> None:
         self.stops.append(graceful)
-        self.pid, self.lines, self.state = None, [], State.STOPPED
+        self.pid, self.lines, self.state = None, [], SupervisorState.STOPPED
 
 
 def test_proxy_urls_by_listener_name() -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from envoykit._util import write_atomic
 from envoykit.errors import ConfigLoadError
-from envoykit.process import Backoff, State
+from envoykit.process import Backoff, SupervisorState
 from envoykit.process._launch import (
     EpochPaths,
     LaunchOptions,
@@ -270,7 +270,7 @@ def test_a_stable_run_resets_the_backoff() -> None:
 
 
 def test_states_have_plain_names() -> None:
-    assert {s.value for s in State} == {
+    assert {s.value for s in SupervisorState} == {
         "stopped", "starting", "live", "restarting", "draining", "failed"}
 
 

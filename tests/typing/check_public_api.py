@@ -1,0 +1,91 @@
+"""The public API as a user writes it, checked by mypy --strict (``make typecheck``).
+
+Never run (pytest does not collect it): each function is code a user could write, and the
+``assert_type`` lines pin what a type checker infers from envoykit's public names. A change
+that loses a type (a name turning ``Any``, a lazy export mypy cannot see) fails here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from typing_extensions import assert_type
+
+import envoykit
+from envoykit import (
+    AdminClient,
+    AsyncSupervisor,
+    Bootstrap,
+    ConfigDiff,
+    EdgeProxy,
+    EnvoykitError,
+    EnvoyValidationError,
+    Issue,
+    ModelError,
+    RateLimit,
+    SemanticError,
+    Supervisor,
+    SupervisorEvent,
+    SupervisorState,
+    check,
+    diff_configs,
+    load_bootstrap,
+    to_yaml,
+    validate,
+)
+from envoykit.config import RBAC, HttpFilter, RouteRateLimit
+from envoykit.testing import TestCA, Upstream, free_port
+
+
+def build_an_edge(upstream: Upstream, ca: TestCA) -> Bootstrap:
+    edge = (EdgeProxy()
+            .site("a.example.com", upstream.address, rate_limit=RateLimit(20, per=timedelta(1)))
+            .http(free_port())
+            .admin(free_port()))
+    assert_type(edge, EdgeProxy)
+    bootstrap = edge.build()
+    assert_type(check(bootstrap), list[Issue])
+    assert_type(validate(edge, envoy=False), Bootstrap)
+    assert_type(to_yaml(bootstrap), str)
+    assert_type(diff_configs(bootstrap, edge), ConfigDiff)
+    assert_type(load_bootstrap("envoy.yaml"), Bootstrap)
+    assert_type(HttpFilter.of(RBAC()), HttpFilter)
+    assert_type(RouteRateLimit(actions=[]), RouteRateLimit)
+    return bootstrap
+
+
+def run_it(bootstrap: Bootstrap) -> int:
+    events: list[SupervisorEvent] = []
+    with Supervisor(bootstrap, on_event=events.append) as proxy:
+        assert_type(proxy, Supervisor)
+        assert_type(proxy.state, SupervisorState)
+        assert_type(proxy.address_of("http"), tuple[str, int])
+        assert_type(proxy.url_of("http"), str)
+        admin = proxy.admin()
+        assert_type(admin, AdminClient)
+        assert_type(admin.ready(), bool)
+        assert_type(proxy.wait_for_state(SupervisorState.LIVE), SupervisorState)
+        try:
+            return proxy.hot_restart(bootstrap)
+        except EnvoyValidationError as exc:
+            assert_type(exc.output, str)
+            raise
+
+
+async def run_it_async(bootstrap: Bootstrap) -> int:
+    async with AsyncSupervisor(bootstrap) as proxy:
+        assert_type(proxy, AsyncSupervisor)
+        assert_type(proxy.sync.state, SupervisorState)
+        return await proxy.hot_restart(bootstrap)
+
+
+def errors(exc: EnvoykitError) -> list[str]:
+    if isinstance(exc, (ModelError, SemanticError)):
+        return [issue.path for issue in exc.issues]
+    return [str(exc)]
+
+
+def deprecated_names_still_type_check() -> None:
+    assert_type(envoykit.ValidationError, type[EnvoyValidationError])
+    asyncio.run(run_it_async(Bootstrap()))
