@@ -193,6 +193,9 @@ def test_one_apply_writes_clusters_before_the_routes_that_use_them(
         report = proxy.apply(bigger)
         kinds = [s.kind for s in report.steps if s.action == "write"]
         assert kinds == ["endpoints", "cluster", "route"]
+        # the new endpoints file has no subscriber yet: unconfirmed; the changed CDS and RDS
+        # files are confirmed (the module docstring says exactly this)
+        assert [s.confirmed for s in report.steps if s.action == "write"] == [False, True, True]
         assert report.validated  # more than one change: envoy --mode validate ran first
         url = proxy.url_of("http")
         with httpx.Client(headers={"host": "b.example.com"}, timeout=5) as client:
