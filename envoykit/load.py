@@ -8,16 +8,21 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Hashable
+import weakref
+from collections.abc import Hashable, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from envoykit.config import Bootstrap, ModelError
-from envoykit.errors import ConfigLoadError, Issue
+from envoykit.errors import ConfigLoadError, Issue, SemanticError
 
-__all__ = ["load_bootstrap", "load_data"]
+__all__ = ["load_bootstrap", "load_data", "semantic_error"]
+
+# id(bootstrap) -> (weak reference, source name, text) of each loaded Bootstrap, so that a
+# later check of it can name file and line (the entry goes when the Bootstrap does)
+_SOURCES: dict[int, tuple[weakref.ref[Bootstrap], str, str]] = {}
 
 _BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
 
@@ -126,7 +131,26 @@ def load_bootstrap(source: str | os.PathLike[str], *, allow_empty: bool = False)
         lines = _line_finder(text, name)
         issues = [Issue(_with_line(i.path, lines(i.path)), i.message) for i in exc.issues]
         raise ModelError(issues, model="Bootstrap", source=name) from None
+    _remember(result, name, text)
     return result
+
+
+def _remember(bootstrap: Bootstrap, name: str, text: str) -> None:
+    key = id(bootstrap)
+    _SOURCES[key] = (weakref.ref(bootstrap, lambda _: _SOURCES.pop(key, None)), name, text)
+
+
+def semantic_error(issues: Sequence[Issue], config: object) -> SemanticError:
+    """A :class:`SemanticError` for ``issues`` found in ``config``; when ``config`` is a
+    Bootstrap read by :func:`load_bootstrap`, it names the file and each issue its line,
+    like a model error does."""
+    entry = _SOURCES.get(id(config))
+    if entry is None or entry[0]() is not config:
+        return SemanticError(issues)
+    _, name, text = entry
+    lines = _line_finder(text, name)
+    return SemanticError([Issue(_with_line(i.path, lines(i.path)), i.message) for i in issues],
+                         source=name)
 
 
 def _with_line(path: str, line: int | None) -> str:

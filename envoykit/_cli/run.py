@@ -19,7 +19,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from envoykit import Bootstrap, EnvoykitError, SemanticError, check, find_envoy, to_dict
+from envoykit import Bootstrap, EnvoykitError, check, find_envoy, to_dict
 from envoykit._cli.args import (
     LOG_LEVELS,
     SubParsers,
@@ -32,6 +32,7 @@ from envoykit._cli.args import (
 from envoykit._cli.output import install_handler
 from envoykit._cli.source import ConfigSource, UsageError, UserCodeError, parse_source
 from envoykit._util import write_atomic
+from envoykit.load import semantic_error
 from envoykit.process import Supervisor, SupervisorEvent, SupervisorState
 
 __all__ = ["SUPERVISOR_FLAGS", "RunOptions", "Runner", "register", "run", "setup_logging"]
@@ -222,7 +223,7 @@ def _prepared(bootstrap: Bootstrap) -> Bootstrap:
     the admin API, so a config without one gets 127.0.0.1 port 0."""
     issues = check(bootstrap)
     if issues:
-        raise SemanticError(issues)
+        raise semantic_error(issues, bootstrap)  # a YAML CONFIG names its lines
     data = to_dict(bootstrap)
     if (data.get("admin") or {}).get("address"):
         return bootstrap

@@ -45,10 +45,9 @@ from envoykit.errors import (
     HotRestartError,
     ProcessError,
     ProcessExited,
-    SemanticError,
     StartupError,
 )
-from envoykit.load import load_bootstrap
+from envoykit.load import load_bootstrap, semantic_error
 from envoykit.process._epoch import Epoch, NotReady, admin_client
 from envoykit.process._launch import (
     ConfigInput,
@@ -723,7 +722,7 @@ def _check(config: ConfigInput, data: dict[str, Any]) -> None:
     bootstrap = load_bootstrap(config) if isinstance(config, Path) else as_bootstrap(data)
     issues = check(bootstrap)
     if issues:
-        raise SemanticError(issues)
+        raise semantic_error(issues, bootstrap)  # a file names its lines
 
 
 def _active_connections(admin: AdminClient) -> int:
