@@ -148,6 +148,12 @@ class DynamicProxy:
         """The hot-restart epoch serving now."""
         return self.supervisor.epoch
 
+    @property
+    def admin_address(self) -> str:
+        """``host:port`` (or ``unix:/path``) of the admin of the Envoy serving now: the
+        same string as ``Supervisor.admin_address``, what ``AdminClient`` takes."""
+        return self.supervisor.admin_address
+
     def admin(self, timeout: float = 5.0) -> AdminClient:
         """A new admin client for the Envoy serving now (close it, or use ``with``)."""
         return self.supervisor.admin(timeout)

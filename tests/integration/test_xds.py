@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from envoykit import EdgeProxy
+from envoykit.admin import AdminClient
 from envoykit.config import Bootstrap
 from envoykit.errors import EnvoyValidationError, SemanticError
 from envoykit.testing.http import resolving_client
@@ -146,6 +147,9 @@ def test_route_change_is_applied_without_restart(upstreams: dict[str, Upstream])
     try:
         url = proxy.url_of("http")
         pid, epoch = proxy.pid, proxy.epoch
+        assert proxy.admin_address == proxy.supervisor.admin_address  # one shape: "host:port"
+        with AdminClient(proxy.admin_address) as admin:
+            assert admin.server_info().restart_epoch == epoch
         with httpx.Client(headers={"host": HOST}, timeout=5) as client:
             assert client.get(f"{url}/x").json()["path"] == "/x"
             report = proxy.apply(changed)
