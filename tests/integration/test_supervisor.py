@@ -115,10 +115,21 @@ def test_startup_failure_carries_envoys_message(up: int) -> None:
 
 
 def test_two_supervisors_on_port_zero_do_not_collide(up: int) -> None:
+    """Also the cause of an old "hot restart sendmsg() failed (errno 111)" here: envoy sets
+    PR_SET_PDEATHSIG(SIGTERM) on itself, tied to the *thread* that forked it. Forked from
+    this pool's threads, both epochs 0 got SIGTERM when the pool closed; the hot restart's
+    child then found no parent on the hot-restart socket (ECONNREFUSED, retried 10 x 1 s,
+    then envoy aborts). The supervisor forks from its own long-lived thread since; this
+    test pins it: the epochs outlive the threads that started them."""
     proxies = [Supervisor(bootstrap(up, tag=tag), **OPTIONS) for tag in ("a", "b")]
     with ThreadPoolExecutor(2) as pool:  # started at the same moment
         one, two = pool.map(Supervisor.start, proxies)
+    pids = [one.pid, two.pid]  # the pool's threads have exited now
     try:
+        with one.admin(timeout=PATIENCE) as admin_one, two.admin(timeout=PATIENCE) as admin_two:
+            assert admin_one.ready() and admin_two.ready()  # answered after the threads exit
+        assert [one.pid, two.pid] == pids and all(psutil.pid_exists(p) for p in pids if p)
+        assert not any("ENVOY_SIGTERM" in line for p in (one, two) for line in p.output_tail(500))
         assert one.base_id != two.base_id
         assert one.address_of("ingress") != two.address_of("ingress")
         assert one.admin_address != two.admin_address
