@@ -10,6 +10,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
+	@# tmux drives the terminal test of `envoykit top`; it must not be skipped silently
+	command -v tmux >/dev/null || apt-get install -y -q tmux >/dev/null || \
+	  { apt-get update -q >/dev/null && apt-get install -y -q tmux >/dev/null; }
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -17,6 +20,7 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check envoykit tests examples bench
+	$(PY) scripts/unasync.py --check
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy --strict envoykit tests/typing
@@ -28,14 +32,15 @@ unit: $(STAMP)
 	$(PY) -m pytest tests/unit
 
 bench: $(STAMP) bench-deps
-	@for b in bench/[!_]*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	@for b in bench/*.py; do case "$$(basename $$b)" in _*) continue;; esac; \
+	  echo "== $$b"; $(PY) $$b || exit 1; done
 
-# nginx, wrk and h2load for bench/dataplane.py (Debian packages; we are root here). A bench
-# that cannot measure fails, so a failed install fails `make bench` too.
+# nginx, wrk and h2load for bench/dataplane.py (Debian packages; installing needs root)
 bench-deps:
 	@command -v wrk >/dev/null && command -v nginx >/dev/null && command -v h2load >/dev/null || \
-	  apt-get install -y -q nginx wrk nghttp2-client >/dev/null || \
-	  { apt-get update -q >/dev/null && apt-get install -y -q nginx wrk nghttp2-client >/dev/null; }
+	  { [ "$$(id -u)" = 0 ] || { echo "bench-deps: wrk/nginx/h2load missing; run 'make bench-deps' as root" >&2; exit 1; }; \
+	    apt-get install -y -q nginx wrk nghttp2-client >/dev/null || \
+	    { apt-get update -q >/dev/null && apt-get install -y -q nginx wrk nghttp2-client >/dev/null; }; }
 
 # mutants of the pure modules ([tool.mutmut] in pyproject.toml) against the unit tests;
 # the per-module score table goes to docs/quality.md (exit 1 under 85 %)

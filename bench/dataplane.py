@@ -20,8 +20,13 @@ of requests/s and latency, and the median of the per-round ratios. Loopback only
 HTTP/2 over TLS is measured too when ``h2load`` is installed (Debian ``nghttp2-client``;
 ``--no-h2`` skips it): same connections, one stream in flight each.
 
-Needs ``wrk`` and ``nginx`` (Debian: ``apt-get install -y wrk nginx-light``); without them
-it prints why and exits 0. The last line is JSON with the six HTTP/1.1 medians.
+Needs ``wrk``, ``nginx`` and ``h2load`` (``make bench-deps`` installs them as root); a
+missing tool, a wrk/h2load failure, any non-2xx or socket error, or an upstream that is
+itself saturated (its CPU near one full core while a proxy is measured) fails the run
+(exit 1) — a bench that cannot measure must not look like a result. The last line is JSON
+with the medians of every proxy and scheme (``<proxy>_<scheme>_rps``), the paired
+``envoykit_vs_handwritten_<scheme>`` ratios, the error counts, the upstream's peak CPU and
+``target_met`` (target: envoykit >= 1.0x the hand-written config on HTTPS, HTTP and h2).
 """
 
 from __future__ import annotations
@@ -43,7 +48,6 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -310,6 +314,7 @@ class Result:
     errors: int
     requests: int = 0
     cpu_us: float = 0.0  # proxy CPU time (all its processes, user + system) per request
+    upstream_cpu: float = 0.0  # the upstream's CPU time / wall time (1.0 = one full core)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -331,11 +336,12 @@ def _ms(text: str) -> float:
 def wrk(url: str, script: Path, threads: int, connections: int, duration: float) -> Result:
     argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency",
             "-s", str(script), url]
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 30,
-                         check=False).stdout
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 30,
+                          check=False)
+    out = done.stdout
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    if rps is None:
-        raise RuntimeError(f"wrk gave no result for {url}:\n{out}")
+    if rps is None or done.returncode != 0:
+        raise RuntimeError(f"wrk failed (exit {done.returncode}) for {url}:\n{out}{done.stderr}")
     p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M)
     p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M)
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
@@ -354,8 +360,12 @@ def h2load(url: str, port: int, threads: int, connections: int, duration: float,
     argv = ["h2load", f"-t{threads}", f"-c{connections}", "-m1",
             f"-D{max(1, round(duration))}", f"--connect-to=127.0.0.1:{port}",
             f"--log-file={log}", url]
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 30,
-                         check=False).stdout
+    done_run = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 30,
+                              check=False)
+    out = done_run.stdout
+    if done_run.returncode != 0:
+        raise RuntimeError(f"h2load failed (exit {done_run.returncode}) for {url}:\n"
+                           f"{out}{done_run.stderr}")
     rps = re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out)
     done = re.search(r"requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded", out)
     codes = re.search(r"status codes: (\d+) 2xx", out)
@@ -397,11 +407,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ablate", action="store_true",
                         help="also run envoykit with single defaults taken away, to price them")
     args = parser.parse_args(argv)
-    missing = [tool for tool in ("wrk", "nginx") if shutil.which(tool) is None]
+    tools = ("wrk", "nginx") if args.no_h2 else ("wrk", "nginx", "h2load")
+    missing = [tool for tool in tools if shutil.which(tool) is None]
     if missing:
-        print(f"dataplane bench skipped: {', '.join(missing)} not installed "
-              "(Debian: apt-get install -y wrk nginx-light)")
-        return 0
+        print(f"dataplane bench cannot measure: {', '.join(missing)} not installed "
+              "(run `make bench-deps` as root; Debian: wrk nginx-light nghttp2-client)",
+              file=sys.stderr)
+        return 2
 
     work = Path(tempfile.mkdtemp(prefix="envoykit-bench-"))
     work.chmod(0o700)
@@ -411,12 +423,17 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(work, ignore_errors=True)
 
 
-ABLATIONS = {
-    # envoykit with one default taken away, to price it (``--ablate``)
+ABLATIONS: dict[str, dict[str, Any]] = {
+    # envoykit with one default changed, to price it (``--ablate``)
     "ek-no-ratelimit": {"rate_limit": False},
-    "ek-no-hdr-timeout": {"request_headers_timeout": timedelta(0)},
     "ek-no-hsts": {"hsts": None},
+    "ek-rl-hdr-every": {"ratelimit_headers_on_every_response": True},
+    "ek-request-id": {"request_id": True},
+    "ek-all-stats": {"stats": "all"},
+    "ek-before": {"ratelimit_headers_on_every_response": True, "request_id": True,
+                  "stats": "all"},  # the defaults before issue 14
 }
+UPSTREAM_SATURATED = 0.9  # of one core: the 1-worker upstream would be the bottleneck
 
 
 def run(work: Path, args: argparse.Namespace) -> int:
@@ -427,17 +444,19 @@ def run(work: Path, args: argparse.Namespace) -> int:
     up = (free_port(UPSTREAM_IPS[0]), free_port(UPSTREAM_IPS[1]))
     proxies = list(PROXIES) + (list(ABLATIONS) if args.ablate else [])
     ports = {p: (free_port(), free_port()) for p in proxies}  # (https, http)
-    schemes = list(SCHEMES) + (["h2"] if shutil.which("h2load") and not args.no_h2 else [])
+    schemes = list(SCHEMES) + ([] if args.no_h2 else ["h2"])
     results: dict[tuple[str, str], list[Result]] = {(p, s): [] for p in proxies for s in schemes}
-    print(f"machine: {machine()}")
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    print(f"machine: {machine()}; load average "
+          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} at {when}")
     print(f"load: wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s, HTTP/1.1 "
           f"keep-alive, {args.rounds} rounds (medians), proxies at concurrency/workers 2"
           + (f"; h2: h2load -t{args.threads} -c{args.connections} -m1 (HTTP/2 over TLS)"
              if "h2" in schemes else "; h2load not installed: no HTTP/2 row"))
     pids: dict[str, int] = {}
     with contextlib.ExitStack() as stack:
-        stack.enter_context(nginx(work / "upstream", upstream_body(up), 1,
-                                  list(zip(UPSTREAM_IPS, up, strict=True))))
+        upstream_pid = stack.enter_context(nginx(work / "upstream", upstream_body(up), 1,
+                                                 list(zip(UPSTREAM_IPS, up, strict=True)))).pid
         for proxy in proxies:
             https, http = ports[proxy]
             if proxy == "nginx":
@@ -467,14 +486,17 @@ def run(work: Path, args: argparse.Namespace) -> int:
 
                     if rnd == 0 and args.warmup > 0:
                         load(args.warmup)
-                    cpu = cpu_seconds(pids[proxy])
+                    cpu, up_cpu = cpu_seconds(pids[proxy]), cpu_seconds(upstream_pid)
+                    began = time.monotonic()
                     result = load(args.duration)
+                    wall = time.monotonic() - began
                     cpu = cpu_seconds(pids[proxy]) - cpu
                     result.cpu_us = cpu * 1e6 / max(result.requests, 1)
+                    result.upstream_cpu = (cpu_seconds(upstream_pid) - up_cpu) / wall
                     results[(proxy, scheme)].append(result)
                     print(f"  round {rnd + 1} {proxy:<17} {scheme:<5} {result.rps:>9,.0f} rps "
                           f"p50 {result.p50_ms:.2f} ms p99 {result.p99_ms:.2f} ms "
-                          f"cpu {result.cpu_us:.1f} us/req"
+                          f"cpu {result.cpu_us:.1f} us/req upstream cpu {result.upstream_cpu:.2f}"
                           + (f"  ERRORS {result.errors}" if result.errors else ""),
                           flush=True)
     return report(results, proxies, schemes)
@@ -525,9 +547,31 @@ def report(results: dict[tuple[str, str], list[Result]], proxies: list[str],
             print(f"| {proxy:<17} | {scheme:<6} | {r.rps:>8,.0f} | {r.p50_ms:>6.2f} | "
                   f"{r.p99_ms:>6.2f} | {r.cpu_us:>10.1f} | {r.errors:>6} | "
                   f"{vs_hand:>13.2f}x | {vs_nginx:>7.2f}x |")
+    errors = {f"{p}_{s}": med[(p, s)].errors for s in schemes for p in proxies
+              if med[(p, s)].errors}
+    upstream_peak = max(r.upstream_cpu for runs in results.values() for r in runs)
+    ratios = {s: _paired(results, "envoykit", "handwritten", s) for s in schemes}
+    met = all(r >= 1.0 for r in ratios.values())
     print()
-    print(json.dumps({f"{p}_{s}_rps": round(med[(p, s)].rps) for s in SCHEMES for p in PROXIES}))
-    return 0
+    print(f"target: envoykit >= 1.0x handwritten on {', '.join(schemes)}: "
+          + ", ".join(f"{s} {r:.2f}x" for s, r in ratios.items())
+          + (" - met" if met else " - NOT met"))
+    print(f"upstream (1 nginx worker) peak CPU while measuring: {upstream_peak:.2f} of a core "
+          f"(saturated at >= {UPSTREAM_SATURATED})")
+    failed = []
+    if errors:
+        failed.append(f"errors during the load: {errors}")
+    if upstream_peak >= UPSTREAM_SATURATED:
+        failed.append(f"the upstream was saturated ({upstream_peak:.2f} of a core)")
+    for why in failed:
+        print(f"CANNOT MEASURE: {why}", file=sys.stderr)
+    figures: dict[str, object] = {f"{p}_{s}_rps": round(med[(p, s)].rps)
+                                  for s in schemes for p in proxies}
+    figures.update({f"envoykit_vs_handwritten_{s}": round(r, 3) for s, r in ratios.items()})
+    figures.update({"errors": errors, "upstream_cpu_peak": round(upstream_peak, 2),
+                    "target_met": met and not failed})
+    print(json.dumps(figures))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -4,10 +4,14 @@ restarts done by hand (same config shape, flags and load) in the same run.
 
 Every config adds a distinct ``x-tag`` response header. The switch time is from the call
 (``hot_restart()`` / ``Popen`` of the raw child) until a fresh connection is served by
-the new config. ``hot_restart()`` validates with ``envoy --mode validate`` first, so the
-raw run is reported twice: the bare restart, and validate-then-restart by hand. A fourth
-series calls ``Supervisor.validate()`` before the timed ``hot_restart()`` (which then
-skips the validation): the way to switch as fast as a raw restart.
+the new config. ``hot_restart()`` validates every config with ``envoy --mode validate``
+(a prewarmed validator process, while the new epoch loads on a FIFO: see
+docs/supervisor.md), so the raw run is reported twice: the bare restart, and
+validate-then-restart by hand. A fourth series calls ``Supervisor.validate()`` before the
+timed ``hot_restart()`` (which then skips the validation).
+
+Target (issue 14): ``hot_restart()`` switch median <= 1.2x the raw ``--restart-epoch``
+one, with 0 failed requests over >= 10 restarts.
 
 The switch is observed by a probe process (a new connection every millisecond). The load
 is Python client threads (one keep-alive connection each, reconnecting when the
@@ -272,17 +276,22 @@ def main() -> None:
         for error in sorted(one.errors_seen)[:5]:
             print(f"    error: {error}")
     ours, raw, rawv, ahead = (statistics.median(one.switches) for one in series)
-    print(f"ratio envoykit / raw: {ours / raw:.2f} (target <= 1.2); "
+    failed = series[0].non_2xx + series[0].socket_errors
+    met = ours / raw <= 1.2 and failed == 0 and len(series[0].switches) >= 10
+    print(f"ratio envoykit / raw: {ours / raw:.2f} (target <= 1.2 with 0 failed requests: "
+          f"{'met' if met else 'NOT met'}); "
           f"envoykit / raw validate+restart: {ours / rawv:.2f}; "
           f"envoykit validated ahead / raw: {ahead / raw:.2f}")
     print(json.dumps({
         "restarts": len(series[0].switches),
         "requests": series[0].requests,
-        "failed_requests": series[0].non_2xx + series[0].socket_errors,
+        "failed_requests": failed,
         "switch_median_s": round(ours, 4),
         "raw_switch_median_s": round(raw, 4),
         "raw_validated_switch_median_s": round(rawv, 4),
         "validated_ahead_switch_median_s": round(ahead, 4),
+        "ratio_to_raw": round(ours / raw, 3),
+        "target_met": met,
     }))
 
 

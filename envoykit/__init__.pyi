@@ -43,14 +43,22 @@ from .errors import (
     ConfigLoadError as ConfigLoadError,
     EnvoyValidationError as EnvoyValidationError,
     EnvoykitError as EnvoykitError,
+    FleetError as FleetError,
     HotRestartError as HotRestartError,
     Issue as Issue,
     ModelError as ModelError,
     ProcessError as ProcessError,
     ProcessExited as ProcessExited,
+    PushRejected as PushRejected,
+    PushTimeout as PushTimeout,
     SemanticError as SemanticError,
     StartupError as StartupError,
     XdsUpdateRejected as XdsUpdateRejected,
+)
+from .fleet import (
+    AsyncControlPlane as AsyncControlPlane,
+    ControlPlane as ControlPlane,
+    fleet_member as fleet_member,
 )
 from .load import (
     load_bootstrap as load_bootstrap,

@@ -152,6 +152,9 @@ class EdgeDefaults:
     strip_any_host_port: bool = True
     suppress_envoy_headers: bool = True
     ratelimit_headers: bool = True
+    ratelimit_headers_on_every_response: bool = False
+    request_id: bool | None = None
+    stats: Literal["edge", "all"] = "edge"
 
     def __post_init__(self) -> None:
         for name in ("connect_timeout", "request_headers_timeout", "stream_idle_timeout",
@@ -163,6 +166,7 @@ class EdgeDefaults:
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise fail(f"EdgeDefaults.{name}", f"must be a positive integer, got {value!r}")
         check_choice("EdgeDefaults.tls_profile", self.tls_profile, ("intermediate", "modern"))
+        check_choice("EdgeDefaults.stats", self.stats, ("edge", "all"))
         check_choice("EdgeDefaults.redirect_code", self.redirect_code,
                       ("MOVED_PERMANENTLY", "PERMANENT_REDIRECT"))
         if isinstance(self.alpn, str) or not all(isinstance(p, str) for p in self.alpn):

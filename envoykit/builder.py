@@ -18,12 +18,14 @@ every one can be overridden through :class:`EdgeDefaults` or a method argument.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any, Literal
 
+from envoykit._edge_stats import edge_stats_matcher
 from envoykit._intent import (
     LOOPBACK,
     Cert,
@@ -74,6 +76,7 @@ from envoykit.config import (
     RuntimeFractionalPercent,
     RuntimeLayer,
     StaticResources,
+    StatsConfig,
     SubstitutionFormatString,
     TlsParameters,
     TypedConfig,
@@ -94,6 +97,16 @@ def _percent100() -> RuntimeFractionalPercent:
 def _header(key: str, value: str, *, overwrite: bool = True) -> HeaderValueOption:
     action = "OVERWRITE_IF_EXISTS_OR_ADD" if overwrite else "APPEND_IF_EXISTS_OR_ADD"
     return HeaderValueOption(header=HeaderValue(key=key, value=value), append_action=action)
+
+
+def _limited_headers(limit: RateLimit) -> list[HeaderValueOption]:
+    """``x-ratelimit-*`` on the 429s only (constant values, so no per-response work):
+    the limit, nothing remaining, and the refill interval as the longest wait."""
+    bucket = limit.bucket()
+    reset = max(1, math.ceil(limit.per.total_seconds()))
+    return [_header("x-ratelimit-limit", str(bucket.max_tokens)),
+            _header("x-ratelimit-remaining", "0"),
+            _header("x-ratelimit-reset", str(reset))]
 
 
 class EdgeProxy:
@@ -263,7 +276,16 @@ class EdgeProxy:
             ),
             layered_runtime=self._layered_runtime(),
             overload_manager=self._overload_manager(),
+            **self._stats_options(),
         )
+
+    def _stats_options(self) -> dict[str, Any]:
+        """The edge's stats: what an operator reads, cluster traffic stats created on first
+        use (see ``envoykit._edge_stats``); ``EdgeDefaults(stats="all")``: Envoy's default."""
+        if self.defaults.stats == "all":
+            return {}
+        return {"stats_config": StatsConfig(stats_matcher=edge_stats_matcher()),
+                "deferred_stat_options": {"enable_deferred_creation_stats": True}}
 
     def to_dict(self) -> dict[str, Any]:
         """The compiled bootstrap as Envoy JSON (so a builder renders like a model)."""
@@ -329,7 +351,8 @@ class EdgeProxy:
         prefix = f"https_{site.slug}"
         limit = self._limit_for(site)
         filters = [HttpFilter.of(self._rate_limit_filter(prefix, limit))] if limit else []
-        hcm = self._hcm(prefix, [self._vhost(site)], filters + self._extra_filters([site]))
+        hcm = self._hcm(prefix, [self._vhost(site, https=True)],
+                        filters + self._extra_filters([site]))
         return FilterChain(
             name=site.host,
             filter_chain_match=FilterChainMatch(server_names=site.domains),
@@ -404,14 +427,15 @@ class EdgeProxy:
                                   filter_enabled=RuntimeFractionalPercent.percent(0))
         return None
 
-    def _vhost(self, site: Site, limit: LocalRateLimit | None = None) -> VirtualHost:
+    def _vhost(self, site: Site, limit: LocalRateLimit | None = None, *,
+               https: bool = False) -> VirtualHost:
         action = {
             "cluster": site.slug,
             "timeout": site.timeout or self.defaults.route_timeout,
             "prefix_rewrite": site.prefix_rewrite,
             "host_rewrite_literal": site.host_rewrite,
         }
-        hsts = self.defaults.hsts if self._https is not None else None
+        hsts = self.defaults.hsts if https else None  # browsers ignore it over plain HTTP
         vhost: VirtualHost = VirtualHost.from_dict({  # one validation pass per site (speed)
             "name": site.slug,
             "domains": site.domains,
@@ -442,6 +466,7 @@ class EdgeProxy:
             http_filters=[*filters, HttpFilter.of(
                 Router(suppress_envoy_headers=d.suppress_envoy_headers or None))],
             access_log=[self._access_log] if self._access_log else None,
+            generate_request_id=self._request_id(),
             use_remote_address=d.use_remote_address,
             normalize_path=True,
             merge_slashes=True,
@@ -460,15 +485,24 @@ class EdgeProxy:
             ),
         )
 
+    def _request_id(self) -> bool:
+        """``x-request-id`` generation (a random UUID per request) only where something
+        reads it: an access log, or ``EdgeDefaults(request_id=True)``."""
+        wanted = self.defaults.request_id
+        return self._access_log is not None if wanted is None else wanted
+
     def _rate_limit_filter(self, stat_prefix: str, limit: RateLimit) -> LocalRateLimit:
+        d = self.defaults
+        every = d.ratelimit_headers and d.ratelimit_headers_on_every_response
         return LocalRateLimit(
             stat_prefix=stat_prefix,
             token_bucket=limit.bucket(),
             filter_enabled=_percent100(),
             filter_enforced=_percent100(),
-            response_headers_to_add=[_header("x-local-rate-limit", "true")],
-            enable_x_ratelimit_headers="DRAFT_VERSION_03" if self.defaults.ratelimit_headers
-            else None,
+            response_headers_to_add=[_header("x-local-rate-limit", "true"),
+                                     *(_limited_headers(limit) if d.ratelimit_headers
+                                       and not every else [])],
+            enable_x_ratelimit_headers="DRAFT_VERSION_03" if every else None,
         )
 
     def _cluster(self, site: Site) -> Cluster:

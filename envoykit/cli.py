@@ -21,7 +21,19 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 
 from envoykit import EnvoykitError, __version__
-from envoykit._cli import demo, diff, render, run, stats, status, validate, version
+from envoykit._cli import (
+    demo,
+    diff,
+    fleet,
+    render,
+    run,
+    serve_xds,
+    stats,
+    status,
+    top,
+    validate,
+    version,
+)
 from envoykit._cli.args import EXIT_BAD, EXIT_USAGE, fail
 from envoykit._cli.output import install_handler
 from envoykit._cli.source import UsageError, UserCodeError
@@ -29,7 +41,8 @@ from envoykit._cli.source import UsageError, UserCodeError
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 # in the order `envoykit --help` lists them
-COMMANDS: tuple[ModuleType, ...] = (render, validate, diff, run, stats, status, demo, version)
+COMMANDS: tuple[ModuleType, ...] = (render, validate, diff, run, stats, status, top,
+                                     serve_xds, fleet, demo, version)
 Handler = Callable[[argparse.Namespace], int]
 
 

@@ -17,6 +17,9 @@ top-level section (``admin``, ``layered_runtime``, ``overload_manager``, ``node`
 Inside a resource, lists whose items all carry a unique ``name`` (filters, http_filters,
 named filter chains) are matched by name, e.g. ``http_filters[envoy.filters.http.router]``;
 other lists are aligned item by item. Values under private-key fields are redacted.
+
+One module (~420 lines) on purpose: the result types, the split into resources and the
+field-level walk are one algorithm and change together.
 """
 
 from __future__ import annotations

@@ -20,7 +20,10 @@
     │   ├── AdminParameterError      a parameter the running envoy does not accept
     │   │                            (also a ValueError)
     │   └── AdminResponseError       the answer could not be parsed
-    └── XdsUpdateRejected            envoy refused a resource-file update (old config serves)
+    ├── XdsUpdateRejected            envoy refused a resource-file update (old config serves)
+    └── FleetError                   the xDS control plane (envoykit.fleet) failed
+        ├── PushRejected             nodes NACKed a pushed snapshot (Envoy's message per node)
+        └── PushTimeout              nodes did not answer a push in time (named)
 
 :class:`Issue` (a field path and a message) is what the config errors list.
 Every error carries what a user needs to act on it: a field path, a file and line,
@@ -31,7 +34,7 @@ shadowed pydantic's).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -50,11 +53,14 @@ __all__ = [
     "ConfigLoadError",
     "EnvoyValidationError",
     "EnvoykitError",
+    "FleetError",
     "HotRestartError",
     "Issue",
     "ModelError",
     "ProcessError",
     "ProcessExited",
+    "PushRejected",
+    "PushTimeout",
     "SemanticError",
     "StartupError",
     "XdsUpdateRejected",
@@ -217,6 +223,38 @@ class XdsUpdateRejected(EnvoykitError):
         self.output_tail = list(output_tail)
         text = message if not reason else f"{message}\nenvoy said: {reason}"
         super().__init__(text)
+
+
+class FleetError(EnvoykitError):
+    """The xDS control plane (:mod:`envoykit.fleet`) failed or is not installed."""
+
+
+class PushRejected(FleetError):
+    """Nodes NACKed a pushed snapshot. ``rejections`` maps node id to Envoy's own message
+    (its ``error_detail``); ``version`` is the refused snapshot version; ``rolled_back``
+    names the nodes sent back to their last ACKed snapshot."""
+
+    def __init__(self, version: str, rejections: Mapping[str, str],
+                 rolled_back: Sequence[str] = ()) -> None:
+        self.version = version
+        self.rejections = dict(rejections)
+        self.rolled_back = list(rolled_back)
+        lines = "\n".join(f"  - {node}: {why}" for node, why in sorted(self.rejections.items()))
+        text = f"snapshot {version} was rejected by {len(self.rejections)} node(s):\n{lines}"
+        if self.rolled_back:
+            text += f"\nrolled back to their last ACKed snapshot: {', '.join(self.rolled_back)}"
+        super().__init__(text)
+
+
+class PushTimeout(FleetError):
+    """Nodes did not ACK or NACK a pushed snapshot within the timeout; ``nodes`` names them."""
+
+    def __init__(self, version: str, nodes: Sequence[str], timeout: float) -> None:
+        self.version = version
+        self.nodes = sorted(nodes)
+        self.timeout = timeout
+        super().__init__(f"snapshot {version}: no answer within {timeout:g} s from "
+                         f"{len(self.nodes)} node(s): {', '.join(self.nodes)}")
 
 
 if TYPE_CHECKING:

@@ -2,6 +2,9 @@
 
 Three levels, cheapest first: pydantic at construction (types, enums, ranges), the
 cross-resource checks here (:func:`check`), then envoy itself (:func:`validate`).
+
+One module (~410 lines) on purpose: the checks are one catalogue, read top to bottom, each a
+short function naming the field path it reports.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 __all__ = [
     "EXIT_BAD",
@@ -23,11 +24,13 @@ __all__ = [
     "positive_int",
     "regex",
     "seconds",
+    "seconds_between",
 ]
 
 EXIT_OK, EXIT_BAD, EXIT_USAGE = 0, 1, 2
 LOG_LEVELS = ("trace", "debug", "info", "warning", "warn", "error", "critical", "off")
 SubParsers = Any  # argparse's _SubParsersAction is private
+N = TypeVar("N", int, float)
 
 
 def fail(message: str, code: int) -> int:
@@ -58,23 +61,32 @@ def positive_int(text: str) -> int:
 
 
 def natural(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    value = _parse(text, int, "a whole number")
     if value < 0:
         raise argparse.ArgumentTypeError(f"must not be negative: {text!r}")
     return value
 
 
-def seconds(text: str) -> float:
+def seconds_between(low: float, high: float) -> Callable[[str], float]:
+    """An argument type for a number of seconds from ``low`` to ``high``."""
+
+    def seconds(text: str) -> float:
+        value = _parse(text, float, "a number of seconds")
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low:g} and {high:g}: {text!r}")
+        return value
+
+    return seconds
+
+
+seconds = seconds_between(0, 3600)
+
+
+def _parse(text: str, convert: Callable[[str], N], what: str) -> N:
     try:
-        value = float(text)
+        return convert(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0 <= value <= 3600:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 3600: {text!r}")
-    return value
+        raise argparse.ArgumentTypeError(f"not {what}: {text!r}") from None
 
 
 def regex(text: str) -> str:

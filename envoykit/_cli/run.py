@@ -10,6 +10,7 @@ not be started or kept running.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import signal
 import threading
@@ -29,11 +30,11 @@ from envoykit._cli.args import (
     positive_int,
     seconds,
 )
-from envoykit._cli.output import install_handler
+from envoykit._cli.output import JsonFormatter, install_handler, progress
 from envoykit._cli.source import ConfigSource, UsageError, UserCodeError, parse_source
 from envoykit._util import write_atomic
 from envoykit.load import semantic_error
-from envoykit.process import Supervisor, SupervisorEvent, SupervisorState
+from envoykit.process import Supervisor, SupervisorState
 
 __all__ = ["SUPERVISOR_FLAGS", "RunOptions", "Runner", "register", "run", "setup_logging"]
 
@@ -72,6 +73,8 @@ def register(subparsers: SubParsers) -> argparse.ArgumentParser:
                    help="write the admin address (HOST:PORT) to FILE, again after each "
                    "hot restart")
     p.add_argument("--envoy", metavar="PATH", help="use this envoy binary")
+    p.add_argument("--log-format", choices=("text", "json"), default="text",
+                   help="json: one JSON object per line on stderr (supervisor events)")
     p.set_defaults(cli_logging=logging.INFO)  # what the supervisor does is news here
     return p
 
@@ -79,7 +82,7 @@ def register(subparsers: SubParsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     source = parse_source(args.config)
     options = RunOptions.from_args(args)
-    setup_logging()
+    setup_logging(args.log_format)
     return Runner(source, options).run()
 
 
@@ -90,6 +93,7 @@ class RunOptions:
     watch: bool = False
     watch_interval: float = 1.0
     admin_address_path: str | None = None
+    log_format: str = "text"
     supervisor: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -98,7 +102,8 @@ class RunOptions:
         supervisor = {dest: getattr(args, dest) for dest in SUPERVISOR_FLAGS}
         supervisor["binary"] = find_envoy(args.envoy)
         return cls(watch=args.watch, watch_interval=args.watch_interval,
-                   admin_address_path=args.admin_address_path, supervisor=supervisor)
+                   admin_address_path=args.admin_address_path, log_format=args.log_format,
+                   supervisor=supervisor)
 
 
 class Runner:
@@ -116,19 +121,26 @@ class Runner:
 
     def run(self) -> int:
         """Run until SIGTERM/SIGINT; the process exit code."""
-        bootstrap = _prepared(self.source.load())
-        supervisor = Supervisor(bootstrap, on_event=_report, **self.options.supervisor)
+        with self._progress("checking the config"):
+            bootstrap = _prepared(self.source.load())
+        supervisor = Supervisor(bootstrap, **self.options.supervisor)
         restore = self._install_signals()
         try:
-            self._start(supervisor)
+            with self._progress("starting envoy"):
+                self._start(supervisor)
             self._announce(supervisor)
             return self._loop(supervisor)
         except _Interrupted:
             log.info("stopped before envoy was live")
             return 0
         finally:
-            supervisor.stop(graceful=True)
+            with self._progress("draining connections and stopping envoy"):
+                supervisor.stop(graceful=True)
             restore()
+
+    def _progress(self, text: str) -> contextlib.AbstractContextManager[None]:
+        """A spinner on a terminal (never in ``--log-format json``)."""
+        return progress(f"{text}…", enabled=self.options.log_format == "text")
 
     def _start(self, supervisor: Supervisor) -> None:
         """Start; a stop signal meanwhile interrupts the wait for readiness."""
@@ -166,8 +178,9 @@ class Runner:
     def _hot_restart(self, supervisor: Supervisor) -> None:
         epoch = supervisor.epoch
         try:
-            bootstrap = _prepared(self.source.load())
-            number = supervisor.hot_restart(bootstrap)
+            with self._progress("hot restart: checking, validating and switching"):
+                bootstrap = _prepared(self.source.load())
+                number = supervisor.hot_restart(bootstrap)
         except (EnvoykitError, UsageError, UserCodeError) as exc:
             log.error("reload failed, epoch %s keeps serving:\n%s", supervisor.epoch or epoch, exc)
             return
@@ -243,17 +256,15 @@ def _stamp(path: Path | None) -> tuple[int, int] | None:
     return stat.st_mtime_ns, stat.st_size
 
 
-def _report(event: SupervisorEvent) -> None:
-    """Log what a user running in the foreground wants to know."""
-    if event.kind in ("crash", "gave_up", "hot_restart_failed", "unready"):
-        log.warning("%s: %s", event.kind.replace("_", " "), event.message)
-    elif event.kind in ("recovered", "ready") or (event.kind == "started" and event.epoch):
-        log.info("%s", event.message)
-
-
-def setup_logging() -> None:
-    """envoy's own lines verbatim on stderr; envoykit's as ``envoykit: message``."""
+def setup_logging(log_format: str = "text") -> None:
+    """Text: envoy's own lines verbatim on stderr, envoykit's as ``envoykit: message``.
+    JSON: every line (supervisor events, envoykit's messages, envoy's own lines) as one
+    JSON object on stderr."""
     envoy = logging.getLogger("envoykit.envoy")
     envoy.setLevel(1)
     envoy.propagate = False
-    install_handler(envoy, "%(message)s")
+    if log_format == "json":
+        install_handler(logging.getLogger("envoykit"), JsonFormatter())
+        install_handler(envoy, JsonFormatter())
+    else:
+        install_handler(envoy, "%(message)s")

@@ -7,6 +7,8 @@
         snap = admin.stats(filter=r"^http\\.ingress_http")
         snap["http.ingress_http.downstream_rq_total"]
         admin.config_dump(resource="dynamic_listeners").dynamic_listeners
+        assert admin.histogram("http.ingress_http.downstream_rq_time").percentile(99) < 50
+        admin.prometheus().value("envoy_server_live")                # prometheus_client
 
 ``AsyncAdminClient`` has the same methods, awaited. Errors are :class:`AdminError`
 subclasses that name the endpoint.
@@ -22,8 +24,9 @@ from envoykit.admin._models import (
     RuntimeInfo,
     ServerInfo,
 )
+from envoykit.admin._prometheus import PrometheusMetrics, parse_prometheus
 from envoykit.admin._protocol import Reply
-from envoykit.admin._stats import Histogram, StatsSnapshot, StatValue, parse_stats_json
+from envoykit.admin._stats import Bucket, Histogram, StatsSnapshot, StatValue, parse_stats_json
 from envoykit.errors import (
     AdminConnectError,
     AdminError,
@@ -44,6 +47,7 @@ __all__ = [
     "AdminTimeout",
     "AdminTransportError",
     "AsyncAdminClient",
+    "Bucket",
     "Certificate",
     "ClusterStatus",
     "ConfigDump",
@@ -51,10 +55,12 @@ __all__ = [
     "Histogram",
     "HostStatus",
     "MemoryInfo",
+    "PrometheusMetrics",
     "Reply",
     "RuntimeInfo",
     "ServerInfo",
     "StatValue",
     "StatsSnapshot",
+    "parse_prometheus",
     "parse_stats_json",
 ]

@@ -27,7 +27,8 @@ from envoykit.admin._models import (
     parse_runtime,
     parse_server_info,
 )
-from envoykit.admin._stats import StatsSnapshot, parse_stats_json
+from envoykit.admin._prometheus import PrometheusMetrics, parse_prometheus
+from envoykit.admin._stats import Histogram, StatsSnapshot, parse_stats_json
 from envoykit.errors import AdminTimeout
 
 RuntimeValue = str | int | float | bool
@@ -97,7 +98,7 @@ def stats_text(
     return reply.text
 
 
-def prometheus(
+def prometheus_text(
     filter: str | None = None,
     usedonly: bool = False,
     text_readouts: bool = False,
@@ -110,6 +111,36 @@ def prometheus(
     params["histogram_buckets"] = histogram_buckets
     reply = yield from p.send(p.get("/stats/prometheus", params))
     return reply.text
+
+
+def prometheus(
+    filter: str | None = None,
+    usedonly: bool = False,
+    text_readouts: bool = False,
+    invert_filter: bool = False,
+    histogram_buckets: str | None = None,
+) -> p.Operation[PrometheusMetrics]:
+    """GET /stats/prometheus, parsed by prometheus_client."""
+    text = yield from prometheus_text(filter, usedonly, text_readouts, invert_filter,
+                                      histogram_buckets)
+    return parse_prometheus(text)
+
+
+def histograms(filter: str | None = None, usedonly: bool = False) -> p.Operation[
+        dict[str, Histogram]]:
+    """GET /stats?format=json&type=Histograms&histogram_buckets=detailed."""
+    params = {"format": "json", "histogram_buckets": "detailed",
+              **_stats_params(filter, usedonly, "Histograms")}
+    reply = yield from p.send(p.get("/stats", params))
+    return dict(parse_stats_json(reply.body).histograms)
+
+
+def histogram(name: str) -> p.Operation[Histogram]:
+    """One histogram by its exact name; KeyError naming it when envoy has none."""
+    found = yield from histograms(f"^{re.escape(name)}$")
+    if name not in found:
+        raise KeyError(f"envoy has no histogram {name!r} (admin.histograms() lists them)")
+    return found[name]
 
 
 def wait_for(

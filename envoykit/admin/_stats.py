@@ -9,22 +9,56 @@ from typing import Any
 
 from envoykit.errors import AdminResponseError
 
-__all__ = ["Histogram", "StatValue", "StatsSnapshot", "parse_stats_json"]
+__all__ = ["Bucket", "Histogram", "StatValue", "StatsSnapshot", "parse_stats_json"]
 
 _ENDPOINT = "/stats"
 
 
 @dataclass(frozen=True)
-class Histogram:
-    """A histogram's quantiles: ``cumulative`` since start, ``interval`` over the last flush.
+class Bucket:
+    """One bucket of envoy's log-linear histogram: ``count`` samples in
+    ``[lower_bound, lower_bound + width)`` (``histogram_buckets=detailed``)."""
 
-    Both map a quantile in percent (0, 25, 50, …, 99.9, 100) to a value, or None when the
-    histogram has no samples yet.
+    lower_bound: float
+    width: float
+    count: int
+
+    @property
+    def upper_bound(self) -> float:
+        """The bucket's exclusive upper end."""
+        return self.lower_bound + self.width
+
+    def holds(self, value: float) -> bool:
+        """True when ``value`` falls in this bucket (a zero-width bucket holds its bound)."""
+        if self.width == 0:
+            return value == self.lower_bound
+        return self.lower_bound <= value < self.upper_bound
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """A histogram's quantiles: ``cumulative`` since start, ``interval`` over the last
+    stats flush (``stats_flush_interval``, 5 s by default; envoy computes quantiles at
+    each flush, so a sample shows up only after the next one).
+
+    Both map a quantile in percent (the ``supported_quantiles``: 0, 25, 50, …, 99.9, 100)
+    to a value in the histogram's unit (milliseconds for ``…_time`` and ``…_ms``), or None
+    when the histogram has no samples. ``buckets`` / ``interval_buckets`` are filled when
+    the histogram was read with detailed buckets (:meth:`AdminClient.histogram`)::
+
+        assert admin.histogram("cluster.a_example_com.upstream_rq_time").percentile(99) < 50
     """
 
     name: str
     cumulative: Mapping[float, float | None]
     interval: Mapping[float, float | None]
+    buckets: tuple[Bucket, ...] = ()
+    interval_buckets: tuple[Bucket, ...] = ()
+
+    @property
+    def supported_quantiles(self) -> tuple[float, ...]:
+        """The quantiles envoy computes, in percent."""
+        return tuple(self.cumulative)
 
     def quantile(self, q: float, *, interval: bool = False) -> float | None:
         """The value at quantile ``q`` in percent, e.g. ``h.quantile(99)``."""
@@ -35,15 +69,40 @@ class Histogram:
             known = ", ".join(f"{k:g}" for k in values)
             raise KeyError(f"{self.name}: no quantile {q:g} (envoy computed: {known})") from None
 
+    def percentile(self, q: float, *, interval: bool = False) -> float:
+        """The value at quantile ``q`` in percent as a number, for one-line assertions:
+        ``admin.histogram(name).percentile(99) < 50``. ValueError (naming the histogram)
+        when it has no samples yet, KeyError for a quantile envoy does not compute."""
+        value = self.quantile(q, interval=interval)
+        if value is None:
+            raise ValueError(f"{self.name} has no samples yet (envoy computes quantiles at "
+                             "each stats flush)")
+        return value
+
     @property
     def p50(self) -> float | None:
         """The cumulative median."""
         return self.cumulative.get(50.0)
 
     @property
+    def p95(self) -> float | None:
+        """The cumulative 95th percentile."""
+        return self.cumulative.get(95.0)
+
+    @property
     def p99(self) -> float | None:
         """The cumulative 99th percentile."""
         return self.cumulative.get(99.0)
+
+    @property
+    def count(self) -> int:
+        """How many samples the detailed buckets hold (0 without buckets)."""
+        return sum(b.count for b in self.buckets)
+
+    def bucket_of(self, value: float, *, interval: bool = False) -> Bucket | None:
+        """The detailed bucket that holds ``value`` (None when no sample fell there)."""
+        buckets = self.interval_buckets if interval else self.buckets
+        return next((b for b in buckets if b.holds(value)), None)
 
 
 StatValue = int | str | Histogram
@@ -183,14 +242,28 @@ def _build(items: list[dict[str, Any]], numbers: str) -> StatsSnapshot:
 
 
 def _histograms(block: dict[str, Any]) -> dict[str, Histogram]:
-    quantiles = [float(q) for q in block.get("supported_quantiles", [])]
+    """Both shapes envoy writes: ``supported_quantiles`` + ``computed_quantiles`` (the
+    default) and ``supported_percentiles`` + ``details`` (``histogram_buckets=detailed``)."""
+    if "details" in block:
+        quantiles = [float(q) for q in block.get("supported_percentiles", [])]
+        entries, key = block["details"], "percentiles"
+    else:
+        quantiles = [float(q) for q in block.get("supported_quantiles", [])]
+        entries, key = block.get("computed_quantiles", []), "values"
     result: dict[str, Histogram] = {}
-    for entry in block.get("computed_quantiles", []):
-        values = entry["values"]
+    for entry in entries:
+        values = entry[key]
         name = entry["name"]
         result[name] = Histogram(
             name=name,
             cumulative=dict(zip(quantiles, [v["cumulative"] for v in values], strict=True)),
             interval=dict(zip(quantiles, [v["interval"] for v in values], strict=True)),
+            buckets=_buckets(entry.get("totals", [])),
+            interval_buckets=_buckets(entry.get("intervals", [])),
         )
     return result
+
+
+def _buckets(items: list[dict[str, Any]]) -> tuple[Bucket, ...]:
+    return tuple(Bucket(float(b["lower_bound"]), float(b["width"]), int(b["count"]))
+                 for b in items)

@@ -36,13 +36,15 @@ from pydantic_core import PydanticCustomError
 from envoykit.errors import Issue, ModelError
 
 __all__ = [
+    "TYPE_PREFIX",
     "Duration",
     "EnvoyModel",
     "RawConfig",
     "Resource",
     "Typed",
     "TypedConfig",
-    "format_path",
+    "gc_paused",
+    "parse_duration",
     "registered_types",
 ]
 

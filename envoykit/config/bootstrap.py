@@ -115,6 +115,7 @@ class Bootstrap(EnvoyModel):
     layered_runtime: LayeredRuntime | None = None
     overload_manager: OverloadManager | None = None
     stats_config: StatsConfig | None = None
+    deferred_stat_options: dict[str, Any] | None = None
     stats_flush_interval: Duration | None = None
     cluster_manager: dict[str, Any] | None = None
     watchdogs: dict[str, Any] | None = None

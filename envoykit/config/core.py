@@ -26,6 +26,7 @@ __all__ = [
     "HttpProtocolOptions",
     "HttpUri",
     "Int64Range",
+    "KeepaliveSettings",
     "Node",
     "PathConfigSource",
     "Percent",
@@ -278,6 +279,16 @@ class Http1ProtocolOptions(EnvoyModel):
     enable_trailers: bool | None = None
 
 
+class KeepaliveSettings(EnvoyModel):
+    """HTTP/2 PING keepalive: a PING every ``interval``, the connection closed when no
+    answer comes within ``timeout`` (e.g. to notice a vanished xDS server)."""
+
+    interval: Duration | None = None
+    timeout: Duration
+    interval_jitter: Percent | None = None
+    connection_idle_interval: Duration | None = None
+
+
 class Http2ProtocolOptions(EnvoyModel):
     """HTTP/2 codec options; windows in bytes."""
 
@@ -287,6 +298,7 @@ class Http2ProtocolOptions(EnvoyModel):
     initial_connection_window_size: int | None = Field(default=None, ge=65535, le=2147483647)
     allow_connect: bool | None = None
     max_outbound_frames: int | None = Field(default=None, ge=1)
+    connection_keepalive: KeepaliveSettings | None = None
 
 
 # --- matchers (envoy.type.matcher.v3, envoy.config.route.v3.HeaderMatcher) ---------------

@@ -49,6 +49,14 @@ from envoykit.errors import (
 )
 from envoykit.load import load_bootstrap, semantic_error
 from envoykit.process._epoch import Epoch, NotReady, admin_client
+from envoykit.process._gate import (
+    GateError,
+    WarmValidator,
+    clear_initializing,
+    feed_gate,
+    gate_supported,
+    make_gate,
+)
 from envoykit.process._launch import (
     ConfigInput,
     EpochPaths,
@@ -113,6 +121,7 @@ class Supervisor:
         check_ports: bool = True,
         output_lines: int = 500,
         on_event: EventCallback | None = None,
+        prewarm_validation: bool = True,
     ) -> None:
         self._config = config_to_dict(config)
         self.binary = binary if isinstance(binary, EnvoyBinary) else find_envoy(binary)
@@ -152,6 +161,10 @@ class Supervisor:
         self._monitor: threading.Thread | None = None
         self._stopping = threading.Event()
         self._validated: OrderedDict[str, None] = OrderedDict()  # content keys, see validate()
+        self.prewarm_validation = prewarm_validation
+        self._warm: WarmValidator | None = None  # see _prewarm()
+        self._warm_lock = threading.Lock()
+        self._warm_serial = 0
 
     # --- public read-only facts ---------------------------------------------------------
     @property
@@ -253,40 +266,51 @@ class Supervisor:
             self.backoff.reset()
             self._remember_valid(self._content_key(self._config))  # it started: it is valid
             self._set_state(State.LIVE, "started", f"epoch {self._current.number} is live")
+            self._prewarm()
             self._start_monitor()
         return self
 
     def hot_restart(self, config: ConfigInput, *, timeout: float | None = None) -> int:
         """Validate ``config``, start the next epoch with it and retire the old one.
 
+        ``envoy --mode validate`` runs while the next epoch loads (that epoch waits for its
+        config on a FIFO and gets it only once validation accepted it; see ``_gate``), so
+        the check costs little of the switch time.
+
         Returns the new epoch number. Raises ConfigError or SemanticError (envoykit's own
-        checks, as :func:`envoykit.validate` runs them), EnvoyValidationError (nothing
-        started) or
+        checks, as :func:`envoykit.validate` runs them, before anything else),
+        EnvoyValidationError (the old epoch untouched) or
         HotRestartError (the child failed; the old config keeps serving and the
         supervisor recovers so that later hot restarts work)."""
         limit = timeout or self.hot_restart_timeout
+        try:
+            return self._hot_restart(config, limit)
+        finally:
+            self._prewarm()  # for the next one, now that this switch is done
+
+    def _hot_restart(self, config: ConfigInput, limit: float) -> int:
         with self._lock:
             old = self._live_epoch()
             data = config_to_dict(config)
             began = time.monotonic()
             key = self._content_key(data)
             if key not in self._validated:
-                _check(config, data)
+                _check(config, data)  # envoykit's own checks first: nothing written before
             path = self._write_config(pin_listener_ports(data, old.listeners))
-            if key not in self._validated:
-                self._validate(path, limit)
-            validated = time.monotonic()
-            self._wait_for_previous_drain(old)
-            launched = time.monotonic()
-            child = self._start_child(old, path, limit)
+            if key in self._validated or old.base_id is None \
+                    or not gate_supported(shm_path(old.base_id)):
+                if key not in self._validated:
+                    self._validate(path, limit)
+                self._wait_for_previous_drain(old)
+                child = self._start_child(old, path, limit)
+            else:
+                child = self._start_gated_child(old, path, limit)
             self._current, self._config = child, data
             self._remember_valid(key)
             self._retire(old)
             self.backoff.reset()
-            _log.info("hot restart to epoch %d: validated in %.0f ms, waited %.0f ms for the "
-                      "previous drain, live %.0f ms after launch", child.number,
-                      (validated - began) * 1000, (launched - validated) * 1000,
-                      (time.monotonic() - launched) * 1000)
+            _log.info("hot restart to epoch %d: live %.0f ms after the call", child.number,
+                      (time.monotonic() - began) * 1000)
             self._set_state(State.LIVE, "hot_restart", f"epoch {child.number} is live")
             return child.number
 
@@ -302,7 +326,10 @@ class Supervisor:
             path = Path(tmp) / "config.json"
             text = render_config(with_admin(data, self.options.config_yaml))
             write_atomic(path, text, fsync=False)
-            self._validate(path, timeout or self.hot_restart_timeout)
+            try:
+                self._validate(path, timeout or self.hot_restart_timeout)
+            finally:
+                self._prewarm()
         self._remember_valid(self._content_key(data))
 
     def _content_key(self, data: Mapping[str, Any]) -> str:
@@ -319,11 +346,54 @@ class Supervisor:
         while len(self._validated) > 64:
             self._validated.popitem(last=False)
 
-    def _validate(self, path: Path, timeout: float) -> None:
-        """``envoy --mode validate`` on the rendered file; nothing is started before it."""
+    def _prewarm(self) -> None:
+        """Start the next validation's envoy now, while nothing else happens: it waits on
+        a FIFO in the run dir for the config (see ``WarmValidator``), so a validation
+        costs the check, not an Envoy start. ``prewarm_validation=False``: no idle process."""
+        if not self.prewarm_validation or self._run_dir is None or self._stopping.is_set() \
+                or self._watchdog is None:
+            return
+        with self._warm_lock:
+            if self._warm is not None:
+                return
+            self._warm_serial += 1
+            start = functools.partial(WarmValidator.start, str(self.binary.path),
+                                      self.options.override_args(),
+                                      self._run_dir / f"validate-{self._warm_serial}.json")
+            if threading.current_thread() is threading.main_thread() or self._spawner is None:
+                warm = start()
+            else:  # a caller's short-lived thread could take the process down with it
+                warm = self._spawner.submit(start).result()
+            self._watchdog.watch(warm.proc.pid)
+            self._warm = warm
+
+    def _take_warm(self) -> WarmValidator | None:
+        with self._warm_lock:
+            warm, self._warm = self._warm, None
+        if warm is not None and self._watchdog is not None:
+            self._watchdog.unwatch(warm.proc.pid)
+        return warm
+
+    def _validate_warm(self, path: Path, timeout: float) -> bool:
+        """Validate with the prewarmed envoy if there is one; False if it could not."""
+        warm = self._take_warm()
+        if warm is None:
+            return False
         try:
-            envoy_validate_file(path, binary=self.binary, extra_args=self.options.override_args(),
-                                timeout=timeout)
+            warm.check(path.read_text(), path, timeout)
+        except GateError as exc:
+            _log.info("prewarmed validator unusable (%s); validating with a new process", exc)
+            return False
+        finally:
+            warm.close()
+        return True
+
+    def _validate(self, path: Path, timeout: float) -> None:
+        """``envoy --mode validate`` on the rendered file; no epoch reads it before."""
+        try:
+            if not self._validate_warm(path, timeout):
+                envoy_validate_file(path, binary=self.binary,
+                                    extra_args=self.options.override_args(), timeout=timeout)
         except BaseException as exc:
             path.unlink(missing_ok=True)
             if isinstance(exc, subprocess.TimeoutExpired):
@@ -331,13 +401,59 @@ class Supervisor:
                                       "nothing was started") from None
             raise
 
-    def _start_child(self, old: Epoch, path: Path, timeout: float) -> Epoch:
-        """Epoch n+1 with the same base id, ready; on failure recover and raise."""
+    def _start_gated_child(self, old: Epoch, path: Path, timeout: float) -> Epoch:
+        """Validate ``path`` while epoch n+1 starts on a FIFO (see ``_gate``): the child
+        reads the config only once envoy accepted it. Refused: the child, which has not
+        contacted the old epoch yet, is killed and its shared-memory flag cleared, so
+        nothing changed (ValidationError); the old epoch never noticed."""
+        gate = path.with_name(f"gate-{self._serial}.json")
+        with ThreadPoolExecutor(1, thread_name_prefix="envoykit-validate") as pool:
+            check = pool.submit(self._validate, path, timeout)
+            self._wait_for_previous_drain(old)
+            make_gate(gate)
+            try:
+                waiting = self._launch(gate, number=old.number + 1, base_id=old.base_id)
+            except BaseException:
+                gate.unlink(missing_ok=True)
+                raise
+            try:
+                check.result()
+            except BaseException:
+                self._abort_gated(waiting, old)
+                raise
+        text = path.read_text()
+        return self._start_child(old, gate, timeout, waiting=waiting,
+                                 feed=lambda: self._feed(gate, path, text, waiting, timeout))
+
+    def _feed(self, gate: Path, path: Path, text: str, child: Epoch, timeout: float) -> None:
+        try:
+            feed_gate(gate, text, child.alive, timeout)
+        except GateError as exc:
+            raise NotReady(str(exc), child.returncode) from None
+        os.replace(path, gate)  # the run dir keeps the config as a file, under the child's name
+
+    def _abort_gated(self, child: Epoch, old: Epoch) -> None:
+        """Kill a child still waiting on its gate and undo its one trace, the "initializing"
+        flag; if that cannot be done, recover like from a failed child."""
+        child.terminate(grace=0.0)
+        self._retire(child)
+        assert old.base_id is not None
+        if not clear_initializing(shm_path(old.base_id)):
+            self._recover_failed_child(None, old, RuntimeError("gate flag not cleared"))
+
+    def _start_child(self, old: Epoch, path: Path, timeout: float, *,
+                     waiting: Epoch | None = None, feed: Callable[[], None] | None = None
+                     ) -> Epoch:
+        """Epoch n+1 with the same base id, ready; on failure recover and raise. A gated
+        child (``waiting``, already launched) is given its config by ``feed`` first."""
         next_epoch = old.number + 1
         self._set_state(State.RESTARTING, "restarting", f"hot restart to epoch {next_epoch}")
-        child: Epoch | None = None
+        child: Epoch | None = waiting
         try:
-            child = self._launch(path, number=next_epoch, base_id=old.base_id)
+            if child is None:
+                child = self._launch(path, number=next_epoch, base_id=old.base_id)
+            if feed is not None:
+                feed()
             self._await_ready(child, timeout)
         except BaseException as exc:
             error = self._hot_restart_error(exc, child)
@@ -664,6 +780,9 @@ class Supervisor:
 
     def _teardown(self) -> None:
         """Kill every epoch, remove shared memory, the run dir and the watchdog."""
+        warm = self._take_warm()
+        if warm is not None:
+            warm.close()
         epochs = [*self._retired, *([self._current] if self._current else [])]
         for epoch in epochs:
             epoch.terminate()

@@ -7,6 +7,7 @@ import json
 import socket
 import ssl
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -35,6 +36,7 @@ class _State:
     requests: list[RecordedRequest] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     status: int = 200
+    delay: float = 0.0
     sni_by_peer: dict[tuple[str, int], str | None] = field(default_factory=dict)
 
 
@@ -64,6 +66,8 @@ class _Handler(BaseHTTPRequestHandler):
         facts = {"upstream": state.name, "method": self.command, "path": self.path,
                  "host": self.headers.get("host", ""), "sni": sni, "client_cert": client}
         payload = json.dumps({k: v for k, v in facts.items() if v is not None}).encode() + b"\n"
+        if state.delay:
+            time.sleep(state.delay)  # a slow upstream, on purpose
         self.send_response(state.status)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(payload)))
@@ -148,9 +152,10 @@ class Upstream:
         with self.state.lock:
             return list(self.state.requests)
 
-    def respond_with(self, status: int) -> None:
-        """Answer later requests with ``status``."""
+    def respond_with(self, status: int, *, delay: float = 0.0) -> None:
+        """Answer later requests with ``status``, each after ``delay`` seconds."""
         self.state.status = status
+        self.state.delay = delay
 
     def close(self) -> None:
         self._server.shutdown()

@@ -18,7 +18,7 @@ from envoykit.xds._confirm import Confirmer, Counts
 from envoykit.xds._files import XdsFile, config_source
 from envoykit.xds._proxy import AsyncDynamicProxy, DynamicProxy, ValidateMode, apply
 from envoykit.xds._report import ApplyReport, Step
-from envoykit.xds._split import KINDS, DynamicConfig, to_dynamic
+from envoykit.xds._split import KINDS, DynamicConfig, SourceFor, split_resources, to_dynamic
 
 __all__ = [
     "KINDS",
@@ -30,6 +30,7 @@ __all__ = [
     "DynamicConfig",
     "DynamicProxy",
     "ResourceChange",
+    "SourceFor",
     "Step",
     "ValidateMode",
     "XdsFile",
@@ -37,6 +38,7 @@ __all__ = [
     "apply",
     "compute_changes",
     "config_source",
+    "split_resources",
     "to_dynamic",
     "write_atomic",
 ]

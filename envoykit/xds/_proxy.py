@@ -20,36 +20,30 @@ written so far is restored. A changed bootstrap (admin, node, runtime, overload 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import shutil
-import tempfile
 import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 
-from envoykit._async import AsyncFacade
+from envoykit._async import AsyncFacade, init_like
 from envoykit._net import free_port
 from envoykit._util import (
     ConfigLike,
     listener_address,
     private_directory,
     url,
-    write_atomic,
 )
 from envoykit.admin import AdminClient
 from envoykit.config import Bootstrap
 from envoykit.errors import SemanticError, XdsUpdateRejected
 from envoykit.process import Supervisor
-from envoykit.validation import as_bootstrap, check, envoy_validate_file
-from envoykit.xds._changes import ChangeSet, compute_changes
-from envoykit.xds._confirm import Confirmer, Counts, reason_from_log
-from envoykit.xds._files import XdsFile, remove_file
-from envoykit.xds._report import ApplyReport, Step
+from envoykit.validation import as_bootstrap, check
+from envoykit.xds._apply import ApplyRun, ValidateMode
+from envoykit.xds._confirm import Confirmer, reason_from_log
+from envoykit.xds._report import ApplyReport
 from envoykit.xds._split import DynamicConfig, to_dynamic
 
 __all__ = [
@@ -57,14 +51,11 @@ __all__ = [
     "DynamicProxy",
     "ValidateMode",
     "apply",
-    "needs_envoy_validation",
 ]
 
 log = logging.getLogger("envoykit.xds")
 
-ValidateMode = Literal["auto", "always", "never"]
 REJECT_UNKNOWN = "--reject-unknown-dynamic-fields"
-_CHEAP_KINDS = ("route", "cluster", "endpoints")
 
 
 class DynamicProxy:
@@ -150,8 +141,7 @@ class DynamicProxy:
 
     @property
     def admin_address(self) -> str:
-        """``host:port`` (or ``unix:/path``) of the admin of the Envoy serving now: the
-        same string as ``Supervisor.admin_address``, what ``AdminClient`` takes."""
+        """``host:port`` (or ``unix:/path``) of the admin of the Envoy serving now."""
         return self.supervisor.admin_address
 
     def admin(self, timeout: float = 5.0) -> AdminClient:
@@ -234,14 +224,14 @@ class DynamicProxy:
         XdsUpdateRejected (Envoy refused a file; files restored, old config serving) or
         HotRestartError (old config serving)."""
         with self._lock:
-            return _Apply(self, config, validate or self.validate).run()
+            return ApplyRun(self, config, validate or self.validate).run()
 
     def rotate_certificates(self) -> ApplyReport:
         """Re-read every certificate and key file of the current config; changed ones are
         served through SDS, without a restart."""
         return self.apply(self.config)
 
-    # --- helpers for _Apply ---------------------------------------------------------------
+    # --- helpers for ApplyRun (xds/_apply.py) ---------------------------------------------
     @property
     def _root_path(self) -> Path:
         assert self._root is not None
@@ -283,155 +273,15 @@ class DynamicProxy:
         return self._root_path / f"validate-{self._serial}.json"
 
 
-class _Apply:
-    """One apply: plan, check, validate, write and confirm, restart, or roll back."""
-
-    def __init__(self, proxy: DynamicProxy, config: ConfigLike, mode: ValidateMode) -> None:
-        self.proxy = proxy
-        self.config = config
-        self.mode = mode
-        self.steps: list[Step] = []
-        self.written: list[tuple[XdsFile, XdsFile | None]] = []
-        self.started = time.perf_counter()
-        self.validated = False
-
-    def run(self) -> ApplyReport:
-        proxy = self.proxy
-        pid, epoch = proxy.pid, proxy.epoch
-        old = proxy.dynamic
-        with self._step("check"):
-            bootstrap, static = proxy._prepare(self.config)
-            new = to_dynamic(static, proxy.directory)
-            changes = compute_changes(old, new)
-        if changes.is_empty:
-            proxy._config = bootstrap
-            return self._report("unchanged", changes, pid, epoch)
-        if needs_envoy_validation(changes, self.mode):
-            self._validate(static)
-        self._change(old, new, changes)
-        proxy._current, proxy._config = new, bootstrap
-        method = "hot_restart" if changes.needs_restart else "files"
-        return self._report(method, changes, pid, epoch)
-
-    def _validate(self, static: dict[str, Any]) -> None:
-        path = self.proxy._validate_path()
-        with self._step("validate"):
-            try:
-                write_atomic(path, _json(static))
-                supervisor = self.proxy.supervisor
-                envoy_validate_file(path, binary=supervisor.binary,
-                                    extra_args=supervisor.options.override_args())
-            finally:
-                path.unlink(missing_ok=True)
-        self.validated = True
-
-    def _change(self, old: DynamicConfig, new: DynamicConfig, changes: ChangeSet) -> None:
-        previous = old.by_path()
-        confirmer = self.proxy._confirmer()
-        try:
-            for item in (*changes.writes, *changes.final):
-                self._write(confirmer, item, previous.get(item.path))
-            if changes.needs_restart:
-                with self._step("hot_restart"):
-                    self.proxy.supervisor.hot_restart(new.bootstrap)
-        except BaseException:
-            confirmer.forget()
-            self._rollback(confirmer)
-            raise
-        for item in changes.deletes:
-            with self._step("delete", item):
-                remove_file(item.path)
-
-    def _write(self, confirmer: Confirmer, item: XdsFile, before: XdsFile | None) -> None:
-        live = before is not None  # a new route/endpoints/secret file has no subscriber yet
-        step = self._step("write", item, confirmed=live)
-        with step:
-            counts = confirmer.baseline(item) if live else Counts()
-            mark = confirmer.log_mark() if live else ""
-            item.write()
-            self.written.append((item, before))
-            if live:
-                confirmer.wait(item, counts, mark)
-
-    def _rollback(self, confirmer: Confirmer) -> None:
-        """Put every file written so far back as it was (newest first)."""
-        for item, before in reversed(self.written):
-            with self._step("rollback", item):
-                if before is None:
-                    remove_file(item.path)
-                    continue
-                counts = _safe_counts(confirmer, before)
-                before.write()
-                if counts is not None:
-                    _settle(confirmer, before, counts)
-
-    @contextlib.contextmanager
-    def _step(self, action: str, item: XdsFile | None = None, *, path: str = "",
-              confirmed: bool = False) -> Iterator[None]:
-        began = time.perf_counter()
-        yield
-        ms = (time.perf_counter() - began) * 1000
-        if item is None:
-            self.steps.append(Step(action, ms, path=path))
-        else:
-            self.steps.append(Step(action, ms, item.kind, item.name, str(item.path),
-                                   item.version, confirmed))
-
-    def _report(self, method: Any, changes: ChangeSet, pid: int | None,
-                epoch: int | None) -> ApplyReport:
-        total = (time.perf_counter() - self.started) * 1000
-        report = ApplyReport(method, changes.resources, changes.bootstrap_fields,
-                             tuple(self.steps), self.validated, pid, self.proxy.pid, epoch,
-                             self.proxy.epoch, total)
-        log.info("%s", report.summary())
-        return report
-
-
-def needs_envoy_validation(changes: ChangeSet, mode: ValidateMode) -> bool:
-    """Whether ``envoy --mode validate`` must run before applying ``changes``.
-
-    ``auto``: not for one added or changed route, cluster or endpoint assignment — Envoy
-    takes or refuses such a file as a whole and the old one keeps serving, so validating
-    first would only add ~80 ms. Anything else (several resources, a listener, a secret,
-    a removal, the bootstrap) is validated as a full static config first."""
-    if mode != "auto":
-        return mode == "always"
-    if changes.needs_restart or len(changes.resources) != 1:
-        return True
-    (one,) = changes.resources
-    return one.kind not in _CHEAP_KINDS or one.action == "removed"
-
-
-def _safe_counts(confirmer: Confirmer, item: XdsFile) -> Counts | None:
-    try:
-        return confirmer.counts(item)
-    except Exception as exc:  # rollback must go on even when admin is gone
-        log.warning("rollback of %s: cannot read envoy's counters (%s)", item.path, exc)
-        return None
-
-
-def _settle(confirmer: Confirmer, item: XdsFile, counts: Counts) -> None:
-    try:
-        confirmer.wait(item, counts)
-    except Exception as exc:
-        log.warning("rollback of %s not confirmed: %s", item.path, exc)
-
-
 def apply(proxy: DynamicProxy, config: ConfigLike, *,
           validate: ValidateMode | None = None) -> ApplyReport:
     """``proxy.apply(config)`` as a function."""
     return proxy.apply(config, validate=validate)
 
 
-def _json(data: dict[str, Any]) -> str:
-    import json
-
-    return json.dumps(data, indent=1)
-
-
 def _make_root(requested: Path | None) -> tuple[Path, bool]:
     if requested is None:
-        return Path(tempfile.mkdtemp(prefix="envoykit-xds-")), True
+        return private_directory(prefix="envoykit-xds-"), True
     owns = not requested.exists()
     return private_directory(requested), owns
 
@@ -452,16 +302,15 @@ def _pin_ports(static: dict[str, Any], known: dict[str, int]) -> dict[str, int]:
     return pinned
 
 
-
-
 class AsyncDynamicProxy(AsyncFacade[DynamicProxy]):
     """The asyncio face of :class:`DynamicProxy`: the same core, run with ``to_thread``.
 
     ``async with AsyncDynamicProxy(config) as proxy: await proxy.apply(new)`` — read-only
     facts (``pid``, ``directory``, ``config``…) come from ``proxy.sync`` by delegation."""
 
-    def __init__(self, config: ConfigLike, **options: Any) -> None:
-        self.sync = DynamicProxy(config, **options)
+    @init_like(DynamicProxy)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.sync = DynamicProxy(*args, **kwargs)
 
     async def apply(self, config: ConfigLike, *,
                     validate: ValidateMode | None = None) -> ApplyReport:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +42,7 @@ from envoykit.config import (
 from envoykit.errors import ConfigError
 from envoykit.xds._files import XdsFile, config_source
 
-__all__ = ["KINDS", "DynamicConfig", "to_dynamic"]
+__all__ = ["KINDS", "DynamicConfig", "SourceFor", "split_resources", "to_dynamic"]
 
 KINDS = ("secret", "endpoints", "cluster", "route", "listener")
 """Resource kinds in dependency order: what a later kind references is written first."""
@@ -59,6 +59,9 @@ _TLS = {TYPE_PREFIX + DownstreamTlsContext.type_url, TYPE_PREFIX + UpstreamTlsCo
 _SUBDIR = {"route": "rds", "endpoints": "eds", "secret": "sds"}
 _FILE_FIELDS = ("certificate_chain", "private_key", "password", "ocsp_staple", "trusted_ca", "crl")
 DEFAULT_NODE = {"id": "envoykit", "cluster": "envoykit"}
+
+SourceFor = Callable[[str, str], dict[str, Any]]
+"""Gives the ``ConfigSource`` a split-out resource is fetched from: ``(kind, name)``."""
 
 
 @dataclass(frozen=True)
@@ -118,23 +121,45 @@ def safe_name(name: str) -> str:
 
 def to_dynamic(static: dict[str, Any], directory: str | Path) -> DynamicConfig:
     """Split a static bootstrap (as a dict, e.g. ``Bootstrap.to_dict()``) for file xDS."""
+    splitter = _Splitter(Path(directory))
+    listeners, clusters = _split(static, splitter)
+    files = splitter.files(listeners, clusters)
+    return DynamicConfig(splitter.directory, splitter.bootstrap(static), static, files)
+
+
+def split_resources(static: dict[str, Any], source: SourceFor) -> dict[str, list[dict[str, Any]]]:
+    """Split a static bootstrap's resources as :func:`to_dynamic` does, each reference to a
+    split-out route, endpoint set or secret pointing at ``source(kind, name)`` (e.g. ADS).
+
+    Returns the resources by kind (``KINDS``), each with its ``@type``, sorted by name."""
+    splitter = _Splitter(Path("."), source)
+    listeners, clusters = _split(static, splitter)
+    found = {
+        "secret": list(splitter.secrets.values()), "endpoints": list(splitter.endpoints.values()),
+        "cluster": clusters, "route": list(splitter.routes.values()), "listener": listeners,
+    }
+    return {kind: sorted(_typed(kind, found[kind]), key=lambda r: resource_name(kind, r))
+            for kind in KINDS}
+
+
+def _split(static: dict[str, Any],
+           splitter: _Splitter) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     if static.get("dynamic_resources"):
         raise ConfigError("dynamic_resources: the config is already dynamic; give envoykit "
                           "a static config (listeners and clusters in static_resources)")
-    splitter = _Splitter(Path(directory))
     resources = static.get("static_resources") or {}
     splitter.load_static_secrets(resources.get("secrets") or [])
     listeners = [splitter.listener(_copy(x)) for x in resources.get("listeners") or []]
     clusters = [splitter.cluster(_copy(c)) for c in resources.get("clusters") or []]
-    files = splitter.files(listeners, clusters)
-    return DynamicConfig(splitter.directory, splitter.bootstrap(static), static, files)
+    return listeners, clusters
 
 
 class _Splitter:
     """Collects the resources pulled out of listeners and clusters."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, source: SourceFor | None = None) -> None:
         self.directory = directory
+        self._source = source
         self.routes: dict[str, dict[str, Any]] = {}
         self.endpoints: dict[str, dict[str, Any]] = {}
         self.secrets: dict[str, dict[str, Any]] = {}
@@ -150,6 +175,8 @@ class _Splitter:
         return self.directory / sub / safe_name(name) / f"{sub}.json"
 
     def source(self, kind: str, name: str = "") -> dict[str, Any]:
+        if self._source is not None:
+            return self._source(kind, name)
         return config_source(self.path(kind, name))
 
     # --- the small bootstrap ---------------------------------------------------------

@@ -138,7 +138,7 @@ def test_the_seed_examples_as_text_and_prometheus(admin: AdminClient) -> None:
     lines = text.splitlines()
     assert lines and all(line.startswith("http.ingress_http") for line in lines)
     assert any(line.startswith("http.ingress_https.") for line in lines)  # the regex is a prefix
-    prom = admin.prometheus(filter=r"^http\.ingress_http", histogram_buckets="summary")
+    prom = admin.prometheus_text(filter=r"^http\.ingress_http", histogram_buckets="summary")
     assert 'envoy_http_downstream_rq_total{envoy_http_conn_manager_prefix="ingress_http"}' in prom
     assert "quantile=" in prom
 
@@ -299,7 +299,7 @@ def test_async_client_reads_everything(shared_envoy: Envoy) -> None:
             )
             text, prom, help_text = await asyncio.gather(
                 admin.stats_text(filter="^server\\.live$"),
-                admin.prometheus(filter="^server\\.live$"),
+                admin.prometheus_text(filter="^server\\.live$"),
                 admin.help(),
             )
             assert len(certs) == 2 and memory.allocated > 0 and runtime.layers

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from envoykit.process import Supervisor, SupervisorState
 from tests.integration._supervisor_helpers import bootstrap, upstream
+from tests.integration.test_cli_live import config, kill_tree, read_text, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 OPTIONS: dict[str, Any] = {"concurrency": 1, "log_level": "warning", "drain_time_s": 1,
@@ -45,3 +51,29 @@ def test_every_lifecycle_event_is_a_log_record_with_fields(
     backoff = records[kinds.index("backoff")]
     assert "restarting in" in backoff.getMessage() and backoff.state == "restarting"  # type: ignore[attr-defined]
     assert records[-1].state == "stopped" and records[-1].getMessage() == "stopped: stopped"  # type: ignore[attr-defined]
+
+
+def test_run_log_format_json_prints_one_object_per_line(tmp_path: Path) -> None:
+    cfg, admin_path, err = tmp_path / "envoy.yaml", tmp_path / "admin.txt", tmp_path / "err"
+    cfg.write_text(yaml.safe_dump(config("hello")))
+    argv = [sys.executable, "-m", "envoykit.cli", "run", str(cfg), "-l", "warn",
+            "--log-format", "json", "--admin-address-path", str(admin_path),
+            "--drain-time-s", "1", "--parent-shutdown-time-s", "2"]
+    with open(err, "wb") as stderr:
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=stderr,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        wait_for(lambda: read_text(admin_path), what="admin address")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0, read_text(err)
+    finally:
+        kill_tree(proc.pid)
+    lines = read_text(err).splitlines()
+    records = [json.loads(line) for line in lines]  # every line is one JSON object
+    events = [r for r in records if "event" in r]
+    assert [r["event"] for r in events] == ["state", "started", "draining", "stopped"]
+    started = events[1]
+    assert started["state"] == "live" and started["epoch"] == 0 and started["pid"] > 0
+    assert started["logger"] == "envoykit.process.events" and started["level"] == "info"
+    assert started["time"].endswith("Z") and started["message"].startswith("started: ")
+    assert any(r["message"].startswith("envoy is live: epoch 0") for r in records)

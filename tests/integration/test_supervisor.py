@@ -248,7 +248,9 @@ def test_sigkill_of_the_python_parent_leaves_no_envoy(up: int, tmp_path: Path) -
     try:
         assert parent.stdout is not None
         run_dir, base_id = parent.stdout.readline().split()
-        assert len(envoy_pids_with(run_dir)) == 2  # both epochs are running
+        pids = envoy_pids_with(run_dir)
+        assert len(pids) - len(_validators(Path(run_dir))) == 2  # both epochs are running
+        assert len(_validators(Path(run_dir))) == 1  # and the prewarmed validator
     finally:
         parent.kill()
         parent.wait()
@@ -455,16 +457,14 @@ def test_cancelling_an_async_start_stops_what_was_started(up: int) -> None:
 def test_validate_ahead_then_hot_restart_skips_validation(
     up: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import envoykit.process._supervisor as supervisor_module
-
     calls: list[str] = []
-    real = supervisor_module.envoy_validate_file
+    real = Supervisor._validate
 
-    def counting(path: Any, **kwargs: Any) -> str:
+    def counting(self: Supervisor, path: Path, timeout: float) -> None:
         calls.append(str(path))
-        return real(path, **kwargs)
+        real(self, path, timeout)
 
-    monkeypatch.setattr(supervisor_module, "envoy_validate_file", counting)
+    monkeypatch.setattr(Supervisor, "_validate", counting)
     with Supervisor(bootstrap(up), **OPTIONS) as proxy:
         broken = _envoy_refuses(up)
         with pytest.raises(EnvoyValidationError):
@@ -511,3 +511,81 @@ def test_monitor_reports_unready_and_ready(up: int) -> None:
             admin.healthcheck_ok()
             assert seen.wait(PATIENCE) and kinds[-1] == "ready"
         assert proxy.state is SupervisorState.LIVE
+
+
+def test_refused_config_never_reaches_the_epoch_started_beside_validation(
+    up: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """hot_restart() validates while the next epoch loads; that epoch waits for its config
+    on a FIFO. A config envoy refuses only after contacting the parent (a route to a
+    missing cluster) is never fed: the waiting child is killed, the old epoch keeps its
+    pid, its admin and its config, and the next hot restart works (the shared-memory flag
+    the killed child left was cleared)."""
+    import stat
+
+    waiting: list[tuple[int, bool]] = []
+    real = Supervisor._validate
+
+    def watching(self: Supervisor, path: Path, timeout: float) -> None:
+        deadline = time.monotonic() + 20
+        while not waiting and time.monotonic() < deadline:  # the gated child, started beside
+            for proc in psutil.process_iter(["pid", "cmdline"]):
+                argv = proc.info["cmdline"] or []
+                if "--restart-epoch" in argv and argv[argv.index("--restart-epoch") + 1] == "1" \
+                        and str(Path(path).parent) in " ".join(argv):
+                    config = Path(argv[argv.index("-c") + 1])
+                    waiting.append((proc.pid, stat.S_ISFIFO(config.stat().st_mode)))
+            time.sleep(0.01)
+        real(self, path, timeout)
+
+    monkeypatch.setattr(Supervisor, "_validate", watching)
+    with Supervisor(bootstrap(up), **OPTIONS) as proxy:
+        address, pid = proxy.address_of("ingress"), proxy.pid
+        broken = bootstrap(up, tag="bad")
+        route = broken["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+        route["typed_config"]["route_config"]["virtual_hosts"][0]["routes"][0]["route"][
+            "cluster"] = "no-such-cluster"
+        with pytest.raises(EnvoyValidationError, match="no-such-cluster"):
+            proxy.hot_restart(broken)
+        assert len(waiting) == 1 and waiting[0][1], waiting  # a child waited on a FIFO
+        assert (proxy.state, proxy.pid, proxy.epoch) == (SupervisorState.LIVE, pid, 0)
+        assert not psutil.pid_exists(waiting[0][0]) or \
+            psutil.Process(waiting[0][0]).status() == psutil.STATUS_ZOMBIE
+        with proxy.admin() as admin:
+            assert admin.ready()  # the parent was never asked to shut its admin down
+        assert get(address)[1] == "v1"
+        assert proxy.hot_restart(bootstrap(up, tag="v2")) == 1
+        assert get(address)[1] == "v2"
+        assert [e.kind for e in proxy.events].count("recovered") == 0
+
+
+def _validators(run_dir: Path) -> list[int]:
+    return [pid for pid in envoy_pids_with(str(run_dir))
+            if "validate" in psutil.Process(pid).cmdline()]
+
+
+def test_prewarmed_validator_waits_between_restarts_and_goes_with_stop(
+    up: int, tmp_path: Path
+) -> None:
+    """One ``envoy --mode validate`` waits on a FIFO in the run dir while the proxy is
+    live; a hot restart uses it (a refused config is refused by it) and leaves a fresh
+    one; stop() removes it. ``prewarm_validation=False``: none."""
+    run_dir = tmp_path / "run"
+    with Supervisor(bootstrap(up), run_dir=run_dir, **OPTIONS) as proxy:
+        first = _validators(run_dir)
+        assert len(first) == 1
+        broken = bootstrap(up, tag="bad")
+        broken["static_resources"]["clusters"][0]["connect_timeout"] = "-1s"
+        with pytest.raises(EnvoyValidationError):
+            proxy.hot_restart(broken)
+        second = _validators(run_dir)
+        assert len(second) == 1 and second != first
+        assert proxy.hot_restart(bootstrap(up, tag="v2")) == 1
+        assert get(proxy.address_of("ingress"))[1] == "v2"
+        assert len(_validators(run_dir)) == 1
+    assert not _validators(run_dir) and not run_dir.joinpath("validate-3.json").exists()
+    with Supervisor(bootstrap(up), run_dir=tmp_path / "cold", prewarm_validation=False,
+                    **OPTIONS) as proxy:
+        assert not _validators(tmp_path / "cold")
+        with pytest.raises(EnvoyValidationError):
+            proxy.hot_restart(broken)

@@ -383,18 +383,22 @@ def test_after_a_crash_envoy_comes_back_with_the_applied_config(
 def test_the_async_face(upstreams: dict[str, Upstream]) -> None:
     import asyncio
 
+    from envoykit.admin import AsyncAdminClient
     from envoykit.xds import AsyncDynamicProxy
 
     one = upstreams["one"]
 
-    async def scenario() -> tuple[str, int | None]:
+    async def scenario() -> tuple[str, int | None, bool]:
         config = EdgeProxy().site(HOST, one.address).http(port=0).admin(port=0)
         async with AsyncDynamicProxy(config) as proxy:
             report = await proxy.apply(EdgeProxy().site(HOST, one.address, prefix_rewrite="/a/")
                                        .http(port=0).admin(port=0))
-            return report.method, proxy.epoch
+            async with proxy.admin() as admin:  # an asyncio client for async callers
+                assert isinstance(admin, AsyncAdminClient)
+                ready = await admin.ready()
+            return report.method, proxy.epoch, ready
 
-    assert asyncio.run(scenario()) == ("files", 0)
+    assert asyncio.run(scenario()) == ("files", 0, True)
 
 
 def test_a_failed_hot_restart_puts_the_files_back(upstreams: dict[str, Upstream]) -> None:

@@ -15,9 +15,13 @@ from typing_extensions import assert_type
 import envoykit
 from envoykit import (
     AdminClient,
+    ApplyReport,
+    AsyncAdminClient,
+    AsyncDynamicProxy,
     AsyncSupervisor,
     Bootstrap,
     ConfigDiff,
+    DynamicProxy,
     EdgeProxy,
     EnvoykitError,
     EnvoyValidationError,
@@ -74,10 +78,20 @@ def run_it(bootstrap: Bootstrap) -> int:
 
 
 async def run_it_async(bootstrap: Bootstrap) -> int:
-    async with AsyncSupervisor(bootstrap) as proxy:
+    async with AsyncSupervisor(bootstrap, log_level="debug", drain_time_s=1) as proxy:
         assert_type(proxy, AsyncSupervisor)
         assert_type(proxy.sync.state, SupervisorState)
+        async with proxy.admin() as admin:
+            assert_type(admin, AsyncAdminClient)
+            assert_type(await admin.ready(), bool)
         return await proxy.hot_restart(bootstrap)
+
+
+async def apply_async(bootstrap: Bootstrap) -> ApplyReport:
+    async with AsyncDynamicProxy(bootstrap, validate="always", confirm_timeout=5.0) as proxy:
+        assert_type(proxy.sync, DynamicProxy)
+        assert_type(proxy.admin(), AsyncAdminClient)
+        return await proxy.apply(bootstrap)
 
 
 def errors(exc: EnvoykitError) -> list[str]:

@@ -214,8 +214,13 @@ def test_drain_listeners_inbound_only_spelling(kind: str) -> None:
 def test_stats_text_and_prometheus_with_the_seed_filter(admin: Admin) -> None:
     text = admin("stats_text", filter=r"^http\.ingress_http")
     assert "http.ingress_http.downstream_rq_total: 5" in text.splitlines()
+    prom_text = admin("prometheus_text", filter=r"^http\.ingress_http")
+    assert "# TYPE envoy_http_downstream_rq_total counter" in prom_text
     prom = admin("prometheus", filter=r"^http\.ingress_http")
-    assert "# TYPE envoy_http_downstream_rq_total counter" in prom
+    assert prom.text == prom_text
+    assert prom["envoy_http_downstream_rq"].type == "counter"  # prometheus_client drops _total
+    labels = {"envoy_http_conn_manager_prefix": "ingress_http"}
+    assert prom.value("envoy_http_downstream_rq_total", **labels) == 5
 
 
 def test_config_dump_variants(admin: Admin) -> None:

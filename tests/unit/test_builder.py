@@ -93,7 +93,10 @@ def test_rate_limit_is_enabled_and_enforced_per_site(certs: dict[str, Cert]) -> 
     assert first["filter_enforced"]["default_value"]["numerator"] == 100
     assert first["token_bucket"] == {"max_tokens": 100, "tokens_per_fill": 100,
                                      "fill_interval": "1s"}
-    assert first["enable_x_ratelimit_headers"] == "DRAFT_VERSION_03"
+    assert "enable_x_ratelimit_headers" not in first  # per-response headers: opt-in
+    on_429 = {h["header"]["key"]: h["header"]["value"] for h in first["response_headers_to_add"]}
+    assert on_429 == {"x-local-rate-limit": "true", "x-ratelimit-limit": "100",
+                      "x-ratelimit-remaining": "0", "x-ratelimit-reset": "1"}
     assert limits[0] is not limits[1]  # one bucket per site
 
 
@@ -312,3 +315,30 @@ def test_raw_http_filter_needs_a_name() -> None:
 def test_dns_family_per_site() -> None:
     edge = EdgeProxy().site("a.example.com", "backend:80", dns_lookup_family="V4_ONLY").http(80)
     assert edge.build().cluster("a_example_com").dns_lookup_family == "V4_ONLY"
+
+
+def test_request_id_is_generated_only_where_something_reads_it(certs: dict[str, Cert]) -> None:
+    def generate(edge: EdgeProxy) -> object:
+        chain = (edge.build().listener("https").filter_chains or [])[0]
+        return hcm_of(chain).to_dict().get("generate_request_id")
+
+    assert generate(company(certs)) is False
+    assert generate(company(certs).access_log()) is True
+    forced = EdgeProxy(defaults=dataclasses.replace(EdgeDefaults(), request_id=True))
+    forced.site("a.example.com", "127.0.0.20:8080", cert=certs["a.example.com"]).https(8443)
+    assert generate(forced) is True
+
+
+def test_hsts_only_over_https(certs: dict[str, Cert]) -> None:
+    """Browsers ignore HSTS over plain HTTP (RFC 6797 8.1): the header is only on the HTTPS
+    chains, not on the sites served over plain HTTP next to them."""
+    boot = (EdgeProxy().site("a.example.com", "127.0.0.20:8080", cert=certs["a.example.com"])
+            .https(8443).http(8080).build())
+    https_vhosts = [hcm_of(c).to_dict()["route_config"]["virtual_hosts"][0]
+                    for c in boot.listener("https").filter_chains or []]
+    assert all(v["response_headers_to_add"][0]["header"]["key"] == "strict-transport-security"
+               for v in https_vhosts)
+    plain = hcm_of((boot.listener("http").filter_chains or [])[0]).to_dict()
+    vhosts = plain["route_config"]["virtual_hosts"]
+    assert [v["domains"] for v in vhosts] == [["a.example.com"]]  # the site, not a redirect
+    assert all("response_headers_to_add" not in v for v in vhosts)

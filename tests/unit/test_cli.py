@@ -390,7 +390,7 @@ def test_parse_source_kinds(work: Path) -> None:
 def test_docs_describe_every_command_and_flag() -> None:
     """docs/cli.md has a section per command naming each of its flags (and no stale ones)."""
     docs = (Path(__file__).parents[2] / "docs" / "cli.md").read_text()
-    sections = dict(re.findall(r"^## `envoykit (\w+)`\n(.*?)(?=^## |\Z)", docs, re.M | re.S))
+    sections = dict(re.findall(r"^## `envoykit ([\w-]+)`\n(.*?)(?=^## |\Z)", docs, re.M | re.S))
     commands = next(a.choices for a in build_parser()._actions
                     if isinstance(a, argparse._SubParsersAction))
     assert set(sections) == set(commands)
@@ -459,7 +459,7 @@ def test_every_command_module_is_assembled() -> None:
     parsers = next(a.choices for a in build_parser()._actions
                    if isinstance(a, argparse._SubParsersAction))
     for module in COMMANDS:
-        name = module.__name__.rsplit(".", 1)[1]
+        name = module.__name__.rsplit(".", 1)[1].replace("_", "-")  # serve_xds: serve-xds
         assert parsers[name].get_default("handler") is module.run, name
 
 

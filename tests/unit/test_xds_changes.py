@@ -12,7 +12,7 @@ from envoykit import EdgeProxy
 from envoykit.errors import ConfigError
 from envoykit.testing.tls import TestCA
 from envoykit.xds import KINDS, compute_changes, to_dynamic
-from envoykit.xds._proxy import needs_envoy_validation
+from envoykit.xds._apply import needs_envoy_validation
 from envoykit.xds._split import safe_name
 
 HOST = "a.example.com"

@@ -7,108 +7,25 @@ it. To add a filter: a new module here with its models, imported below and in
 each model reached from a registered filter with the envoy binary's compiled schema).
 """
 
-from envoykit.config.filters._common import (
-    Empty,
-    Int32Range,
-    PathMatcher,
+from envoykit.config.filters import (
+    _common,
+    cors,
+    jwt,
+    local_ratelimit,
+    oauth2,
+    rbac,
+    router,
 )
-from envoykit.config.filters.cors import (
-    Cors,
-    CorsPolicy,
-)
-from envoykit.config.filters.jwt import (
-    JwksAsyncFetch,
-    JwtAuthentication,
-    JwtCacheConfig,
-    JwtClaimPathSegment,
-    JwtClaimToHeader,
-    JwtFilterStateRule,
-    JwtHeader,
-    JwtPerRouteConfig,
-    JwtProvider,
-    JwtRequirement,
-    JwtRequirementAndList,
-    JwtRequirementOrList,
-    NormalizePayload,
-    ProviderWithAudiences,
-    RemoteJwks,
-    RequirementRule,
-)
-from envoykit.config.filters.local_ratelimit import (
-    LocalRateLimit,
-    LocalRateLimitDescriptor,
-)
-from envoykit.config.filters.oauth2 import (
-    OAuth2,
-    OAuth2Config,
-    OAuth2CookieConfig,
-    OAuth2CookieConfigs,
-    OAuth2CookieNames,
-    OAuth2Credentials,
-    OAuth2PerRoute,
-    OAuth2PostLogoutRedirectUri,
-    OAuth2PrivateKeyJwtConfig,
-    OAuth2TokenCookieChunking,
-    OAuth2TokenForwarding,
-)
-from envoykit.config.filters.rbac import (
-    RBAC,
-    Permission,
-    PermissionSet,
-    Policy,
-    Principal,
-    PrincipalAuthenticated,
-    PrincipalSet,
-    RBACPerRoute,
-    RBACRules,
-)
-from envoykit.config.filters.router import (
-    Router,
-)
+from envoykit.config.filters._common import *  # noqa: F403
+from envoykit.config.filters.cors import *  # noqa: F403
+from envoykit.config.filters.jwt import *  # noqa: F403
+from envoykit.config.filters.local_ratelimit import *  # noqa: F403
+from envoykit.config.filters.oauth2 import *  # noqa: F403
+from envoykit.config.filters.rbac import *  # noqa: F403
+from envoykit.config.filters.router import *  # noqa: F403
 
-__all__ = [
-    "RBAC",
-    "Cors",
-    "CorsPolicy",
-    "Empty",
-    "Int32Range",
-    "JwksAsyncFetch",
-    "JwtAuthentication",
-    "JwtCacheConfig",
-    "JwtClaimPathSegment",
-    "JwtClaimToHeader",
-    "JwtFilterStateRule",
-    "JwtHeader",
-    "JwtPerRouteConfig",
-    "JwtProvider",
-    "JwtRequirement",
-    "JwtRequirementAndList",
-    "JwtRequirementOrList",
-    "LocalRateLimit",
-    "LocalRateLimitDescriptor",
-    "NormalizePayload",
-    "OAuth2",
-    "OAuth2Config",
-    "OAuth2CookieConfig",
-    "OAuth2CookieConfigs",
-    "OAuth2CookieNames",
-    "OAuth2Credentials",
-    "OAuth2PerRoute",
-    "OAuth2PostLogoutRedirectUri",
-    "OAuth2PrivateKeyJwtConfig",
-    "OAuth2TokenCookieChunking",
-    "OAuth2TokenForwarding",
-    "PathMatcher",
-    "Permission",
-    "PermissionSet",
-    "Policy",
-    "Principal",
-    "PrincipalAuthenticated",
-    "PrincipalSet",
-    "ProviderWithAudiences",
-    "RBACPerRoute",
-    "RBACRules",
-    "RemoteJwks",
-    "RequirementRule",
-    "Router",
-]
+# each module's own __all__ is the list of what it exports
+__all__ = (
+    _common.__all__ + cors.__all__ + jwt.__all__ + local_ratelimit.__all__ + oauth2.__all__
+    + rbac.__all__ + router.__all__
+)
