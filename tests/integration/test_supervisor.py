@@ -517,8 +517,8 @@ def test_refused_config_never_reaches_the_epoch_started_beside_validation(
     up: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """hot_restart() validates while the next epoch loads; that epoch waits for its config
-    on a FIFO. A config envoy refuses only after contacting the parent (a route to a
-    missing cluster, or an unknown filter type) is never fed: the waiting child is killed, the old epoch keeps its
+    on a FIFO. A config envoy refuses (here an unknown filter type, which envoykit's own
+    checks let through) is never fed: the waiting child is killed, the old epoch keeps its
     pid, its admin and its config, and the next hot restart works (the shared-memory flag
     the killed child left was cleared)."""
     import stat
