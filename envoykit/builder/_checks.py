@@ -172,7 +172,8 @@ def _cert_file_issues(site: Site) -> list[Issue]:
     cert = site.cert
     if cert is None or cert.inline:
         return []
-    return [Issue(f"{site.where}.cert", f"no such file: {path}")
+    return [Issue(f"{site.where}.cert",
+                  f"{'not a file' if os.path.exists(path) else 'no such file'}: {path}")
             for path in (cert.cert, cert.key) if not os.path.isfile(path)]
 
 
