@@ -39,6 +39,7 @@ from envoykit.config import (
     TlsCertificate,
     TlsParameters,
     TypedConfig,
+    gc_paused,
     registered_types,
 )
 from envoykit.config._base import format_path
@@ -132,6 +133,11 @@ def _essence(output: str) -> str:
 
 def check(bootstrap: Bootstrap) -> list[Issue]:
     """Cross-resource problems envoy would refuse (or, worse, accept) — each with its path."""
+    with gc_paused():  # a large config's walk allocates much and frees it all: no cycles
+        return _check(bootstrap)
+
+
+def _check(bootstrap: Bootstrap) -> list[Issue]:
     issues: list[Issue] = []
     static = bootstrap.static_resources
     listeners = (static.listeners if static else None) or []
