@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any, Literal
 
-from envoykit._net import free_port, is_loopback
+from envoykit._net import is_loopback
 from envoykit.builder._checks import edge_issues, route_issues
 from envoykit.builder._compile import compile_edge
 from envoykit.builder._intent import (
@@ -108,7 +108,6 @@ class EdgeProxy:
         self._hosts: set[str] = set()
         self.services: list[Service] = []
         self._https: tuple[str, int] | None = None
-        self._https_port: int | None = None
         self._http: tuple[str, int] | None = None
         self._redirect = False
         self._rate_limit: RateLimit | None = None
@@ -236,7 +235,6 @@ class EdgeProxy:
     def https(self, port: int = 443, *, address: str | None = None) -> EdgeProxy:
         """Terminate TLS on ``address:port``; each site gets its own SNI filter chain."""
         self._https = (address or self.defaults.listen_address, self._port("https", port))
-        self._https_port = None
         return self
 
     def http(self, port: int = 80, *, address: str | None = None) -> EdgeProxy:
@@ -245,10 +243,7 @@ class EdgeProxy:
         return self
 
     def redirect_http(self, port: int = 80, *, address: str | None = None) -> EdgeProxy:
-        """Answer plain HTTP on ``port`` with a redirect to HTTPS (301 by default).
-
-        With ``https(port=0)`` the HTTPS port is chosen when the edge is first built (a free
-        port of its address, see :attr:`https_port`) so the redirect can name it."""
+        """Answer plain HTTP on ``port`` with a redirect to HTTPS (301 by default)."""
         self.http(port, address=address)
         self._redirect = True
         return self
@@ -271,13 +266,6 @@ class EdgeProxy:
         self._passthrough.append(Passthrough(check_host(f"passthrough({host!r})", host),
                                              service))
         return self
-
-    @property
-    def https_port(self) -> int | None:
-        """The HTTPS port: the one given, or (port 0 with a redirect) the one chosen."""
-        if self._https is None:
-            return None
-        return self._https_port or self._https[1]
 
     # -- edge-wide settings ------------------------------------------------------------------
 
@@ -343,17 +331,13 @@ class EdgeProxy:
 
     def intent(self) -> Edge:
         """The recorded intent as one frozen value (what :meth:`build` compiles)."""
-        if self._https is not None and self._https[1] == 0 and self._redirect \
-                and self._https_port is None:
-            self._https_port = free_port(self._https[0])
-            log.debug("https port 0 with a redirect: chose port %d", self._https_port)
         return Edge(
             name=self.name, defaults=self.defaults, sites=tuple(self.sites),
             services=tuple(self.services), https=self._https, http=self._http,
             redirect=self._redirect, rate_limit=self._rate_limit, admin=self._admin,
             access_log=self._access_log, runtime=tuple(self._runtime.items()),
             filters=tuple(self._filters), tcp=tuple(self._tcp),
-            passthrough=tuple(self._passthrough), https_port=self._https_port,
+            passthrough=tuple(self._passthrough),
         )
 
     def build(self) -> Bootstrap:

@@ -113,7 +113,7 @@ def _https_listener(edge: Edge, host: str, port: int) -> Listener:
     chains += [_passthrough_chain(edge, p) for p in edge.passthrough]
     return Listener(
         name="https",
-        address=Address.tcp(host, edge.https_port or port),
+        address=Address.tcp(host, port),
         listener_filters=[ListenerFilter.tls_inspector()],
         filter_chains=chains,
         per_connection_buffer_limit_bytes=edge.defaults.buffer_limit_bytes,
@@ -180,7 +180,7 @@ def _http_listener(edge: Edge, host: str, port: int) -> Listener:
 
 def _redirect_vhost(edge: Edge) -> VirtualHost:
     assert edge.https is not None
-    https_port = edge.https_port or edge.https[1]
+    https_port = edge.https[1]
     redirect = RedirectAction(
         https_redirect=True,
         port_redirect=https_port if https_port not in (0, 443) else None,

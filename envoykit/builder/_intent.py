@@ -182,7 +182,6 @@ class Edge:
     filters: tuple[tuple[HttpFilter, frozenset[str] | None], ...]
     tcp: tuple[TcpService, ...] = ()
     passthrough: tuple[Passthrough, ...] = ()
-    https_port: int | None = None  # the real port when ``https`` is bound to port 0
 
     def service(self, name: str) -> Service | None:
         return self._service_map.get(name)

@@ -150,18 +150,6 @@ def test_tcp_and_passthrough_listeners() -> None:
     assert raw["filter_chains"][0]["filters"][0]["name"] == "envoy.filters.network.tcp_proxy"
 
 
-def test_redirect_http_with_https_on_port_zero_names_the_chosen_port() -> None:
-    edge = EdgeProxy().site("a.example.com", "127.0.0.1:80", cert=CERT).https(0).redirect_http(0)
-    listeners = {x["name"]: x for x in edge.to_dict()["static_resources"]["listeners"]}
-    port = edge.https_port
-    assert port and port > 0
-    assert listeners["https"]["address"]["socket_address"]["port_value"] == port
-    redirect = listeners["http"]["filter_chains"][0]["filters"][0]["typed_config"][
-        "route_config"]["virtual_hosts"][0]["routes"][0]["redirect"]
-    assert redirect["port_redirect"] == port
-    assert edge.build().listener("https").address.socket_address.port_value == port  # type: ignore[union-attr]  # stable
-
-
 # -- mistakes, each named by its route ----------------------------------------------------
 
 @pytest.mark.parametrize(("routes", "where", "message"), [
