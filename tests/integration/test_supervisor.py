@@ -28,8 +28,8 @@ from envoykit.admin import AdminClient
 from envoykit.errors import EnvoyValidationError, HotRestartError, ProcessExited, StartupError
 from envoykit.process import AsyncSupervisor, Backoff, Supervisor, SupervisorEvent, SupervisorState
 from envoykit.process._epoch import Epoch
+from envoykit.process._epochs import shm_path
 from envoykit.process._orphan import TOKEN_ENV
-from envoykit.process._supervisor import shm_path
 from tests.integration._supervisor_helpers import bootstrap, envoy_pids_with, get, upstream
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
@@ -317,6 +317,8 @@ def test_asyncio_facade(up: int) -> None:
             before = await asyncio.to_thread(get, proxy.address_of("ingress"))
             await proxy.hot_restart(bootstrap(up, tag="async"))
             after = await asyncio.to_thread(get, proxy.address_of("ingress"))
+            async with proxy.admin() as admin:  # an asyncio client, not a blocking one
+                assert (await admin.server_info()).restart_epoch == 1
             return before[1], after[1], proxy.state
 
     assert asyncio.run(main()) == ("v1", "async", SupervisorState.LIVE)
