@@ -111,10 +111,12 @@ class ModelError(ConfigError, ValueError):
 class SemanticError(ConfigError):
     """Cross-resource checks failed; `issues` lists every problem with its field path."""
 
-    def __init__(self, issues: Sequence[Issue]) -> None:
+    def __init__(self, issues: Sequence[Issue], *, source: str = "") -> None:
         self.issues = list(issues)
+        self.source = source
         lines = "\n".join(f"  - {issue}" for issue in self.issues)
-        super().__init__(f"{len(self.issues)} config problem(s):\n{lines}")
+        head = f"{source}: " if source else ""
+        super().__init__(f"{head}{len(self.issues)} config problem(s):\n{lines}")
 
 
 class EnvoyValidationError(EnvoykitError):

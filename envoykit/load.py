@@ -8,16 +8,21 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Hashable
+import weakref
+from collections.abc import Hashable, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from envoykit.config import Bootstrap, ModelError
-from envoykit.errors import ConfigLoadError, Issue
+from envoykit.errors import ConfigLoadError, Issue, SemanticError
 
-__all__ = ["load_bootstrap", "load_data"]
+__all__ = ["load_bootstrap", "load_data", "semantic_error"]
+
+# id(bootstrap) -> (weak reference, source name, text) of each loaded Bootstrap, so that a
+# later check of it can name file and line (the entry goes when the Bootstrap does)
+_SOURCES: dict[int, tuple[weakref.ref[Bootstrap], str, str]] = {}
 
 _BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
 
@@ -63,8 +68,12 @@ def _read(source: str | os.PathLike[str]) -> tuple[str, str]:
     return str(source), "<string>"
 
 
-def load_data(source: str | os.PathLike[str]) -> tuple[dict[str, Any], str, str]:
-    """Parse YAML or JSON into a dict; returns (data, text, source name)."""
+def load_data(source: str | os.PathLike[str], *, allow_empty: bool = False
+              ) -> tuple[dict[str, Any], str, str]:
+    """Parse YAML or JSON into a dict; returns (data, text, source name).
+
+    An empty document (nothing, or only comments) is refused unless ``allow_empty``:
+    it is almost always a truncated or wrong file, and envoy would start with nothing."""
     text, name = _read(source)
     try:
         if name.endswith(".json"):
@@ -74,14 +83,14 @@ def load_data(source: str | os.PathLike[str]) -> tuple[dict[str, Any], str, str]
     except json.JSONDecodeError as exc:
         raise ConfigLoadError(exc.msg, source=name, line=exc.lineno) from None
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        message = " ".join(p for p in (exc.context, exc.problem) if p)
-        lines = text.splitlines()
-        if line is not None and 0 < line <= len(lines) and "\t" in lines[line - 1]:
-            message += " (a tab character: YAML indentation must use spaces)"
-        raise ConfigLoadError(message, source=name, line=line) from None
+        raise _marked_error(exc, text, name) from None
+    except yaml.YAMLError as exc:  # e.g. ReaderError: a control character in the text
+        raise _reader_error(exc, text, name) from None
     if data is None:
+        if not allow_empty:
+            raise ConfigLoadError("the config is empty (no YAML/JSON document); pass "
+                                  "allow_empty=True (--allow-empty) if that is meant",
+                                  source=name, line=1)
         data = {}
     if not isinstance(data, dict):
         raise ConfigLoadError(f"expected a mapping at the top, got {type(data).__name__}",
@@ -89,16 +98,59 @@ def load_data(source: str | os.PathLike[str]) -> tuple[dict[str, Any], str, str]
     return data, text, name
 
 
-def load_bootstrap(source: str | os.PathLike[str]) -> Bootstrap:
-    """Load a bootstrap from a file path or YAML/JSON text into a :class:`Bootstrap`."""
-    data, text, name = load_data(source)
+def _marked_error(exc: yaml.MarkedYAMLError, text: str, name: str) -> ConfigLoadError:
+    mark = exc.problem_mark or exc.context_mark
+    line = mark.line + 1 if mark is not None else None
+    message = " ".join(p for p in (exc.context, exc.problem) if p)
+    lines = text.splitlines()
+    if line is not None and 0 < line <= len(lines) and "\t" in lines[line - 1]:
+        message += " (a tab character: YAML indentation must use spaces)"
+    return ConfigLoadError(message, source=name, line=line)
+
+
+def _reader_error(exc: yaml.YAMLError, text: str, name: str) -> ConfigLoadError:
+    """A YAML error without a mark (the reader's): the line from its character position."""
+    position = getattr(exc, "position", None)
+    line = text.count("\n", 0, position) + 1 if isinstance(position, int) else None
+    character = getattr(exc, "character", None)
+    if isinstance(character, str):
+        message = (f"unacceptable character #x{ord(character):04x}: control characters are "
+                   "not allowed in YAML")
+    else:
+        message = str(exc).splitlines()[0]
+    return ConfigLoadError(message, source=name, line=line)
+
+
+def load_bootstrap(source: str | os.PathLike[str], *, allow_empty: bool = False) -> Bootstrap:
+    """Load a bootstrap from a file path or YAML/JSON text into a :class:`Bootstrap`
+    (an empty document is an error unless ``allow_empty``)."""
+    data, text, name = load_data(source, allow_empty=allow_empty)
     try:
         result: Bootstrap = Bootstrap.from_dict(data)
     except ModelError as exc:
         lines = _line_finder(text, name)
         issues = [Issue(_with_line(i.path, lines(i.path)), i.message) for i in exc.issues]
         raise ModelError(issues, model="Bootstrap", source=name) from None
+    _remember(result, name, text)
     return result
+
+
+def _remember(bootstrap: Bootstrap, name: str, text: str) -> None:
+    key = id(bootstrap)
+    _SOURCES[key] = (weakref.ref(bootstrap, lambda _: _SOURCES.pop(key, None)), name, text)
+
+
+def semantic_error(issues: Sequence[Issue], config: object) -> SemanticError:
+    """A :class:`SemanticError` for ``issues`` found in ``config``; when ``config`` is a
+    Bootstrap read by :func:`load_bootstrap`, it names the file and each issue its line,
+    like a model error does."""
+    entry = _SOURCES.get(id(config))
+    if entry is None or entry[0]() is not config:
+        return SemanticError(issues)
+    _, name, text = entry
+    lines = _line_finder(text, name)
+    return SemanticError([Issue(_with_line(i.path, lines(i.path)), i.message) for i in issues],
+                         source=name)
 
 
 def _with_line(path: str, line: int | None) -> str:

@@ -41,7 +41,8 @@ from envoykit.config import (
     registered_types,
 )
 from envoykit.config.tls import INTERMEDIATE_CIPHERS
-from envoykit.errors import EnvoyValidationError, Issue, SemanticError
+from envoykit.errors import EnvoyValidationError, Issue
+from envoykit.load import semantic_error
 from envoykit.render import ConfigLike, to_dict, to_json
 
 __all__ = ["check", "envoy_validate_file", "validate"]
@@ -66,7 +67,7 @@ def validate(
     bootstrap = as_bootstrap(config)
     issues = check(bootstrap)
     if issues:
-        raise SemanticError(issues)
+        raise semantic_error(issues, config)  # file and line when config was loaded
     if envoy:
         with tempfile.TemporaryDirectory(prefix="envoykit-validate-") as tmp:
             path = Path(tmp) / "envoy.json"

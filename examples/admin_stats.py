@@ -132,10 +132,13 @@ def show_stats(admin: AdminClient) -> None:
     delta = after - before
     print("\nrequests counted:", delta["http.ingress_http.downstream_rq_total"])
     print("2xx so far:", after["http.ingress_http.downstream_rq_2xx"])
+    assert delta["http.ingress_http.downstream_rq_total"] == 3
+    assert "http.ingress_http.downstream_rq_2xx" in text
     # histograms get their quantiles at the next stats flush: wait for it
     name = "http.ingress_http.downstream_rq_time"
-    rq_time = admin.wait_for(name, lambda h: h.p50 is not None, timeout=5)
+    rq_time = admin.wait_for(name, lambda h: h.p50 is not None, timeout=30)
     print("downstream_rq_time p50/p99 (ms):", rq_time.p50, rq_time.p99)
+    assert rq_time.p50 is not None and rq_time.p99 is not None
 
 
 def show_config(admin: AdminClient) -> None:
@@ -143,6 +146,7 @@ def show_config(admin: AdminClient) -> None:
     dump = admin.config_dump(resource="dynamic_listeners")
     for name, res in dump.dynamic_listeners.items():
         print(f"\ndynamic listener {name!r}: version_info={res.version_info!r}")
+    assert dump.dynamic_listeners["from_file"].version_info == "v1"
 
 
 def main() -> int:
@@ -156,6 +160,7 @@ def main() -> int:
         print(f"envoy {info.version_number} is {info.state}, admin at {address}")
         for name, (host, port) in admin.listeners().items():
             print(f"listener {name:<14} bound to {host}:{port}")
+        assert set(admin.listeners()) == {"ingress_http", "from_file"}
         show_stats(admin)
         show_config(admin)
     return 0

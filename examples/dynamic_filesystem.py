@@ -52,12 +52,19 @@ def served_certificate(address: tuple[str, int]) -> str:
     return hashlib.sha256(der).hexdigest()[:16]
 
 
+def fingerprint(cert: CertFiles) -> str:
+    """The same digest as :func:`served_certificate`, of a certificate file."""
+    der = ssl.PEM_cert_to_DER_cert(Path(cert.cert).read_text())
+    return hashlib.sha256(der).hexdigest()[:16]
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="envoykit-dynamic-") as tmp, \
             Upstream("backend") as backend:
         ca = TestCA(Path(tmp) / "ca")
         first, second = ca.issue(HOST, name="first"), ca.issue(HOST, name="second")
         with DynamicProxy(edge(backend.address, first), log_level="warning") as proxy:
+            pid, epoch = proxy.pid, proxy.epoch
             host, port = proxy.address_of("https")
             print(f"envoy pid {proxy.pid} serves https://{HOST}:{port} from the files in "
                   f"{proxy.directory}")
@@ -68,14 +75,22 @@ def main() -> None:
                 print(f"\nGET /hello reaches the backend as {before}")
 
                 print("\n1. route change")
-                print(proxy.apply(edge(backend.address, first, rewrite="/v2/")))
+                report = proxy.apply(edge(backend.address, first, rewrite="/v2/"))
+                print(report)
                 after = client.get(f"https://{HOST}:{port}/hello").json()["path"]
                 print(f"GET /hello now reaches the backend as {after}")
+                assert (before, after) == ("/hello", "/v2/hello")
+                assert report.method == "files" and not report.restarted
 
             print("\n2. certificate rotation")
-            print(f"served certificate before: {served_certificate((host, port))}")
-            print(proxy.apply(edge(backend.address, second, rewrite="/v2/")))
-            print(f"served certificate after:  {served_certificate((host, port))}")
+            old_cert = served_certificate((host, port))
+            print(f"served certificate before: {old_cert}")
+            report = proxy.apply(edge(backend.address, second, rewrite="/v2/"))
+            print(report)
+            new_cert = served_certificate((host, port))
+            print(f"served certificate after:  {new_cert}")
+            assert old_cert == fingerprint(first) and new_cert == fingerprint(second)
+            assert report.method == "files" and not report.restarted
 
             print("\n3. a route to a cluster that does not exist")
             broken = edge(backend.address, second, rewrite="/v2/").to_dict()
@@ -84,9 +99,12 @@ def main() -> None:
             hcm["route_config"]["virtual_hosts"][0]["routes"][0]["route"]["cluster"] = "nope"
             try:
                 proxy.apply(broken)
+                raise AssertionError("a route to an unknown cluster was applied")
             except SemanticError as exc:
                 print(f"refused, nothing changed: {exc}")
+                assert "unknown cluster 'nope'" in str(exc)
             print(f"\nsame envoy throughout: pid {proxy.pid}, epoch {proxy.epoch}")
+            assert (proxy.pid, proxy.epoch) == (pid, epoch)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
 
 Two loopback upstreams stand in for the walkthrough's internal servers. The proxy starts
 with one site (``a.example.com``), then a hot restart adds ``b.example.com`` while a client
-keeps sending requests; a broken config is refused by ``envoy --mode validate`` and the
+keeps sending requests; a broken config is refused before anything starts and the
 running one keeps serving; ``stop()`` drains gracefully. Listener and admin use port 0,
 so nothing collides; everything (processes, run directory, shared memory) is gone at exit.
 """
@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from envoykit import EdgeProxy, EnvoyValidationError
+from envoykit import ConfigError, EdgeProxy
 from envoykit.process import Supervisor, SupervisorEvent
 
 
@@ -96,8 +96,11 @@ def main() -> None:
                         log_level="warning", concurrency=1) as proxy:
             [name] = proxy.listeners
             address = proxy.address_of(name)
+            run_dir = proxy.run_dir
             print(f"listener {name!r} on {address}, admin on {proxy.admin_address}")
+            print(f"run dir: {run_dir}")
             print("a:", fetch(address, "a.example.com"), "| b:", fetch(address, "b.example.com"))
+            assert fetch(address, "b.example.com").startswith("404")  # b is not there yet
 
             client = Client(address)
             client.start()
@@ -107,18 +110,23 @@ def main() -> None:
             print(f"epoch {epoch}: a:", fetch(address, "a.example.com"),
                   "| b:", fetch(address, "b.example.com"))
             print(f"during the hot restart: {client.sent} requests, {client.failed} failed")
+            assert epoch == 1 and fetch(address, "b.example.com") == "200 hello from b"
+            assert client.failed == 0, "a request failed during the hot restart"
 
             broken = edge({"a.example.com": port_a}).to_dict()
             broken["static_resources"]["clusters"][0]["connect_timeout"] = "-1s"
             try:
                 proxy.hot_restart(broken)
-            except EnvoyValidationError as exc:
-                print("refused by envoy --mode validate:", str(exc).splitlines()[-1][-80:])
+                raise AssertionError("a negative connect_timeout was accepted")
+            except ConfigError as exc:
+                print("refused before anything started:", str(exc).splitlines()[-1][-80:])
             print(f"still epoch {proxy.epoch}: b:", fetch(address, "b.example.com"))
+            assert proxy.epoch == 1
             for info in proxy.processes():
                 rss = f"{info.rss_bytes / 2**20:.0f} MiB" if info.rss_bytes else "-"
                 print(f"  epoch {info.epoch} pid {info.pid} alive={info.alive} rss={rss}")
         print("stopped:", proxy.state.value)
+        assert not run_dir.exists(), f"{run_dir} is left behind"
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from envoykit import to_json, to_yaml
 from envoykit._cli.args import EXIT_OK, SubParsers, add_config
-from envoykit._cli.source import parse_source
+from envoykit._cli.source import UsageError, parse_source
 from envoykit._util import write_atomic
 
 __all__ = ["register", "run"]
@@ -34,6 +34,9 @@ def run(args: argparse.Namespace) -> int:
     if args.output in (None, "-"):
         sys.stdout.write(text)
     else:
-        write_atomic(Path(args.output), text, private=False, fsync=False)
+        try:
+            write_atomic(Path(args.output), text, private=False, fsync=False)
+        except OSError as exc:  # a directory that does not exist, no permission, ...
+            raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None
         log.warning("wrote %s", args.output)
     return EXIT_OK

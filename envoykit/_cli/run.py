@@ -20,7 +20,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from envoykit import Bootstrap, EnvoykitError, SemanticError, check, find_envoy, to_dict
+from envoykit import Bootstrap, EnvoykitError, check, find_envoy, to_dict
 from envoykit._cli.args import (
     LOG_LEVELS,
     SubParsers,
@@ -33,6 +33,7 @@ from envoykit._cli.args import (
 from envoykit._cli.output import JsonFormatter, install_handler, progress
 from envoykit._cli.source import ConfigSource, UsageError, UserCodeError, parse_source
 from envoykit._util import write_atomic
+from envoykit.load import semantic_error
 from envoykit.process import Supervisor, SupervisorState
 
 __all__ = ["SUPERVISOR_FLAGS", "RunOptions", "Runner", "register", "run", "setup_logging"]
@@ -193,9 +194,9 @@ class Runner:
     def _announce(self, supervisor: Supervisor) -> None:
         listeners = ", ".join(f"{name}={host}:{port}"
                               for name, (host, port) in sorted(supervisor.listeners.items()))
+        self._write_admin_address(supervisor)  # first: a script may wait for the line below
         log.info("envoy is live: epoch %s, pid %s, admin %s, listeners: %s", supervisor.epoch,
                  supervisor.pid, supervisor.admin_address or "-", listeners or "-")
-        self._write_admin_address(supervisor)
 
     def _write_admin_address(self, supervisor: Supervisor) -> None:
         if self.options.admin_address_path:
@@ -235,7 +236,7 @@ def _prepared(bootstrap: Bootstrap) -> Bootstrap:
     the admin API, so a config without one gets 127.0.0.1 port 0."""
     issues = check(bootstrap)
     if issues:
-        raise SemanticError(issues)
+        raise semantic_error(issues, bootstrap)  # a YAML CONFIG names its lines
     data = to_dict(bootstrap)
     if (data.get("admin") or {}).get("address"):
         return bootstrap

@@ -53,12 +53,13 @@ class ConfigSource:
     kind: str  # "data", "file" or "module"
     target: str  # the path or the dotted module name
     attr: str | None = None
+    allow_empty: bool = False  # an empty data file is an error unless this is set
 
     def load(self) -> Bootstrap:
         """Read (or import afresh) and return the bootstrap; raises EnvoykitError,
         UsageError or UserCodeError."""
         if self.kind == "data":
-            return load_bootstrap(Path(self.target))
+            return load_bootstrap(Path(self.target), allow_empty=self.allow_empty)
         module = self._import()
         return _as_bootstrap(self._value(module), self.text)
 

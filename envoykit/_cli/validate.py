@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 import sys
 from typing import Any
@@ -35,13 +36,16 @@ def register(subparsers: SubParsers) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     p.add_argument("--no-envoy", action="store_true", help="skip `envoy --mode validate`")
     p.add_argument("--envoy", metavar="PATH", help="use this envoy binary")
+    p.add_argument("--allow-empty", action="store_true",
+                   help="accept an empty YAML/JSON file (refused by default)")
     return p
 
 
 def run(args: argparse.Namespace) -> int:
     result: dict[str, Any] = {"config": args.config, "ok": False, "stage": "load",
                               "issues": [], "envoy": "skipped", "error": None}
-    source = parse_source(args.config)  # a missing file is a usage error, even with --json
+    # a missing file is a usage error, even with --json
+    source = dataclasses.replace(parse_source(args.config), allow_empty=args.allow_empty)
     try:
         _validate(source, args, result)
     except EnvoyValidationError as exc:

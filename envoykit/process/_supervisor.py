@@ -47,6 +47,7 @@ from envoykit.errors import (
     ProcessExited,
     StartupError,
 )
+from envoykit.load import load_bootstrap, semantic_error
 from envoykit.process._epoch import Epoch, NotReady, admin_client
 from envoykit.process._gate import (
     GateError,
@@ -71,7 +72,7 @@ from envoykit.process._launch import (
 )
 from envoykit.process._orphan import Watchdog
 from envoykit.process._state import Backoff, EpochInfo, Event, State
-from envoykit.validation import envoy_validate_file
+from envoykit.validation import as_bootstrap, check, envoy_validate_file
 
 __all__ = ["AsyncSupervisor", "Supervisor"]
 
@@ -264,7 +265,7 @@ class Supervisor:
                 raise
             self.backoff.reset()
             self._remember_valid(self._content_key(self._config))  # it started: it is valid
-            self._set_state(State.LIVE, "started", "envoy is live")
+            self._set_state(State.LIVE, "started", f"epoch {self._current.number} is live")
             self._prewarm()
             self._start_monitor()
         return self
@@ -276,7 +277,9 @@ class Supervisor:
         config on a FIFO and gets it only once validation accepted it; see ``_gate``), so
         the check costs little of the switch time.
 
-        Returns the new epoch number. Raises EnvoyValidationError (the old epoch untouched) or
+        Returns the new epoch number. Raises ConfigError or SemanticError (envoykit's own
+        checks, as :func:`envoykit.validate` runs them, before anything else),
+        EnvoyValidationError (the old epoch untouched) or
         HotRestartError (the child failed; the old config keeps serving and the
         supervisor recovers so that later hot restarts work)."""
         limit = timeout or self.hot_restart_timeout
@@ -290,8 +293,10 @@ class Supervisor:
             old = self._live_epoch()
             data = config_to_dict(config)
             began = time.monotonic()
-            path = self._write_config(pin_listener_ports(data, old.listeners))
             key = self._content_key(data)
+            if key not in self._validated:
+                _check(config, data)  # envoykit's own checks first: nothing written before
+            path = self._write_config(pin_listener_ports(data, old.listeners))
             if key in self._validated or old.base_id is None \
                     or not gate_supported(shm_path(old.base_id)):
                 if key not in self._validated:
@@ -316,6 +321,7 @@ class Supervisor:
         ``config_yaml`` override); files the config points to (certificates) are not part
         of it: a child that still fails is handled like any failed hot restart."""
         data = config_to_dict(config)
+        _check(config, data)
         with tempfile.TemporaryDirectory(prefix="envoykit-validate-") as tmp:
             path = Path(tmp) / "config.json"
             text = render_config(with_admin(data, self.options.config_yaml))
@@ -466,7 +472,7 @@ class Supervisor:
             old = self._live_epoch()
             self._set_state(State.RESTARTING, "restarting", "cold restart")
             self._replace_cold(old)
-            self._set_state(State.LIVE, "started", "envoy is live (cold restart)")
+            self._set_state(State.LIVE, "started", "epoch 0 is live (cold restart)")
 
     def stop(self, graceful: bool = True, timeout: float | None = None) -> None:
         """Stop Envoy and everything it left behind.
@@ -826,6 +832,16 @@ class Supervisor:
                 callback(event)
             except Exception:
                 _log.exception("event callback %r failed", callback)
+
+
+def _check(config: ConfigInput, data: dict[str, Any]) -> None:
+    """envoykit's own checks before envoy's: the typed model (a file keeps its lines in
+    the message) and :func:`envoykit.validation.check`. Envoy accepts some bad configs
+    (``alpn_protocols: "h2"``) that would otherwise go live."""
+    bootstrap = load_bootstrap(config) if isinstance(config, Path) else as_bootstrap(data)
+    issues = check(bootstrap)
+    if issues:
+        raise semantic_error(issues, bootstrap)  # a file names its lines
 
 
 def _active_connections(admin: AdminClient) -> int:

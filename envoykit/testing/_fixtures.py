@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 import ipaddress
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from envoykit.binary import EnvoyBinary
     from envoykit.process import ConfigInput
     from envoykit.testing._proxy import EnvoyProxy
+    from envoykit.testing.http import Hosts
     from envoykit.testing.tls import CertFiles
     from envoykit.testing.upstream import Upstream
 
@@ -212,34 +213,26 @@ class UpstreamFactory:
         _close_all(self.upstreams, lambda server: server.close())
 
 
-def hosts_map(hosts: Mapping[str, str] | Iterable[str] | str, to: str) -> dict[str, str]:
-    """``{"a.example.com": "127.0.0.1"}`` from a mapping, one name or several names."""
-    if isinstance(hosts, str):
-        return {hosts: to}
-    if isinstance(hosts, Mapping):
-        return {str(name): str(address) for name, address in hosts.items()}
-    return {name: to for name in hosts}
-
-
 class ClientFactory:
-    """``resolving_client(hosts, to="127.0.0.1", verify=None, cert=None, http2=False,
-    **httpx_options)`` → an ``httpx.Client`` that connects ``hosts`` to ``to`` and trusts
-    the test CA (``verify=None``); :meth:`close` closes them all."""
+    """The ``resolving_client`` fixture: the arguments of
+    :func:`envoykit.testing.http.resolving_client` (one signature), except that ``verify``
+    defaults to the session's test CA and ``timeout`` to 10 s; :meth:`close` closes every
+    client it made."""
 
     def __init__(self, ca_file: Callable[[], str]) -> None:
         self._ca_file = ca_file
         self.clients: list[httpx.Client] = []
 
-    def __call__(self, hosts: Mapping[str, str] | Iterable[str] | str, *, to: str = "127.0.0.1",
-                 verify: str | bool | None = None, cert: CertFiles | tuple[str, str] | None = None,
-                 http2: bool = False, timeout: float = 10.0, **kwargs: Any) -> httpx.Client:
+    def __call__(self, hosts: Hosts, *, to: str = "127.0.0.1", verify: str | bool | None = None,
+                 cert: CertFiles | tuple[str, str] | None = None, http2: bool = False,
+                 **kwargs: Any) -> httpx.Client:
         """A client for ``hosts`` (names, or a name → address mapping)."""
         from envoykit.testing.http import resolving_client
 
-        pair = (cert.cert, cert.key) if cert is not None and not isinstance(cert, tuple) else cert
-        client = resolving_client(hosts_map(hosts, to),
+        kwargs.setdefault("timeout", 10.0)
+        client = resolving_client(hosts, to=to,
                                   verify=self._ca_file() if verify is None else verify,
-                                  cert=pair, http2=http2, timeout=timeout, **kwargs)
+                                  cert=cert, http2=http2, **kwargs)
         self.clients.append(client)
         return client
 

@@ -13,6 +13,10 @@ from typing import Any
 import httpcore
 import httpx
 
+from envoykit.testing.tls import CertFiles
+
+CertLike = CertFiles | tuple[str, str]
+
 __all__ = ["async_resolving_client", "resolving_client"]
 
 
@@ -87,18 +91,40 @@ class _AsyncResolvingTransport(httpx.AsyncHTTPTransport):
                                                   network_backend=_AsyncResolving(hosts))
 
 
-def resolving_client(hosts: Mapping[str, str], *, verify: str | bool = True,
-                     cert: tuple[str, str] | None = None, http2: bool = False,
+Hosts = Mapping[str, str] | Iterable[str] | str
+"""Host names to resolve: ``{"a.example.com": "127.0.0.1"}``, or names (all go to ``to``)."""
+
+
+def hosts_map(hosts: Hosts, to: str = "127.0.0.1") -> dict[str, str]:
+    """``{"a.example.com": "127.0.0.1"}`` from a mapping, one name or several names."""
+    if isinstance(hosts, str):
+        return {hosts: to}
+    if isinstance(hosts, Mapping):
+        return {str(name): str(address) for name, address in hosts.items()}
+    return {name: to for name in hosts}
+
+
+def _pair(cert: CertLike | None) -> tuple[str, str] | None:
+    return (cert.cert, cert.key) if cert is not None and not isinstance(cert, tuple) else cert
+
+
+def resolving_client(hosts: Hosts, *, to: str = "127.0.0.1", verify: str | bool = True,
+                     cert: CertLike | None = None, http2: bool = False,
                      **kwargs: Any) -> httpx.Client:
     """An ``httpx.Client`` that connects to ``hosts[name]`` for ``name`` (like
-    ``curl --resolve``), trusting the CA file ``verify``; ``cert`` is a client cert (mTLS)."""
-    transport = _ResolvingTransport(hosts, _client_ctx(verify, cert, http2), http2)
-    return httpx.Client(transport=transport, **kwargs)
+    ``curl --resolve``; names given without an address go to ``to``), trusting the CA file
+    ``verify``; ``cert`` is a client certificate (mTLS): ``CertFiles`` or ``(cert, key)``.
+    The ``resolving_client`` fixture takes the same arguments (``verify`` defaults to the
+    session's test CA there, and its clients are closed for you)."""
+    ctx = _client_ctx(verify, _pair(cert), http2)
+    return httpx.Client(transport=_ResolvingTransport(hosts_map(hosts, to), ctx, http2),
+                        **kwargs)
 
 
-def async_resolving_client(hosts: Mapping[str, str], *, verify: str | bool = True,
-                           cert: tuple[str, str] | None = None, http2: bool = False,
+def async_resolving_client(hosts: Hosts, *, to: str = "127.0.0.1", verify: str | bool = True,
+                           cert: CertLike | None = None, http2: bool = False,
                            **kwargs: Any) -> httpx.AsyncClient:
     """The ``httpx.AsyncClient`` twin of :func:`resolving_client`."""
-    transport = _AsyncResolvingTransport(hosts, _client_ctx(verify, cert, http2), http2)
+    ctx = _client_ctx(verify, _pair(cert), http2)
+    transport = _AsyncResolvingTransport(hosts_map(hosts, to), ctx, http2)
     return httpx.AsyncClient(transport=transport, **kwargs)

@@ -7,10 +7,14 @@
 ``apply`` takes the cheapest safe path. Our checks run first (``check()``: a route to an
 unknown cluster, which Envoy accepts over files, is refused here), then — when more than
 one thing changes, or a listener, secret or the bootstrap does — ``envoy --mode validate``
-of the full equivalent static config. Then each changed file is written atomically in
-dependency order and confirmed by Envoy before the next one; a refused file raises
-:class:`XdsUpdateRejected` and every file written so far is restored. A changed bootstrap
-(admin, node, runtime, overload manager, …) is applied by a validated hot restart.
+of the full equivalent static config. Then the files are written atomically in dependency
+order. A changed file, which Envoy already watches, is confirmed by Envoy (its update
+counters) before the next one is written; a new file (a route, endpoints or secret nothing
+names yet) has no subscriber to confirm it: it is written unconfirmed (``confirmed=False``
+in the report's step) and Envoy reads it when the file that names it is written next, and
+that one is confirmed. A refused file raises :class:`XdsUpdateRejected` and every file
+written so far is restored. A changed bootstrap (admin, node, runtime, overload manager,
+…) is applied by a validated hot restart.
 """
 
 from __future__ import annotations

@@ -272,6 +272,9 @@ FILE_CASES = [
     _file("not-utf8", "latin1.yaml", "latin1.yaml", ConfigLoadError),
     _file("no-such-config-file", "does_not_exist.yaml", "does_not_exist.yaml",
           ConfigLoadError),
+    _file("yaml-control-character", "control_char.yaml", "control_char.yaml:4",
+          ConfigLoadError),
+    _file("empty-config", "empty.yaml", "empty.yaml:1", ConfigLoadError),
 ]
 
 DICT_CASES = [
@@ -510,18 +513,3 @@ BUILDER_CASES = [
 ]
 
 CASES: list[Case] = [*FILE_CASES, *DICT_CASES, *BUILDER_CASES]
-
-
-def describe(exc: BaseException) -> str:
-    return f"{type(exc).__module__}.{type(exc).__qualname__}: {exc}"
-
-
-def outcome(case: Case, env: Env, *, envoy: bool = False) -> tuple[str, str]:
-    """('ok' | 'envoykit' | 'raw', message) — what happens when the case is applied."""
-    try:
-        apply(case, env, envoy=envoy)
-    except EnvoykitError as exc:
-        return "envoykit", describe(exc)
-    except Exception as exc:  # the thing this corpus exists to catch
-        return "raw", describe(exc)
-    return "ok", ""

@@ -286,3 +286,26 @@ def test_example_cli_validate_and_diff_runs() -> None:
                           timeout=120, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "ok: validate and diff behaved as a deploy script expects" in done.stdout
+
+
+def test_run_writes_the_admin_address_file_before_it_says_envoy_is_live(tmp_path: Path) -> None:
+    """A deploy script waits for "envoy is live" on stderr, then reads the file."""
+    cfg, admin_path = tmp_path / "envoy.yaml", tmp_path / "admin.txt"
+    cfg.write_text(yaml.safe_dump(config("live")))
+    argv = [sys.executable, "-m", "envoykit.cli", "run", str(cfg), "-l", "warn",
+            "--admin-address-path", str(admin_path)]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:  # the script's way: read until the line, then the file
+            if "envoy is live" in line:
+                address = admin_path.read_text().strip()  # must be there already
+                break
+        else:
+            raise AssertionError("envoykit run ended without saying envoy is live")
+        assert epoch_and_body(address) == (0, "live")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        kill_tree(proc.pid)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -65,11 +64,7 @@ def free_ports(script: str) -> str:
 
 def as_script(page: Path) -> str:
     parts = [SETUP.get(page.name, "")]
-    for block in BLOCK.findall(page.read_text()):
-        if re.search(r"^\s*(async with|await )", block, re.M):
-            block = "import asyncio\nasync def _main():\n" + textwrap.indent(block, "    ") \
-                + "\nasyncio.run(_main())\n"
-        parts.append(block)
+    parts.extend(BLOCK.findall(page.read_text()))  # as written: a reader copies them so
     return free_ports("\n".join(parts))
 
 

@@ -75,6 +75,14 @@ def test_there_is_an_example_for_every_scenario_of_the_seed() -> None:
     assert not missing_docs, f"examples without a docs page: {missing_docs}"
 
 
+def test_every_example_asserts_what_it_shows() -> None:
+    """An example run as a test proves only what it asserts (the exit code alone says it
+    did not crash)."""
+    silent = [p.name for p in EXAMPLES if not re.search(r"^\s*assert\b|raise AssertionError",
+                                                         p.read_text(encoding="utf-8"), re.M)]
+    assert not silent, f"examples without an assert: {silent}"
+
+
 @pytest.mark.parametrize("example", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_example_runs_and_its_configs_are_valid(example: Path, tmp_path: Path) -> None:
     mark = uuid.uuid4().hex

@@ -1,4 +1,4 @@
-"""Faults around a running edge that need no supervisor.
+"""Faults around a running edge.
 
 * a config whose certificate is missing, is a directory, or is not PEM is refused by
   ``validate()`` — envoykit's file check or envoy's own ``--mode validate`` — before any
@@ -24,7 +24,8 @@ import httpx
 import pytest
 
 from envoykit import EdgeProxy
-from envoykit.errors import EnvoyValidationError, SemanticError
+from envoykit.errors import SemanticError
+from envoykit.process import Supervisor
 from envoykit.testing.http import resolving_client
 from envoykit.testing.tls import CertFiles, TestCA
 from envoykit.testing.upstream import Upstream
@@ -72,25 +73,39 @@ def edge(tmp_path: Path) -> Iterator[Edge]:
             yield state
 
 
-def test_a_config_with_a_bad_certificate_is_refused_before_any_restart(edge: Edge) -> None:
-    key = edge.certs[HOSTS[0]].key
-    missing = str(edge.tmp / "gone.pem")
-    directory = edge.tmp / "a-directory.pem"
+def test_a_config_with_a_bad_certificate_is_refused_before_any_restart(tmp_path: Path) -> None:
+    """Each bad certificate is pushed through ``Supervisor.hot_restart``: refused with the
+    path named, and the running epoch keeps its pid, its config and its traffic."""
+    ca = TestCA(tmp_path / "certs")
+    certs = {host: ca.issue(host) for host in HOSTS}
+    key = certs[HOSTS[0]].key
+    directory = tmp_path / "a-directory.pem"
     directory.mkdir()
-    garbage = edge.tmp / "garbage.pem"
+    garbage = tmp_path / "garbage.pem"
     garbage.write_text("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n")
-    pid = edge.envoy.process.pid
-    with pytest.raises(SemanticError) as info:
-        validate(edge.builder(a_cert=(missing, key)))
-    assert "certificate_chain.filename: no such file" in str(info.value)
-    with pytest.raises(SemanticError):
-        validate(edge.builder(a_cert=(str(directory), key)))
-    with pytest.raises(SemanticError) as garbage_says:  # parsed in Python, path named
-        validate(edge.builder(a_cert=(str(garbage), key)))
-    assert "tls_certificates[0].certificate_chain: not a PEM certificate chain" in str(
-        garbage_says.value)
-    assert edge.envoy.process.pid == pid
-    edge.assert_serving()
+    bad = {str(tmp_path / "gone.pem"): "certificate_chain.filename: no such file",
+           str(directory): "certificate_chain.filename",
+           str(garbage): "tls_certificates[0].certificate_chain: not a PEM certificate chain"}
+    with Upstream("A", "127.0.0.1", 0) as a, Upstream("B", "127.0.0.1", 0) as b:
+        state = Edge(None, ca, certs, a, b, tmp_path)  # type: ignore[arg-type]
+        with Supervisor(validate(state.builder()), run_dir=tmp_path / "run",
+                        log_level="warning") as proxy:
+            epoch, pid = proxy.epoch, proxy.pid
+            with proxy.admin() as admin:
+                config = admin.config_dump().raw
+            for cert, says in bad.items():
+                with pytest.raises(SemanticError) as info:
+                    proxy.hot_restart(state.builder(a_cert=(cert, key)))
+                assert says in str(info.value), str(info.value)
+                assert (proxy.epoch, proxy.pid) == (epoch, pid)
+            with proxy.admin() as admin:
+                assert admin.config_dump().raw == config
+            port = proxy.address_of("https")[1]
+            with resolving_client(dict.fromkeys(HOSTS, "127.0.0.1"), verify=ca.ca_file,
+                                  timeout=10) as client:
+                for host, name in zip(HOSTS, "AB", strict=True):
+                    got = client.get(f"https://{host}:{port}/")
+                    assert (got.status_code, got.headers.get("x-upstream")) == (200, name)
 
 
 def test_certificate_files_changing_under_a_running_envoy_change_nothing(edge: Edge) -> None:
@@ -122,10 +137,6 @@ def test_a_dead_upstream_gives_503_for_its_site_only_and_service_returns(edge: E
 
 
 def test_hot_restart_onto_a_missing_certificate_keeps_the_old_epoch(tmp_path: Path) -> None:
-    process = pytest.importorskip("envoykit.process", reason="the supervisor has not landed")
-    supervisor = getattr(process, "Supervisor", None)
-    if supervisor is None or not hasattr(supervisor, "hot_restart"):
-        pytest.skip("envoykit.process.Supervisor.hot_restart is not there yet")
     ca = TestCA(tmp_path / "certs")
     a_cert = ca.issue(HOSTS[0])
     spare = tmp_path / "spare.pem"
@@ -135,12 +146,13 @@ def test_hot_restart_onto_a_missing_certificate_keeps_the_old_epoch(tmp_path: Pa
             return EdgeProxy("faults").site(HOSTS[0], a.address, cert=(cert, a_cert.key)) \
                 .https(0).admin(0)
 
-        with supervisor(validate(edge(str(spare))), run_dir=tmp_path / "run",
+        with Supervisor(validate(edge(str(spare))), run_dir=tmp_path / "run",
                         log_level="warning") as proxy:
             epoch, pid = proxy.epoch, proxy.pid
+            built = edge(str(spare)).build()
             spare.unlink()  # the new epoch's certificate is gone by the time we restart
-            with pytest.raises(EnvoyValidationError):
-                proxy.hot_restart(edge(str(spare)).build())
+            with pytest.raises(SemanticError, match=r"certificate_chain\.filename: no such file"):
+                proxy.hot_restart(built)
             assert (proxy.epoch, proxy.pid) == (epoch, pid)
             port = proxy.address_of("https")[1]
             with resolving_client({HOSTS[0]: "127.0.0.1"}, verify=ca.ca_file, timeout=5) as c:

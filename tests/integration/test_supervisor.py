@@ -10,13 +10,14 @@ import asyncio
 import contextlib
 import copy
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -24,16 +25,28 @@ from typing import Any
 import psutil
 import pytest
 
+from envoykit.admin import AdminClient
 from envoykit.errors import EnvoyValidationError, HotRestartError, ProcessExited, StartupError
 from envoykit.process import AsyncSupervisor, Backoff, Supervisor, SupervisorEvent, SupervisorState
 from envoykit.process._epoch import Epoch
 from envoykit.process._supervisor import shm_path
 from tests.integration._supervisor_helpers import bootstrap, envoy_pids_with, get, upstream
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(30)]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 ROOT = Path(__file__).resolve().parents[2]
 OPTIONS: dict[str, Any] = {"concurrency": 1, "log_level": "warning", "drain_time_s": 1,
                            "parent_shutdown_time_s": 2}
+
+
+PATIENCE = 60.0  # seconds: a deadline for events, never a speed claim (the host is loaded)
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = PATIENCE) -> None:
+    """Poll ``predicate`` until it is true; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"not true within {timeout:g}s: {predicate}"
+        time.sleep(0.02)
 
 
 @pytest.fixture
@@ -60,7 +73,7 @@ def _assert_nothing_left(run_dir: Path, base_ids: set[int]) -> None:
         shm = [shm_path(b) for b in base_ids if shm_path(b).exists()]
         return [*envoy_pids_with(str(run_dir)), *([run_dir] if run_dir.exists() else []), *shm]
 
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + PATIENCE
     while leftovers() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert leftovers() == []
@@ -92,11 +105,10 @@ def test_start_ready_serve_stop(up: int) -> None:
 def test_startup_failure_carries_envoys_message(up: int) -> None:
     config = bootstrap(up)
     config["static_resources"]["clusters"] = []  # the route names a missing cluster
-    proxy = Supervisor(config, **OPTIONS)
-    started = time.monotonic()
+    proxy = Supervisor(config, startup_timeout=3600, **OPTIONS)
     with pytest.raises(StartupError) as info:
-        proxy.start()
-    assert time.monotonic() - started < 5  # fails fast, no timeout wait
+        proxy.start()  # envoy's exit ends the wait (an hour's timeout would trip pytest's)
+    assert "not ready within" not in str(info.value)
     assert "unknown cluster 'upstream'" in str(info.value)
     assert info.value.returncode not in (None, 0)
     assert any("unknown cluster" in line for line in info.value.output_tail)
@@ -104,10 +116,21 @@ def test_startup_failure_carries_envoys_message(up: int) -> None:
 
 
 def test_two_supervisors_on_port_zero_do_not_collide(up: int) -> None:
+    """Also the cause of an old "hot restart sendmsg() failed (errno 111)" here: envoy sets
+    PR_SET_PDEATHSIG(SIGTERM) on itself, tied to the *thread* that forked it. Forked from
+    this pool's threads, both epochs 0 got SIGTERM when the pool closed; the hot restart's
+    child then found no parent on the hot-restart socket (ECONNREFUSED, retried 10 x 1 s,
+    then envoy aborts). The supervisor forks from its own long-lived thread since; this
+    test pins it: the epochs outlive the threads that started them."""
     proxies = [Supervisor(bootstrap(up, tag=tag), **OPTIONS) for tag in ("a", "b")]
     with ThreadPoolExecutor(2) as pool:  # started at the same moment
         one, two = pool.map(Supervisor.start, proxies)
+    pids = [one.pid, two.pid]  # the pool's threads have exited now
     try:
+        with one.admin(timeout=PATIENCE) as admin_one, two.admin(timeout=PATIENCE) as admin_two:
+            assert admin_one.ready() and admin_two.ready()  # answered after the threads exit
+        assert [one.pid, two.pid] == pids and all(psutil.pid_exists(p) for p in pids if p)
+        assert not any("ENVOY_SIGTERM" in line for p in (one, two) for line in p.output_tail(500))
         assert one.base_id != two.base_id
         assert one.address_of("ingress") != two.address_of("ingress")
         assert one.admin_address != two.admin_address
@@ -129,15 +152,37 @@ def test_hot_restart_keeps_the_address_and_switches_config(up: int) -> None:
         assert proxy.admin_address != admin  # admin on port 0 moves with the epoch
         assert proxy.hot_restart(bootstrap(up, tag="v3")) == 2
         assert get(address)[1] == "v3"
-        epochs = {p.epoch for p in proxy.processes()}
-        assert 2 in epochs
+
+
+def test_processes_lists_the_draining_epoch(up: int) -> None:
+    """Right after a hot restart the old epoch drains (parent_shutdown_time_s is long
+    here, so it is surely still there): processes() shows both, the new one current."""
+    options = {**OPTIONS, "drain_time_s": 60, "parent_shutdown_time_s": 120}
+    with Supervisor(bootstrap(up), **options) as proxy:
+        old = proxy.pid
+        proxy.hot_restart(bootstrap(up, tag="v2"))
+        infos = proxy.processes()
+        assert [(i.epoch, i.current, i.alive) for i in infos] == [(0, False, True),
+                                                                   (1, True, True)]
+        assert infos[0].pid == old and infos[1].pid == proxy.pid != old
+
+
+def _envoy_refuses(up: int) -> dict[str, Any]:
+    """A config envoykit's own checks let through (an extension it does not model is kept
+    verbatim) and envoy's ``--mode validate`` refuses: the type does not exist."""
+    broken = bootstrap(up, tag="bad")
+    hcm = broken["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+    hcm["typed_config"]["http_filters"].insert(0, {
+        "name": "envoy.filters.http.buffer",
+        "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.buffer"
+                                  ".v3.Bufer", "max_request_bytes": 1024}})
+    return broken
 
 
 def test_invalid_config_leaves_the_old_one_serving(up: int) -> None:
     with Supervisor(bootstrap(up), **OPTIONS) as proxy:
         address, pid = proxy.address_of("ingress"), proxy.pid
-        broken = bootstrap(up, tag="bad")
-        broken["static_resources"]["clusters"][0]["connect_timeout"] = "-1s"
+        broken = _envoy_refuses(up)
         with pytest.raises(EnvoyValidationError):
             proxy.hot_restart(broken)
         assert proxy.state is SupervisorState.LIVE and proxy.pid == pid
@@ -167,9 +212,7 @@ def test_kill_9_of_envoy_restarts_it_on_the_same_address(up: int) -> None:
         address, pid = proxy.address_of("ingress"), proxy.pid
         assert pid is not None
         os.kill(pid, signal.SIGKILL)
-        proxy.wait_for_state(SupervisorState.RESTARTING, timeout=5)
-        proxy.wait_for_state(SupervisorState.LIVE, timeout=10)
-        assert proxy.pid != pid
+        wait_until(lambda: proxy.pid != pid and proxy.state is SupervisorState.LIVE)
         assert get(address)[:2] == (200, "v1")
         assert "crash" in [e.kind for e in proxy.events]
 
@@ -179,12 +222,12 @@ def test_gives_up_after_quick_crashes(up: int) -> None:
     proxy = Supervisor(bootstrap(up), health_interval=0.05, backoff=backoff, **OPTIONS)
     with proxy:
         for _ in range(2):
-            proxy.wait_for_state(SupervisorState.LIVE, timeout=10)
+            proxy.wait_for_state(SupervisorState.LIVE, SupervisorState.FAILED, timeout=PATIENCE)
             pid = proxy.pid
             assert pid is not None
             os.kill(pid, signal.SIGKILL)
-            proxy.wait_for_state(SupervisorState.RESTARTING, SupervisorState.FAILED, timeout=5)
-        proxy.wait_for_state(SupervisorState.FAILED, timeout=10)
+            wait_until(lambda: proxy.pid != pid or proxy.state is SupervisorState.FAILED)  # noqa: B023
+        proxy.wait_for_state(SupervisorState.FAILED, timeout=PATIENCE)
         assert isinstance(proxy.error, ProcessExited)
         assert "giving up" in str(proxy.error)
         assert [e.kind for e in proxy.events][-1] == "gave_up"
@@ -241,17 +284,22 @@ def test_a_fixed_port_in_use_is_refused_not_silently_shared(up: int) -> None:
             Supervisor(bootstrap(up, port=port), **OPTIONS).start()
 
 
+def gauge(admin: AdminClient, name: str) -> int:
+    return admin.stats(filter=f"^{re.escape(name)}$").number(name, 0)
+
+
 def test_graceful_stop_lets_a_slow_request_finish(up: int) -> None:
     proxy = Supervisor(bootstrap(up), **OPTIONS).start()
     address = proxy.address_of("ingress")
     result: list[int] = []
-    connection = socket.create_connection(address, timeout=5)
+    connection = socket.create_connection(address, timeout=PATIENCE)
     stopper = threading.Thread(target=proxy.stop)
     try:
-        connection.sendall(b"GET / HTTP/1.1\r\nhost: x\r\n")  # headers not finished yet
-        time.sleep(0.1)
-        stopper.start()
-        time.sleep(0.3)
+        with proxy.admin(timeout=PATIENCE) as admin:
+            connection.sendall(b"GET / HTTP/1.1\r\nhost: x\r\n")  # headers not finished
+            wait_until(lambda: gauge(admin, "http.ingress.downstream_cx_active") == 1)
+            stopper.start()
+            wait_until(lambda: not admin.ready())  # the drain has begun (health check failed)
         connection.sendall(b"\r\n")
         result.append(int(connection.recv(4096).split()[1]))
         connection.close()  # envoy answered "connection: close"; the drain can finish
@@ -327,10 +375,8 @@ def test_a_stuck_child_is_bounded_and_recovered(up: int, monkeypatch: pytest.Mon
     with Supervisor(bootstrap(up), hot_restart_timeout=1.5, **OPTIONS) as proxy:
         address = proxy.address_of("ingress")
         monkeypatch.setattr(supervisor_module, "build_argv", wrong_epoch)
-        started = time.monotonic()
         with pytest.raises(HotRestartError, match=r"not ready within 1\.5s"):
-            proxy.hot_restart(bootstrap(up, tag="stuck"))
-        assert time.monotonic() - started < 10
+            proxy.hot_restart(bootstrap(up, tag="stuck"))  # the timeout ends it
         monkeypatch.setattr(supervisor_module, "build_argv", real)
         assert proxy.state is SupervisorState.LIVE and get(address)[1] == "v1"
         assert proxy.hot_restart(bootstrap(up, tag="v2")) == 1
@@ -363,7 +409,13 @@ def test_started_and_restarted_from_threads_that_exit(up: int) -> None:
         restarter = threading.Thread(target=proxy.hot_restart, args=(bootstrap(up, tag="v2"),))
         restarter.start()
         restarter.join(30)
-        time.sleep(0.5)  # the parent-death signal would have arrived by now
+        assert not starter.is_alive() and not restarter.is_alive()
+        # a parent-death signal is sent as the thread exits (before join returns); envoy
+        # answers admin requests on the thread that would handle it: one more answered
+        # request and no SIGTERM in its output means none came
+        with proxy.admin(timeout=PATIENCE) as admin:
+            assert admin.server_info().state == "LIVE"
+        assert not any("ENVOY_SIGTERM" in line for line in proxy.output_tail(500))
         assert proxy.state is SupervisorState.LIVE and proxy.epoch == 1
         assert get(proxy.address_of("ingress"))[1] == "v2"
         assert "crash" not in [e.kind for e in proxy.events]
@@ -373,13 +425,16 @@ def test_started_and_restarted_from_threads_that_exit(up: int) -> None:
 
 def test_graceful_stop_right_after_a_hot_restart_spares_the_old_epoch(up: int) -> None:
     proxy = Supervisor(bootstrap(up), **OPTIONS).start()
-    connection = socket.create_connection(proxy.address_of("ingress"), timeout=5)
+    connection = socket.create_connection(proxy.address_of("ingress"), timeout=PATIENCE)
     stopper = threading.Thread(target=proxy.stop)
     try:
-        connection.sendall(b"GET / HTTP/1.1\r\nhost: x\r\n")  # held by epoch 0
+        with proxy.admin(timeout=PATIENCE) as admin:
+            connection.sendall(b"GET / HTTP/1.1\r\nhost: x\r\n")  # held by epoch 0
+            wait_until(lambda: gauge(admin, "http.ingress.downstream_cx_active") == 1)
         proxy.hot_restart(bootstrap(up, tag="v2"))
-        stopper.start()
-        time.sleep(0.3)
+        with proxy.admin(timeout=PATIENCE) as admin:
+            stopper.start()
+            wait_until(lambda: not admin.ready())  # epoch 1 is draining
         connection.sendall(b"\r\n")
         reply = connection.recv(4096)
         assert reply.split()[1] == b"200" and b"x-tag: v1" in reply
@@ -413,8 +468,7 @@ def test_validate_ahead_then_hot_restart_skips_validation(
 
     monkeypatch.setattr(Supervisor, "_validate", counting)
     with Supervisor(bootstrap(up), **OPTIONS) as proxy:
-        broken = bootstrap(up, tag="bad")
-        broken["static_resources"]["clusters"][0]["connect_timeout"] = "-1s"
+        broken = _envoy_refuses(up)
         with pytest.raises(EnvoyValidationError):
             proxy.validate(broken)
         proxy.validate(bootstrap(up, tag="v2"))
@@ -437,10 +491,8 @@ def test_startup_timeout_is_bounded_and_cleans_up(
 
     monkeypatch.setattr(Epoch, "check_ready", never_ready)
     proxy = Supervisor(bootstrap(up), startup_timeout=0.5, **OPTIONS)
-    started = time.monotonic()
     with pytest.raises(StartupError, match=r"not ready within 0\.5s"):
-        proxy.start()
-    assert time.monotonic() - started < 5
+        proxy.start()  # the timeout ends it (else pytest's own timeout would)
     _assert_nothing_left(seen[0], set())
 
 
@@ -456,10 +508,10 @@ def test_monitor_reports_unready_and_ready(up: int) -> None:
     with Supervisor(bootstrap(up), health_interval=0.05, on_event=record, **OPTIONS) as proxy:
         with proxy.admin() as admin:
             admin.healthcheck_fail()  # envoy's state turns DRAINING: /ready answers 503
-            assert seen.wait(5) and kinds[-1] == "unready"
+            assert seen.wait(PATIENCE) and kinds[-1] == "unready"
             seen.clear()
             admin.healthcheck_ok()
-            assert seen.wait(5) and kinds[-1] == "ready"
+            assert seen.wait(PATIENCE) and kinds[-1] == "ready"
         assert proxy.state is SupervisorState.LIVE
 
 
@@ -467,8 +519,8 @@ def test_refused_config_never_reaches_the_epoch_started_beside_validation(
     up: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """hot_restart() validates while the next epoch loads; that epoch waits for its config
-    on a FIFO. A config envoy refuses only after contacting the parent (a route to a
-    missing cluster) is never fed: the waiting child is killed, the old epoch keeps its
+    on a FIFO. A config envoy refuses (here an unknown filter type, which envoykit's own
+    checks let through) is never fed: the waiting child is killed, the old epoch keeps its
     pid, its admin and its config, and the next hot restart works (the shared-memory flag
     the killed child left was cleared)."""
     import stat
@@ -491,11 +543,8 @@ def test_refused_config_never_reaches_the_epoch_started_beside_validation(
     monkeypatch.setattr(Supervisor, "_validate", watching)
     with Supervisor(bootstrap(up), **OPTIONS) as proxy:
         address, pid = proxy.address_of("ingress"), proxy.pid
-        broken = bootstrap(up, tag="bad")
-        route = broken["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
-        route["typed_config"]["route_config"]["virtual_hosts"][0]["routes"][0]["route"][
-            "cluster"] = "no-such-cluster"
-        with pytest.raises(EnvoyValidationError, match="no-such-cluster"):
+        broken = _envoy_refuses(up)  # envoykit's own checks pass it; envoy refuses it
+        with pytest.raises(EnvoyValidationError, match="Bufer"):
             proxy.hot_restart(broken)
         assert len(waiting) == 1 and waiting[0][1], waiting  # a child waited on a FIFO
         assert (proxy.state, proxy.pid, proxy.epoch) == (SupervisorState.LIVE, pid, 0)
@@ -537,8 +586,7 @@ def test_prewarmed_validator_waits_between_restarts_and_goes_with_stop(
     with Supervisor(bootstrap(up), run_dir=run_dir, **OPTIONS) as proxy:
         first = _one_validator(run_dir)
         assert len(first) == 1
-        broken = bootstrap(up, tag="bad")
-        broken["static_resources"]["clusters"][0]["connect_timeout"] = "-1s"
+        broken = _envoy_refuses(up)  # envoykit's own checks pass it; envoy refuses it
         with pytest.raises(EnvoyValidationError):
             proxy.hot_restart(broken)
         second = _one_validator(run_dir)

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from envoykit import EdgeProxy
+from envoykit.admin import AdminClient
 from envoykit.config import Bootstrap
 from envoykit.errors import EnvoyValidationError, SemanticError
 from envoykit.testing.http import resolving_client
@@ -146,6 +147,9 @@ def test_route_change_is_applied_without_restart(upstreams: dict[str, Upstream])
     try:
         url = proxy.url_of("http")
         pid, epoch = proxy.pid, proxy.epoch
+        assert proxy.admin_address == proxy.supervisor.admin_address  # one shape: "host:port"
+        with AdminClient(proxy.admin_address) as admin:
+            assert admin.server_info().restart_epoch == epoch
         with httpx.Client(headers={"host": HOST}, timeout=5) as client:
             assert client.get(f"{url}/x").json()["path"] == "/x"
             report = proxy.apply(changed)
@@ -193,6 +197,9 @@ def test_one_apply_writes_clusters_before_the_routes_that_use_them(
         report = proxy.apply(bigger)
         kinds = [s.kind for s in report.steps if s.action == "write"]
         assert kinds == ["endpoints", "cluster", "route"]
+        # the new endpoints file has no subscriber yet: unconfirmed; the changed CDS and RDS
+        # files are confirmed (the module docstring says exactly this)
+        assert [s.confirmed for s in report.steps if s.action == "write"] == [False, True, True]
         assert report.validated  # more than one change: envoy --mode validate ran first
         url = proxy.url_of("http")
         with httpx.Client(headers={"host": "b.example.com"}, timeout=5) as client:

@@ -461,3 +461,34 @@ def test_every_command_module_is_assembled() -> None:
     for module in COMMANDS:
         name = module.__name__.rsplit(".", 1)[1].replace("_", "-")  # serve_xds: serve-xds
         assert parsers[name].get_default("handler") is module.run, name
+
+
+# --- a new user's rough edges ----------------------------------------------------------
+
+
+def test_validate_a_yaml_file_with_a_control_character_names_file_and_line(
+        capsys: pytest.CaptureFixture[str], work: Path) -> None:
+    (work / "stray.yaml").write_bytes(b"static_resources:\n  clusters: []\n  x: \"a\x08b\"\n")
+    code, out, err = run(capsys, "validate", "stray.yaml")
+    assert code == 1
+    assert err.startswith("envoykit: error: stray.yaml:3: unacceptable character #x0008")
+    assert "Traceback" not in err and out == ""
+
+
+def test_validate_an_empty_file_fails_unless_allowed(capsys: pytest.CaptureFixture[str],
+                                                       work: Path) -> None:
+    (work / "empty.yaml").write_text("# nothing here yet\n")
+    code, _, err = run(capsys, "validate", "empty.yaml")
+    assert code == 1
+    assert "empty.yaml:1: the config is empty" in err
+    code, out, _ = run(capsys, "validate", "--allow-empty", "--no-envoy", "empty.yaml")
+    assert code == 0 and out.startswith("ok: empty.yaml")
+
+
+def test_render_to_a_directory_that_does_not_exist_is_a_clean_error(
+        capsys: pytest.CaptureFixture[str], work: Path) -> None:
+    code, out, err = run(capsys, "render", "edge.py", "-o", "/no/such/dir/envoy.yaml")
+    assert code == 2
+    assert err == ("envoykit: error: cannot write /no/such/dir/envoy.yaml: "
+                   "No such file or directory\n")
+    assert out == ""

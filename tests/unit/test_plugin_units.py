@@ -17,13 +17,13 @@ from envoykit.testing._fixtures import (
     FailedStart,
     UpstreamFactory,
     check_loopback,
-    hosts_map,
     log_sections,
     record,
     resolve_config,
 )
 from envoykit.testing._proxy import EnvoyProxy, ephemeral_admin, listener_schemes
 from envoykit.testing._settings import PluginSettings, parse_bool
+from envoykit.testing.http import hosts_map
 
 TLS = {"name": "envoy.transport_sockets.tls", "typed_config": {
     "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext"}}
@@ -271,3 +271,18 @@ def test_public_names_load_lazily() -> None:
     assert envoykit.testing.envoy_proxy_fixture is _fixtures.envoy_proxy_fixture
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         envoykit.testing.nothing  # noqa: B018
+
+
+def test_resolving_client_has_one_signature_for_the_fixture_and_the_function() -> None:
+    """The fixture and ``envoykit.testing.http.resolving_client`` take the same arguments;
+    only ``verify``'s default (the test CA) and the clean-up differ."""
+    import inspect
+
+    from envoykit.testing.http import resolving_client
+
+    function = inspect.signature(resolving_client).parameters
+    fixture = inspect.signature(ClientFactory.__call__).parameters
+    assert [n for n in fixture if n != "self"] == list(function)
+    assert fixture["to"].default == function["to"].default == "127.0.0.1"
+    with resolving_client(["a.example.com"], to="127.0.0.9", verify=False) as client:
+        assert client is not None  # names without addresses, as the fixture takes them

@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from envoykit import Bootstrap, EdgeProxy, SemanticError, check, validate
+from envoykit import Bootstrap, EdgeProxy, SemanticError, check, load_bootstrap, validate
 from envoykit.testing.tls import TestCA
 
 
@@ -180,3 +181,56 @@ def test_raw_type_under_a_modelled_filter_name(tmp_path: Path) -> None:
     found = issues_of(data)
     assert "is not the type of envoy.filters.http.router" in found[
         f"{HCM0}.http_filters[1].typed_config"]
+
+
+# --- a loaded file keeps its lines in semantic errors ----------------------------------
+
+HCM_T = ("type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3"
+         ".HttpConnectionManager")
+ROUTER_T = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
+LISTENER_YAML = f"""\
+static_resources:
+  listeners:
+  - name: web
+    address: {{socket_address: {{address: 127.0.0.1, port_value: 0}}}}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": {HCM_T}
+          stat_prefix: web
+          route_config:
+            virtual_hosts:
+            - name: a
+              domains: ["*"]
+              routes:
+              - match: {{prefix: /}}
+                route: {{cluster: nowhere}}
+          http_filters:
+          - {{name: envoy.filters.http.router, typed_config: {{"@type": {ROUTER_T}}}}}
+"""
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    (LISTENER_YAML, "route.cluster (line 17): unknown cluster 'nowhere'"),
+    (LISTENER_YAML.replace("HttpConnectionManager", "HttpConnMgr"),
+     "filters[0].typed_config (line 8): @type"),
+    (LISTENER_YAML.split("    filter_chains:")[0] + "    filter_chains: []\n",
+     "listeners[0].filter_chains (line 5): a listener needs at least one filter chain"),
+], ids=["unknown-cluster", "type-url-typo", "no-filter-chains"])
+def test_semantic_errors_of_a_loaded_file_name_file_and_line(
+        tmp_path: Path, text: str, says: str) -> None:
+    path = tmp_path / "edge.yaml"
+    path.write_text(text)
+    with pytest.raises(SemanticError) as info:
+        validate(load_bootstrap(path), envoy=False)  # the user's way
+    assert str(info.value).startswith(f"{path}: 1 config problem(s)")
+    assert says in str(info.value)
+    assert info.value.source == str(path)
+
+
+def test_a_built_config_has_no_file_to_name() -> None:
+    data = yaml.safe_load(LISTENER_YAML)
+    with pytest.raises(SemanticError) as info:
+        validate(Bootstrap.from_dict(data), envoy=False)
+    assert str(info.value).startswith("1 config problem(s)") and "(line" not in str(info.value)
