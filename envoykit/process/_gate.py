@@ -132,7 +132,7 @@ class WarmValidator:
     @classmethod
     def start(cls, binary: str, extra_args: Sequence[str], fifo: Path,
               env: Mapping[str, str]) -> WarmValidator:
-        """``env``: the orphan watchdog's (it finds what to kill by a token in it)."""
+        """``env`` carries the watchdog's token: a SIGKILLed supervisor leaves no validator."""
         make_gate(fifo)
         argv = [binary, "--mode", "validate", "-c", str(fifo), "-l", "warn", *extra_args]
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,

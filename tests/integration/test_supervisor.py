@@ -29,6 +29,7 @@ from envoykit.admin import AdminClient
 from envoykit.errors import EnvoyValidationError, HotRestartError, ProcessExited, StartupError
 from envoykit.process import AsyncSupervisor, Backoff, Supervisor, SupervisorEvent, SupervisorState
 from envoykit.process._epoch import Epoch
+from envoykit.process._orphan import TOKEN_ENV
 from envoykit.process._supervisor import shm_path
 from tests.integration._supervisor_helpers import bootstrap, envoy_pids_with, get, upstream
 
@@ -249,10 +250,11 @@ def test_sigkill_of_the_python_parent_leaves_no_envoy(up: int, tmp_path: Path) -
     try:
         assert parent.stdout is not None
         run_dir, base_id = parent.stdout.readline().split()
-        validators = _one_validator(Path(run_dir))
-        assert len(validators) == 1  # the prewarmed validator
-        epochs = [pid for pid in envoy_pids_with(run_dir) if pid not in validators]
-        assert len(epochs) == 2  # both epochs are running
+        wait_until(lambda: _validators(Path(run_dir)))  # prewarmed after the restart
+        validators = _validators(Path(run_dir))
+        epochs = [p for p in envoy_pids_with(run_dir) if p not in validators]
+        assert len(epochs) == 2 and len(validators) == 1  # both epochs and the validator
+        assert TOKEN_ENV in psutil.Process(validators[0]).environ()  # the watchdog's mark
     finally:
         parent.kill()
         parent.wait()
