@@ -25,7 +25,7 @@ import os
 import struct
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from envoykit.errors import EnvoyValidationError
@@ -130,11 +130,14 @@ class WarmValidator:
         self.fifo = fifo
 
     @classmethod
-    def start(cls, binary: str, extra_args: Sequence[str], fifo: Path) -> WarmValidator:
+    def start(cls, binary: str, extra_args: Sequence[str], fifo: Path,
+              env: Mapping[str, str]) -> WarmValidator:
+        """``env`` carries the watchdog's token: a SIGKILLed supervisor leaves no validator."""
         make_gate(fifo)
         argv = [binary, "--mode", "validate", "-c", str(fifo), "-l", "warn", *extra_args]
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+                                stderr=subprocess.STDOUT, start_new_session=True,
+                                env=dict(env))
         return cls(proc, fifo)
 
     def alive(self) -> bool:
