@@ -153,8 +153,9 @@ def _check(bootstrap: Bootstrap) -> list[Issue]:
         issues += _check_routes(path, rc, cluster_names, dynamic_clusters)
     for i, cluster in enumerate(clusters):
         issues += _check_cluster(f"static_resources.clusters[{i}]", cluster)
-    issues += _check_files(bootstrap)
-    issues += _check_tls(bootstrap)
+    found = list(_models(bootstrap, "", _FILE_AND_TLS_KINDS))  # one walk for both checks
+    issues += _check_files((p, n) for p, n in found if isinstance(n, DataSource))
+    issues += _check_tls((p, n) for p, n in found if not isinstance(n, DataSource))
     _warn_admin(bootstrap)
     return issues
 
@@ -361,10 +362,10 @@ def _check_cluster(path: str, cluster: Any) -> list[Issue]:
     return issues
 
 
-def _check_files(bootstrap: Bootstrap) -> list[Issue]:
+def _check_files(sources: Iterable[tuple[str, DataSource]]) -> list[Issue]:
     """Every ``filename`` a DataSource names must be a readable file."""
     issues = []
-    for path, source in _data_sources(bootstrap, ""):
+    for path, source in sources:
         if source.filename is None:
             continue
         file = Path(source.filename)
@@ -373,12 +374,6 @@ def _check_files(bootstrap: Bootstrap) -> list[Issue]:
         elif not os.access(file, os.R_OK):
             issues.append(Issue(f"{path}.filename", f"file is not readable: {file}"))
     return issues
-
-
-def _data_sources(node: Any, path: str) -> Iterator[tuple[str, DataSource]]:
-    for found_path, found in _models(node, path, (DataSource,)):
-        assert isinstance(found, DataSource)
-        yield found_path, found
 
 
 def _models(node: Any, path: str, kinds: tuple[type[EnvoyModel], ...]
@@ -393,12 +388,11 @@ def _models(node: Any, path: str, kinds: tuple[type[EnvoyModel], ...]
 def _walk(node: Any, parts: list[str | int], kinds: tuple[type[EnvoyModel], ...]
           ) -> Iterator[tuple[list[str | int], EnvoyModel]]:
     if isinstance(node, kinds):
-        yield parts, node
-        return
+        yield parts, node  # and on below: a certificate holds data sources
     if isinstance(node, EnvoyModel):
-        if not _may_hold(type(node), kinds):
-            return
-        items: Iterable[tuple[str | int, Any]] = node.__dict__.items()
+        values = node.__dict__
+        items: Iterable[tuple[str | int, Any]] = (
+            (name, values[name]) for name in _fields_to_walk(type(node), kinds))
     elif isinstance(node, dict):
         items = node.items()
     elif isinstance(node, list):
@@ -413,16 +407,18 @@ def _walk(node: Any, parts: list[str | int], kinds: tuple[type[EnvoyModel], ...]
 
 
 _SCALARS = (str, int, float, bool, timedelta)
+_FILE_AND_TLS_KINDS: tuple[type[EnvoyModel], ...] = (DataSource, TlsCertificate, TlsParameters)
 
 
 @functools.cache
-def _may_hold(model: type[EnvoyModel], kinds: tuple[type[EnvoyModel], ...]) -> bool:
-    """Whether a ``model`` can hold one of ``kinds`` anywhere below it, judged from the field
-    annotations (a route table holds no TLS certificate, an HTTP filter list no file name):
-    the walk skips what cannot match. A field typed loosely (``Any``, a typed config) may
-    hold anything."""
-    return any(_annotation_may_hold(f.annotation, kinds, {model})
-               for f in model.model_fields.values())
+def _fields_to_walk(model: type[EnvoyModel], kinds: tuple[type[EnvoyModel], ...]
+                    ) -> tuple[str, ...]:
+    """The fields of ``model`` that can hold one of ``kinds`` anywhere below them, judged
+    from the field annotations (a route's match holds no TLS certificate, a cluster's
+    endpoints no file name): the walk skips the rest. A field typed loosely (``Any``, a
+    typed config) may hold anything."""
+    return tuple(name for name, f in model.model_fields.items()
+                 if _annotation_may_hold(f.annotation, kinds, {model}))
 
 
 def _annotation_may_hold(annotation: Any, kinds: tuple[type[EnvoyModel], ...],
@@ -451,10 +447,10 @@ def _annotation_may_hold(annotation: Any, kinds: tuple[type[EnvoyModel], ...],
     return any(_annotation_may_hold(a, kinds, seen) for a in args)
 
 
-def _check_tls(bootstrap: Bootstrap) -> list[Issue]:
+def _check_tls(found: Iterable[tuple[str, EnvoyModel]]) -> list[Issue]:
     """Certificates and keys parse, keys match their certificates, ciphers exist."""
     issues: list[Issue] = []
-    for path, node in _models(bootstrap, "", (TlsCertificate, TlsParameters)):
+    for path, node in found:
         if isinstance(node, TlsCertificate):
             issues += check_key_pair(path, node)
         elif isinstance(node, TlsParameters):
