@@ -153,7 +153,7 @@ def _check(bootstrap: Bootstrap) -> list[Issue]:
         issues += _check_routes(path, rc, cluster_names, dynamic_clusters)
     for i, cluster in enumerate(clusters):
         issues += _check_cluster(f"static_resources.clusters[{i}]", cluster)
-    found = list(_models(bootstrap, "", _FILE_AND_TLS_KINDS))  # one walk for both checks
+    found = _models(bootstrap, "", _FILE_AND_TLS_KINDS)  # one walk for both checks
     issues += _check_files((p, n) for p, n in found if isinstance(n, DataSource))
     issues += _check_tls((p, n) for p, n in found if not isinstance(n, DataSource))
     _warn_admin(bootstrap)
@@ -377,22 +377,24 @@ def _check_files(sources: Iterable[tuple[str, DataSource]]) -> list[Issue]:
 
 
 def _models(node: Any, path: str, kinds: tuple[type[EnvoyModel], ...]
-            ) -> Iterator[tuple[str, EnvoyModel]]:
+            ) -> list[tuple[str, EnvoyModel]]:
     """Every model of one of ``kinds`` under ``node``, with its field path (the path is
     only formatted for what is found: a 10,000-site config has ~700,000 nodes)."""
-    parts: list[str | int] = [path] if path else []
-    for found_parts, found in _walk(node, parts, kinds):
-        yield format_path(found_parts), found
+    found: list[tuple[str, EnvoyModel]] = []
+    _walk(node, [path] if path else [], kinds, found)
+    return found
 
 
-def _walk(node: Any, parts: list[str | int], kinds: tuple[type[EnvoyModel], ...]
-          ) -> Iterator[tuple[list[str | int], EnvoyModel]]:
+def _walk(node: Any, parts: list[str | int], kinds: tuple[type[EnvoyModel], ...],
+          found: list[tuple[str, EnvoyModel]]) -> None:
+    """Append to ``found`` what ``node`` holds (plain recursion: nested generators would
+    pass each find up through every level)."""
     if isinstance(node, kinds):
-        yield parts, node  # and on below: a certificate holds data sources
+        found.append((format_path(parts), node))  # and on below: a certificate holds files
     if isinstance(node, EnvoyModel):
         values = node.__dict__
-        items: Iterable[tuple[str | int, Any]] = (
-            (name, values[name]) for name in _fields_to_walk(type(node), kinds))
+        items: Iterable[tuple[str | int, Any]] = [
+            (name, values[name]) for name in _fields_to_walk(type(node), kinds)]
     elif isinstance(node, dict):
         items = node.items()
     elif isinstance(node, list):
@@ -402,7 +404,7 @@ def _walk(node: Any, parts: list[str | int], kinds: tuple[type[EnvoyModel], ...]
     for key, value in items:
         if value is not None and not isinstance(value, _SCALARS):
             parts.append(key)
-            yield from _walk(value, parts, kinds)
+            _walk(value, parts, kinds, found)
             parts.pop()
 
 
