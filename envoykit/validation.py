@@ -153,7 +153,7 @@ def _check(bootstrap: Bootstrap) -> list[Issue]:
         issues += _check_routes(path, rc, cluster_names, dynamic_clusters)
     for i, cluster in enumerate(clusters):
         issues += _check_cluster(f"static_resources.clusters[{i}]", cluster)
-    found = _models(bootstrap, "", _FILE_AND_TLS_KINDS)  # one walk for both checks
+    found = _found(bootstrap, "", _FILE_AND_TLS_KINDS)  # one walk for both checks
     issues += _check_files((p, n) for p, n in found if isinstance(n, DataSource))
     issues += _check_tls((p, n) for p, n in found if not isinstance(n, DataSource))
     _warn_admin(bootstrap)
@@ -362,12 +362,13 @@ def _check_cluster(path: str, cluster: Any) -> list[Issue]:
     return issues
 
 
-def _check_files(sources: Iterable[tuple[str, DataSource]]) -> list[Issue]:
+def _check_files(sources: Iterable[tuple[Parts, DataSource]]) -> list[Issue]:
     """Every ``filename`` a DataSource names must be a readable file."""
     issues = []
-    for path, source in sources:
+    for parts, source in sources:
         if source.filename is None:
             continue
+        path = format_path(parts)
         file = Path(source.filename)
         if not file.is_file():
             issues.append(Issue(f"{path}.filename", f"no such file: {file}"))
@@ -378,19 +379,24 @@ def _check_files(sources: Iterable[tuple[str, DataSource]]) -> list[Issue]:
 
 def _models(node: Any, path: str, kinds: tuple[type[EnvoyModel], ...]
             ) -> list[tuple[str, EnvoyModel]]:
-    """Every model of one of ``kinds`` under ``node``, with its field path (the path is
-    only formatted for what is found: a 10,000-site config has ~700,000 nodes)."""
-    found: list[tuple[str, EnvoyModel]] = []
+    """Every model of one of ``kinds`` under ``node``, with its field path."""
+    return [(format_path(parts), model) for parts, model in _found(node, path, kinds)]
+
+
+def _found(node: Any, path: str, kinds: tuple[type[EnvoyModel], ...]) -> list[Found]:
+    """Like ``_models`` with the paths left as parts: a 10,000-site config has ~700,000
+    nodes and ~10,000 data sources; a path is only formatted for an issue."""
+    found: list[Found] = []
     _walk(node, [path] if path else [], kinds, found)
     return found
 
 
 def _walk(node: Any, parts: list[str | int], kinds: tuple[type[EnvoyModel], ...],
-          found: list[tuple[str, EnvoyModel]]) -> None:
+          found: list[Found]) -> None:
     """Append to ``found`` what ``node`` holds (plain recursion: nested generators would
     pass each find up through every level)."""
     if isinstance(node, kinds):
-        found.append((format_path(parts), node))  # and on below: a certificate holds files
+        found.append((tuple(parts), node))  # and on below: a certificate holds files
     if isinstance(node, EnvoyModel):
         values = node.__dict__
         items: Iterable[tuple[str | int, Any]] = [
@@ -409,6 +415,8 @@ def _walk(node: Any, parts: list[str | int], kinds: tuple[type[EnvoyModel], ...]
 
 
 _SCALARS = (str, int, float, bool, timedelta)
+Parts = tuple[str | int, ...]
+Found = tuple[Parts, EnvoyModel]
 _FILE_AND_TLS_KINDS: tuple[type[EnvoyModel], ...] = (DataSource, TlsCertificate, TlsParameters)
 
 
@@ -449,10 +457,11 @@ def _annotation_may_hold(annotation: Any, kinds: tuple[type[EnvoyModel], ...],
     return any(_annotation_may_hold(a, kinds, seen) for a in args)
 
 
-def _check_tls(found: Iterable[tuple[str, EnvoyModel]]) -> list[Issue]:
+def _check_tls(found: Iterable[tuple[Parts, EnvoyModel]]) -> list[Issue]:
     """Certificates and keys parse, keys match their certificates, ciphers exist."""
     issues: list[Issue] = []
-    for path, node in found:
+    for parts, node in found:
+        path = format_path(parts)
         if isinstance(node, TlsCertificate):
             issues += check_key_pair(path, node)
         elif isinstance(node, TlsParameters):
