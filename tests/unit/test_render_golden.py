@@ -10,6 +10,7 @@ for an intended change of output: ``ENVOYKIT_REGOLD=1 pytest tests/unit/test_ren
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 
@@ -103,3 +104,23 @@ def test_repeated_builds_and_shared_routes_render_the_same() -> None:
     edge = golden_edge()
     first, second = to_json(edge.build(), indent=None), to_json(edge.build(), indent=None)
     assert first == second
+
+
+def test_a_build_leaves_the_collector_as_it_found_it() -> None:
+    """On: the built objects are filed as old (not left for a young-generation scan) and
+    nothing stays frozen. Off: it stays off."""
+    edge = golden_edge()
+    for _ in range(20):
+        edge.site(f"more{_}.example.com", "127.0.0.30:80", cert=Cert("C", "K", inline=True))
+    was_enabled = gc.isenabled()
+    try:
+        gc.enable()
+        gc.collect()
+        built = edge.build()
+        assert gc.isenabled() and gc.get_freeze_count() == 0
+        assert any(o is built for o in gc.get_objects(generation=2))
+        gc.disable()
+        edge.build()
+        assert not gc.isenabled()
+    finally:
+        (gc.enable if was_enabled else gc.disable)()
