@@ -7,6 +7,7 @@ port 0, base ids are dynamic, run directories are private.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import os
 import re
@@ -562,8 +563,21 @@ def test_refused_config_never_reaches_the_epoch_started_beside_validation(
 
 
 def _validators(run_dir: Path) -> list[int]:
-    return [pid for pid in envoy_pids_with(str(run_dir))
-            if "validate" in psutil.Process(pid).cmdline()]
+    found = []
+    for pid in envoy_pids_with(str(run_dir)):
+        with contextlib.suppress(psutil.Error):
+            if "validate" in psutil.Process(pid).cmdline():
+                found.append(pid)
+    return found
+
+
+def _one_validator(run_dir: Path, deadline: float = 10.0) -> list[int]:
+    """The one prewarmed validator, once it has exec'd envoy (right after the fork its
+    command line is still Python's)."""
+    end = time.monotonic() + deadline
+    while len(found := _validators(run_dir)) != 1 and time.monotonic() < end:
+        time.sleep(0.01)
+    return found
 
 
 def test_prewarmed_validator_waits_between_restarts_and_goes_with_stop(
@@ -574,16 +588,16 @@ def test_prewarmed_validator_waits_between_restarts_and_goes_with_stop(
     one; stop() removes it. ``prewarm_validation=False``: none."""
     run_dir = tmp_path / "run"
     with Supervisor(bootstrap(up), run_dir=run_dir, **OPTIONS) as proxy:
-        first = _validators(run_dir)
+        first = _one_validator(run_dir)
         assert len(first) == 1
         broken = _envoy_refuses(up)  # envoykit's own checks pass it; envoy refuses it
         with pytest.raises(EnvoyValidationError):
             proxy.hot_restart(broken)
-        second = _validators(run_dir)
+        second = _one_validator(run_dir)
         assert len(second) == 1 and second != first
         assert proxy.hot_restart(bootstrap(up, tag="v2")) == 1
         assert get(proxy.address_of("ingress"))[1] == "v2"
-        assert len(_validators(run_dir)) == 1
+        assert len(_one_validator(run_dir)) == 1
     assert not _validators(run_dir) and not run_dir.joinpath("validate-3.json").exists()
     with Supervisor(bootstrap(up), run_dir=tmp_path / "cold", prewarm_validation=False,
                     **OPTIONS) as proxy:
