@@ -103,7 +103,7 @@ def _limited_headers(limit: RateLimit) -> list[HeaderValueOption]:
     """``x-ratelimit-*`` on the 429s only (constant values, so no per-response work):
     the limit, nothing remaining, and the refill interval as the longest wait."""
     bucket = limit.bucket()
-    reset = max(1, math.ceil(limit.per.total_seconds()))
+    reset = max(1, math.ceil(bucket.fill_interval.total_seconds()))
     return [_header("x-ratelimit-limit", str(bucket.max_tokens)),
             _header("x-ratelimit-remaining", "0"),
             _header("x-ratelimit-reset", str(reset))]

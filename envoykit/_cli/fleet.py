@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from envoykit._cli.args import SubParsers
+from envoykit._cli.args import SubParsers, seconds
 from envoykit.errors import FleetError
 
 __all__ = ["fetch_status", "format_fleet", "register", "run"]
@@ -28,7 +28,7 @@ def register(subparsers: SubParsers) -> argparse.ArgumentParser:
                                 "Envoy's message for what it NACKed.")
     status.add_argument("--control-plane", required=True, metavar="HOST:PORT")
     status.add_argument("--json", action="store_true", help="print JSON")
-    status.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS")
+    status.add_argument("--timeout", type=seconds, default=10.0, metavar="SECONDS")
     status.add_argument("--ca", metavar="PEM", help="verify the control plane's TLS with this CA")
     return p
 

@@ -1,7 +1,8 @@
 """``envoykit serve-xds CONFIG --listen HOST:PORT``: a control plane serving CONFIG.
 
 CONFIG is what every other command takes (Envoy YAML/JSON, ``file.py[:attr]``,
-``module:attr``). When the file changes (mtime or size, polled), it is re-read and pushed;
+``module:attr``). When the file changes (mtime or size, polled) and then stays unchanged for
+one more interval (an editor may still be writing it), it is re-read and pushed;
 a config that fails our checks, or that Envoys NACK, is reported and the previous one keeps
 serving (with ``--rollback``, nodes that NACKed are sent back to it). SIGHUP re-reads too.
 Members are started with ``fleet_member("HOST:PORT", node_id=...)``.
@@ -17,7 +18,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from envoykit._cli.args import SubParsers
+from envoykit._cli.args import SubParsers, add_config, seconds
 from envoykit.errors import EnvoykitError
 
 __all__ = ["register", "run"]
@@ -31,13 +32,12 @@ def register(subparsers: SubParsers) -> argparse.ArgumentParser:
         "serve-xds", help="serve CONFIG to a fleet of Envoys over ADS (gRPC)",
         description="Run an xDS control plane (ADS, state of the world and delta) serving "
         "CONFIG to every Envoy that connects; re-push when CONFIG changes.")
-    p.add_argument("config", metavar="CONFIG",
-                   help="envoy.yaml, envoy.json, file.py[:attr] or package.module[:attr]")
+    add_config(p)
     p.add_argument("--listen", default="127.0.0.1:18000", metavar="HOST:PORT",
                    help="where to listen (default 127.0.0.1:18000)")
-    p.add_argument("--interval", type=float, default=1.0, metavar="SECONDS",
+    p.add_argument("--interval", type=seconds, default=1.0, metavar="SECONDS",
                    help="how often CONFIG is checked for changes (default 1)")
-    p.add_argument("--push-timeout", type=float, default=30.0, metavar="SECONDS",
+    p.add_argument("--push-timeout", type=seconds, default=30.0, metavar="SECONDS",
                    help="how long a push waits for every node's ACK (default 30)")
     p.add_argument("--rollback", action="store_true",
                    help="send nodes that NACK a change back to their last ACKed config")
@@ -78,16 +78,17 @@ async def _serve(args: argparse.Namespace, source: Any, first: Any) -> None:
         print(f"serving {args.config} on {plane.address} snapshot {snapshot.version}",
               flush=True)
         watched = source.watched_path()
-        stamp = _stamp(watched)
+        pushed = seen = _stamp(watched)
         while not stop.is_set():
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(_either(stop, reload), args.interval)
+                await asyncio.wait_for(_either(stop, reload), max(args.interval, 0.05))
             if stop.is_set():
                 break
             now = _stamp(watched)
-            if now == stamp and not reload.is_set():
+            if not reload.is_set() and (now != seen or now == pushed):
+                seen = now              # changed since the last look: read it once it is still
                 continue
-            stamp = now
+            pushed = seen = now
             reload.clear()
             await _push(plane, source, args)
 

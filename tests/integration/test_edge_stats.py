@@ -22,6 +22,7 @@ CLUSTERS = ("a_example_com", "b_example_com")
 NEEDED = [
     *(f"cluster.{c}.{s}" for c in CLUSTERS for s in ("membership_healthy", "membership_total")),
     "cluster.a_example_com.upstream_rq_2xx", "cluster.a_example_com.upstream_rq_total",
+    "cluster.a_example_com.upstream_rq_200", "cluster.a_example_com.upstream_rq_active",
     "http.http.downstream_rq_2xx", "http.http.downstream_rq_4xx",
     "http.http.downstream_rq_total", "http.http_local_rate_limit.rate_limited",
     "server.live", "server.total_connections",

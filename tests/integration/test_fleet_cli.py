@@ -52,6 +52,13 @@ class Lines:
                 return line
 
 
+def write(path: Path, text: str) -> None:
+    """Replace a file at once, as a careful editor does (the watcher may look at any time)."""
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
+
+
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "envoykit.cli", *args], capture_output=True,
                           text=True, timeout=60, check=False)
@@ -90,7 +97,7 @@ def test_serve_xds_pushes_file_changes_and_fleet_status_lists_nodes(
     with Supervisor(fleet_member(address, node_id="edge-1"), concurrency=1,
                     log_level="warning"):
         first = config.read_text()
-        config.write_text(first.replace("127.0.0.20", "127.0.0.21"))
+        write(config, first.replace("127.0.0.20", "127.0.0.21"))
         assert "to 1 node(s)" in lines.wait_for("pushed snapshot ")
         done = cli("fleet", "status", "--control-plane", address, "--json")
         assert done.returncode == 0, done.stderr
@@ -98,7 +105,7 @@ def test_serve_xds_pushes_file_changes_and_fleet_status_lists_nodes(
         assert node["id"] == "edge-1" and node["in_sync"] and node["connected"]
         assert {t["status"] for t in node["types"].values()} == {"SYNCED"}
 
-        config.write_text(first + TWO_ON_ONE_PORT)               # Envoy refuses this
+        write(config, first + TWO_ON_ONE_PORT)                   # Envoy refuses this
         assert "rejected by 1 node(s)" in lines.wait_for("push failed")
         assert "edge-1:" in lines.wait_for("  - edge-1")
         table = cli("fleet", "status", "--control-plane", address)
@@ -140,7 +147,7 @@ def test_a_killed_control_plane_leaves_envoys_serving_and_they_reconverge(
             first.kill()                                          # SIGKILL: no goodbye
             first.wait(30)
             assert {served_by(m) for m in members} == {"blue"}     # still serving
-            config.write_text(config.read_text().replace(blue.address, green.address))
+            write(config, config.read_text().replace(blue.address, green.address))
             second, _ = serve_xds(config, address)               # back, with a change
             deadline = time.monotonic() + 60      # (the 5 s bound: test_fleet.py, in-process)
             while True:
