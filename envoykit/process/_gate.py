@@ -25,7 +25,7 @@ import os
 import struct
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from envoykit.errors import EnvoyValidationError
@@ -130,11 +130,15 @@ class WarmValidator:
         self.fifo = fifo
 
     @classmethod
-    def start(cls, binary: str, extra_args: Sequence[str], fifo: Path) -> WarmValidator:
+    def start(cls, binary: str, extra_args: Sequence[str], fifo: Path,
+              env: Mapping[str, str] | None = None) -> WarmValidator:
+        """``env`` carries the watchdog's token: on Linux the watchdog finds what to kill
+        by that token, so a validator without it would outlive a SIGKILLed parent."""
         make_gate(fifo)
         argv = [binary, "--mode", "validate", "-c", str(fifo), "-l", "warn", *extra_args]
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+                                stderr=subprocess.STDOUT, start_new_session=True,
+                                env=None if env is None else dict(env))
         return cls(proc, fifo)
 
     def alive(self) -> bool:

@@ -359,7 +359,8 @@ class Supervisor:
             self._warm_serial += 1
             start = functools.partial(WarmValidator.start, str(self.binary.path),
                                       self.options.override_args(),
-                                      self._run_dir / f"validate-{self._warm_serial}.json")
+                                      self._run_dir / f"validate-{self._warm_serial}.json",
+                                      env=self._watchdog.env())
             if threading.current_thread() is threading.main_thread() or self._spawner is None:
                 warm = start()
             else:  # a caller's short-lived thread could take the process down with it

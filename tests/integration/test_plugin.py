@@ -173,7 +173,7 @@ import time
 
 def test_waits(envoy_proxy, upstream):
     remember(envoy_proxy(plain(upstream)))
-    time.sleep(60)
+    time.sleep(600)  # until the Ctrl-C below
 """)
     proc = subprocess.Popen(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-s"],
@@ -183,7 +183,7 @@ def test_waits(envoy_proxy, upstream):
     try:
         pid = _wait_for_pid(pytester, proc)
         proc.send_signal(signal.SIGINT)
-        output, _ = proc.communicate(timeout=30)
+        output, _ = proc.communicate(timeout=180)  # a deadline, not a speed claim
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -191,11 +191,11 @@ def test_waits(envoy_proxy, upstream):
     assert proc.returncode == pytest.ExitCode.INTERRUPTED, output.decode(errors="replace")
     assert b"KeyboardInterrupt" in output
     assert b"ENVOY-AFTER-TEARDOWN: gone" in output, output.decode(errors="replace")
-    assert gone(pid, within=2.0), f"envoy pid {pid} survived the interrupted run"
+    assert gone(pid, within=60.0), f"envoy pid {pid} survived the interrupted run"
 
 
 def _wait_for_pid(pytester: pytest.Pytester, proc: subprocess.Popen[bytes]) -> int:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline and proc.poll() is None:
         pids = recorded_pids(pytester)
         if pids:
