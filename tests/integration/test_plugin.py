@@ -22,7 +22,10 @@ import envoykit.testing.tls
 import envoykit.testing.upstream  # noqa: F401
 
 pytest_plugins = ["pytester"]
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]  # a deadline (loaded host)
+# the inner sessions run in file order: their checks read pids in the order tests ran
+# (pytest-randomly, a dev dependency, would shuffle them)
+INNER = ("-p", "no:cacheprovider", "-p", "no:randomly")
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "pytest_example"
@@ -89,7 +92,7 @@ def test_the_example_passes_under_xdist(pytester: pytest.Pytester) -> None:
 def test_the_guide_example_passes(pytester: pytest.Pytester) -> None:
     [code] = BLOCK.findall(DOC.read_text())
     pytester.makepyfile(test_edge=code)
-    reprec = pytester.inline_run("-p", "no:cacheprovider")
+    reprec = pytester.inline_run(*INNER)
     reprec.assertoutcome(passed=2)
 
 
@@ -112,7 +115,7 @@ def test_fails(shared, envoy_proxy, upstream):
     assert False, "the service misbehaved"
 """)
     before = envoy_children()
-    reprec = pytester.inline_run("-p", "no:cacheprovider")
+    reprec = pytester.inline_run(*INNER)
     reprec.assertoutcome(passed=1, failed=1)
     shared, front = recorded_pids(pytester)
     for pid in (shared, front):
@@ -145,7 +148,7 @@ def test_fixture_errors(broken):
     pass
 """)
     before = envoy_children()
-    reprec = pytester.inline_run("-p", "no:cacheprovider")
+    reprec = pytester.inline_run(*INNER)
     passed, _, failed = reprec.listoutcomes()
     assert [r.head_line for r in passed] == ["test_factory_raises"]
     [error] = failed
@@ -176,7 +179,7 @@ def test_waits(envoy_proxy, upstream):
     time.sleep(600)  # until the Ctrl-C below
 """)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-s"],
+        [sys.executable, "-m", "pytest", *INNER, "-s"],
         cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
