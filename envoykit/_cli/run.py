@@ -188,8 +188,8 @@ class Runner:
             log.exception("reload failed (internal error), epoch %s keeps serving",
                           supervisor.epoch or epoch)
             return
+        self._write_admin_address(supervisor)  # first: a script may wait for the line below
         log.info("hot restart done: epoch %d is live (pid %s)", number, supervisor.pid)
-        self._write_admin_address(supervisor)
 
     def _announce(self, supervisor: Supervisor) -> None:
         listeners = ", ".join(f"{name}={host}:{port}"

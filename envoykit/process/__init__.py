@@ -12,9 +12,10 @@ See ``docs/supervisor.md``.
 from typing import TYPE_CHECKING
 
 from envoykit._util import deprecated_aliases
+from envoykit.process._async_supervisor import AsyncSupervisor
 from envoykit.process._launch import ConfigInput, config_to_dict
 from envoykit.process._state import Backoff, EpochInfo, SupervisorEvent, SupervisorState
-from envoykit.process._supervisor import AsyncSupervisor, Supervisor
+from envoykit.process._supervisor import Supervisor
 
 __all__ = [
     "AsyncSupervisor",

@@ -131,14 +131,13 @@ class WarmValidator:
 
     @classmethod
     def start(cls, binary: str, extra_args: Sequence[str], fifo: Path,
-              env: Mapping[str, str] | None = None) -> WarmValidator:
-        """``env`` carries the watchdog's token: on Linux the watchdog finds what to kill
-        by that token, so a validator without it would outlive a SIGKILLed parent."""
+              env: Mapping[str, str]) -> WarmValidator:
+        """``env`` carries the watchdog's token: a SIGKILLed supervisor leaves no validator."""
         make_gate(fifo)
         argv = [binary, "--mode", "validate", "-c", str(fifo), "-l", "warn", *extra_args]
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, start_new_session=True,
-                                env=None if env is None else dict(env))
+                                env=dict(env))
         return cls(proc, fifo)
 
     def alive(self) -> bool:

@@ -4,10 +4,8 @@ directory, and the fixed-port probe (Linux ``reuse_port`` makes port sharing sil
 from __future__ import annotations
 
 import copy
-import errno
 import json
 import os
-import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +25,6 @@ __all__ = [
     "config_to_dict",
     "make_run_dir",
     "pin_listener_ports",
-    "port_in_use",
     "render_config",
     "static_listeners",
     "with_admin",
@@ -209,19 +206,3 @@ def pin_listener_ports(
         if isinstance(sock, dict) and int(sock.get("port_value", 0)) == 0 and name in bound:
             sock["port_value"] = bound[name][1]
     return pinned
-
-
-def port_in_use(host: str, port: int) -> bool:
-    """True when a TCP socket is already bound/listening on ``host:port``.
-
-    The probe binds without SO_REUSEPORT, so it also sees a socket Envoy would silently
-    share through ``reuse_port``; TIME_WAIT leftovers are ignored (SO_REUSEADDR)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            # anything but EADDRINUSE (EACCES, EADDRNOTAVAIL...) is for envoy to report
-            return exc.errno == errno.EADDRINUSE
-    return False

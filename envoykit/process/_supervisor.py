@@ -14,14 +14,18 @@ Lifecycle::
 
 One lock serialises the operations (start, hot restart, crash restart, stop); a monitor
 thread watches the current epoch; retired epochs are reaped by short-lived threads.
+
+This module is the state machine and the monitor (~780 lines: every transition above, with
+its recovery and the validation that gates a hot restart, is written here next to the others
+under the one lock). The jobs without a transition live beside it: the validation memo
+(``_memo``), epoch bookkeeping — retire, reap, teardown, shared memory (``_epochs``), port
+probing (``_ports``), the validation gate (``_gate``), launch logic (``_launch``), one
+process (``_epoch``) and the asyncio face (``_async_supervisor``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import functools
-import hashlib
 import logging
 import os
 import shutil
@@ -29,14 +33,13 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from envoykit._async import AsyncFacade
 from envoykit._util import listener_address, url, write_atomic
 from envoykit.admin import AdminClient
 from envoykit.binary import EnvoyBinary, find_envoy
@@ -49,6 +52,7 @@ from envoykit.errors import (
 )
 from envoykit.load import load_bootstrap, semantic_error
 from envoykit.process._epoch import Epoch, NotReady, admin_client
+from envoykit.process._epochs import EpochBook, shm_path
 from envoykit.process._gate import (
     GateError,
     WarmValidator,
@@ -65,28 +69,20 @@ from envoykit.process._launch import (
     config_to_dict,
     make_run_dir,
     pin_listener_ports,
-    port_in_use,
     render_config,
-    static_listeners,
     with_admin,
 )
+from envoykit.process._memo import ValidationMemo
 from envoykit.process._orphan import Watchdog
+from envoykit.process._ports import check_fixed_ports
 from envoykit.process._state import Backoff, EpochInfo, Event, State
 from envoykit.validation import as_bootstrap, check, envoy_validate_file
 
-__all__ = ["AsyncSupervisor", "Supervisor"]
+__all__ = ["EventCallback", "Supervisor"]
 
 _log = logging.getLogger("envoykit.process")
 _events = logging.getLogger("envoykit.process.events")
 EventCallback = Callable[[Event], None]
-_SHM_DIR = Path("/dev/shm")
-
-
-def shm_path(base_id: int) -> Path:
-    """The shared-memory file Envoy leaves behind for a base id (named base_id · 10)."""
-    return _SHM_DIR / f"envoy_shared_memory_{base_id * 10}"
-
-
 class Supervisor:
     """Run one Envoy: start, wait ready, hot restart, restart on crash, stop cleanly.
 
@@ -151,16 +147,12 @@ class Supervisor:
         self._callbacks: list[EventCallback] = [on_event] if on_event else []
         self.events: deque[Event] = deque(maxlen=1000)
         self.error: ProcessError | None = None
-        self._current: Epoch | None = None
-        self._last_epoch: Epoch | None = None
-        self._retired: list[Epoch] = []
-        self._base_ids: set[int] = set()
         self._serial = 0
-        self._watchdog: Watchdog | None = None
         self._spawner: ThreadPoolExecutor | None = None
         self._monitor: threading.Thread | None = None
         self._stopping = threading.Event()
-        self._validated: OrderedDict[str, None] = OrderedDict()  # content keys, see validate()
+        self._epochs = EpochBook(self._lock, self._stopping)
+        self._memo = ValidationMemo(self.options)  # configs envoy accepted, see validate()
         self.prewarm_validation = prewarm_validation
         self._warm: WarmValidator | None = None  # see _prewarm()
         self._warm_lock = threading.Lock()
@@ -175,17 +167,17 @@ class Supervisor:
     @property
     def epoch(self) -> int | None:
         """The hot-restart epoch serving now (0 after a start or a cold restart)."""
-        return None if self._current is None else self._current.number
+        return None if self._epochs.current is None else self._epochs.current.number
 
     @property
     def pid(self) -> int | None:
         """The pid of the epoch serving now."""
-        return None if self._current is None else self._current.pid
+        return None if self._epochs.current is None else self._epochs.current.pid
 
     @property
     def base_id(self) -> int | None:
         """The hot-restart base id in use (chosen dynamically at epoch 0)."""
-        return None if self._current is None else self._current.base_id
+        return None if self._epochs.current is None else self._epochs.current.base_id
 
     @property
     def run_dir(self) -> Path | None:
@@ -222,15 +214,15 @@ class Supervisor:
 
     def output_tail(self, count: int = 30) -> list[str]:
         """The last lines printed by the epoch serving now (or the last one that ran)."""
-        epoch = self._current or (self._retired[-1] if self._retired else None) \
-            or self._last_epoch
+        epoch = self._epochs.latest()
         return [] if epoch is None else epoch.tail(count)
 
     def processes(self) -> list[EpochInfo]:
         """pid, RSS and CPU of every Envoy process (draining epochs included)."""
         with self._lock:
-            epochs = [*self._retired, *([self._current] if self._current else [])]
-        return [e.info(current=e is self._current) for e in epochs]
+            epochs = self._epochs.running()
+        current = self._epochs.current
+        return [e.info(current=e is current) for e in epochs]
 
     def on_event(self, callback: EventCallback) -> None:
         """Call ``callback(event)`` on every event (from supervisor threads; keep it short)."""
@@ -258,14 +250,14 @@ class Supervisor:
             self._set_state(State.STARTING)
             try:
                 self._prepare_runtime()
-                self._current = self._cold_start(self._config, check_ports=self.check_ports)
+                self._epochs.current = self._cold_start(self._config, check_ports=self.check_ports)
             except BaseException:  # Ctrl-C included: leave nothing behind
                 self._teardown()
                 self._set_state(State.STOPPED)
                 raise
             self.backoff.reset()
-            self._remember_valid(self._content_key(self._config))  # it started: it is valid
-            self._set_state(State.LIVE, "started", f"epoch {self._current.number} is live")
+            self._memo.remember(self._memo.key(self._config))  # it started: it is valid
+            self._set_state(State.LIVE, "started", f"epoch {self._epochs.current.number} is live")
             self._prewarm()
             self._start_monitor()
         return self
@@ -293,20 +285,20 @@ class Supervisor:
             old = self._live_epoch()
             data = config_to_dict(config)
             began = time.monotonic()
-            key = self._content_key(data)
-            if key not in self._validated:
+            key = self._memo.key(data)
+            if key not in self._memo:
                 _check(config, data)  # envoykit's own checks first: nothing written before
             path = self._write_config(pin_listener_ports(data, old.listeners))
-            if key in self._validated or old.base_id is None \
+            if key in self._memo or old.base_id is None \
                     or not gate_supported(shm_path(old.base_id)):
-                if key not in self._validated:
+                if key not in self._memo:
                     self._validate(path, limit)
                 self._wait_for_previous_drain(old)
                 child = self._start_child(old, path, limit)
             else:
                 child = self._start_gated_child(old, path, limit)
-            self._current, self._config = child, data
-            self._remember_valid(key)
+            self._epochs.current, self._config = child, data
+            self._memo.remember(key)
             self._retire(old)
             self.backoff.reset()
             _log.info("hot restart to epoch %d: live %.0f ms after the call", child.number,
@@ -330,28 +322,14 @@ class Supervisor:
                 self._validate(path, timeout or self.hot_restart_timeout)
             finally:
                 self._prewarm()
-        self._remember_valid(self._content_key(data))
-
-    def _content_key(self, data: Mapping[str, Any]) -> str:
-        """The rendered config, the override flags, and the state of every file the config
-        names (a certificate replaced or deleted since means: validate again)."""
-        rendered = render_config(with_admin(data, self.options.config_yaml))
-        extra = "\0".join(self.options.override_args())
-        files = "\0".join(_file_state(name) for name in sorted(_filenames(data)))
-        return hashlib.sha256(f"{rendered}\0{extra}\0{files}".encode()).hexdigest()
-
-    def _remember_valid(self, key: str) -> None:
-        self._validated[key] = None
-        self._validated.move_to_end(key)
-        while len(self._validated) > 64:
-            self._validated.popitem(last=False)
+        self._memo.remember(self._memo.key(data))
 
     def _prewarm(self) -> None:
         """Start the next validation's envoy now, while nothing else happens: it waits on
         a FIFO in the run dir for the config (see ``WarmValidator``), so a validation
         costs the check, not an Envoy start. ``prewarm_validation=False``: no idle process."""
         if not self.prewarm_validation or self._run_dir is None or self._stopping.is_set() \
-                or self._watchdog is None:
+                or self._epochs.watchdog is None:
             return
         with self._warm_lock:
             if self._warm is not None:
@@ -360,19 +338,19 @@ class Supervisor:
             start = functools.partial(WarmValidator.start, str(self.binary.path),
                                       self.options.override_args(),
                                       self._run_dir / f"validate-{self._warm_serial}.json",
-                                      env=self._watchdog.env())
+                                      self._epochs.watchdog.env())
             if threading.current_thread() is threading.main_thread() or self._spawner is None:
                 warm = start()
             else:  # a caller's short-lived thread could take the process down with it
                 warm = self._spawner.submit(start).result()
-            self._watchdog.watch(warm.proc.pid)
+            self._epochs.watchdog.watch(warm.proc.pid)
             self._warm = warm
 
     def _take_warm(self) -> WarmValidator | None:
         with self._warm_lock:
             warm, self._warm = self._warm, None
-        if warm is not None and self._watchdog is not None:
-            self._watchdog.unwatch(warm.proc.pid)
+        if warm is not None and self._epochs.watchdog is not None:
+            self._epochs.watchdog.unwatch(warm.proc.pid)
         return warm
 
     def _validate_warm(self, path: Path, timeout: float) -> bool:
@@ -485,7 +463,7 @@ class Supervisor:
         self._stopping.set()
         self._join_monitor()
         with self._lock:
-            current = self._current
+            current = self._epochs.current
             if graceful and current is not None and current.alive():
                 self._set_state(State.DRAINING, "draining")
                 self._drain(current, self.stop_timeout if timeout is None else timeout)
@@ -505,8 +483,8 @@ class Supervisor:
     def _prepare_runtime(self) -> None:
         if self._run_dir is None:
             self._run_dir, self._owns_run_dir = make_run_dir(self._requested_run_dir)
-        if self._watchdog is None:
-            self._watchdog = Watchdog(self._run_dir, owns_run_dir=self._owns_run_dir)
+        if self._epochs.watchdog is None:
+            self._epochs.watchdog = Watchdog(self._run_dir, owns_run_dir=self._owns_run_dir)
         if self._spawner is None:
             # Envoy sets PR_SET_PDEATHSIG(SIGTERM) on itself during startup, and that signal
             # fires when the *thread* that forked it exits: never fork from a caller's
@@ -521,7 +499,8 @@ class Supervisor:
         return path
 
     def _launch(self, config_path: Path, *, number: int, base_id: int | None) -> Epoch:
-        assert self._run_dir is not None and self._watchdog is not None
+        watchdog = self._epochs.watchdog
+        assert self._run_dir is not None and watchdog is not None
         serial = self._serial
         paths = EpochPaths(config=config_path,
                            admin_address=self._run_dir / f"admin-{serial}.txt",
@@ -530,11 +509,11 @@ class Supervisor:
                           base_id=base_id)
         spawn = functools.partial(
             Epoch.spawn, argv, number=number, serial=serial, paths=paths,
-            env=self._watchdog.env(), base_id=base_id, log_path=self.options.log_path,
+            env=watchdog.env(), base_id=base_id, log_path=self.options.log_path,
             output_lines=self.output_lines,
         )
         epoch = self._spawn_from_long_lived_thread(spawn)
-        self._watchdog.watch(epoch.pid)
+        watchdog.watch(epoch.pid)
         return epoch
 
     def _spawn_from_long_lived_thread(self, spawn: Callable[[], Epoch]) -> Epoch:
@@ -554,7 +533,7 @@ class Supervisor:
     def _cold_start(self, data: Mapping[str, Any], *, check_ports: bool = False) -> Epoch:
         """Epoch 0 with a fresh dynamic base id; StartupError with Envoy's output."""
         if check_ports:
-            self._check_fixed_ports(data)
+            check_fixed_ports(data)
         epoch = self._launch(self._write_config(data), number=0, base_id=None)
         try:
             self._await_ready(epoch, self.startup_timeout)
@@ -575,21 +554,7 @@ class Supervisor:
         except AdminError as exc:
             raise NotReady(f"admin failed while starting: {exc}", epoch.returncode) from exc
         if epoch.base_id is not None:
-            self._base_ids.add(epoch.base_id)
-
-    def _check_fixed_ports(self, data: Mapping[str, Any]) -> None:
-        """Refuse a fixed port something already listens on: with ``reuse_port`` (on by
-        default on Linux) a second Envoy would bind it silently and share connections."""
-        for listener in static_listeners(data):
-            if listener.port and listener.protocol == "TCP" and port_in_use(
-                listener.host, listener.port
-            ):
-                raise StartupError(
-                    f"listener {listener.name!r}: {listener.host}:{listener.port} is already "
-                    f"in use{_who_listens(listener.port)}. Envoy sets SO_REUSEPORT on Linux, so "
-                    "it would start anyway and silently share connections with that process. "
-                    "Stop it, pick another port (or 0), or pass check_ports=False."
-                )
+            self._epochs.base_ids.add(epoch.base_id)
 
     # --- hot restart failure ------------------------------------------------------------
     def _recover_failed_child(self, child: Epoch | None, old: Epoch, exc: BaseException) -> None:
@@ -623,13 +588,13 @@ class Supervisor:
                 raise
         old.terminate()
         self._retire(old)
-        self._current = fresh
+        self._epochs.current = fresh
 
     def _wait_for_previous_drain(self, old: Epoch) -> None:
         """Envoy kills epoch n-1 as soon as epoch n+1 starts, cutting whatever it is still
         draining: let the previous hot restart's old epoch finish (it exits by itself
         after ``parent_shutdown_time_s``) before starting another one."""
-        draining = [e for e in self._retired if e.base_id == old.base_id and e.alive()]
+        draining = self._epochs.draining(old.base_id)
         limit = time.monotonic() + self.options.parent_shutdown_time_s + 1.0
         for epoch in draining:
             _log.info("waiting for epoch %d (pid %d) to finish draining", epoch.number, epoch.pid)
@@ -670,7 +635,7 @@ class Supervisor:
                 return
 
     def _health_check(self) -> None:
-        epoch = self._current
+        epoch = self._epochs.current
         if epoch is None or self._stopping.is_set() or self._state is not State.LIVE:
             return
         if epoch.alive():
@@ -695,7 +660,7 @@ class Supervisor:
         self._retire(epoch)
         live_for = epoch.live_for()
         if not self.restart_on_crash:
-            self._current = None
+            self._epochs.current = None
             self._fail(ProcessExited(message, returncode=epoch.returncode,
                                      output_tail=epoch.tail()))
             return
@@ -708,7 +673,7 @@ class Supervisor:
         while True:
             delay = self.backoff.record_crash(live_for)
             if delay is None:
-                self._current = None
+                self._epochs.current = None
                 self._fail(ProcessExited(
                     f"envoy failed {self.backoff.max_quick_failures + 1} times in a row "
                     f"within {self.backoff.stable_after:g}s of starting; giving up",
@@ -720,13 +685,13 @@ class Supervisor:
             if self._stopping.wait(delay):
                 return
             try:
-                self._current = self._cold_start(pinned, check_ports=self.check_ports)
+                self._epochs.current = self._cold_start(pinned, check_ports=self.check_ports)
             except StartupError as exc:
                 _log.error("restart after crash failed: %s", exc)
                 last, live_for = exc, 0.0
                 continue
             self._set_state(State.LIVE, "started", f"restarted after a crash (epoch 0, "
-                            f"pid {self._current.pid})")
+                            f"pid {self._epochs.current.pid})")
             return
 
     def _fail(self, error: ProcessError) -> None:
@@ -744,7 +709,7 @@ class Supervisor:
             admin.healthcheck_fail()
             admin.drain_listeners(graceful=True)
             while time.monotonic() < deadline and (
-                _active_connections(admin) > 0 or any(e.alive() for e in self._retired)
+                _active_connections(admin) > 0 or self._epochs.any_retired_alive()
             ):
                 time.sleep(0.05)
             admin.quit()
@@ -754,48 +719,17 @@ class Supervisor:
         epoch.wait(max(0.5, deadline - time.monotonic()))
 
     def _retire(self, epoch: Epoch) -> None:
-        """Move an epoch to the retired list; reap it in the background."""
-        if epoch not in self._retired:
-            self._retired.append(epoch)
-        if self._current is epoch:
-            self._current = None
+        """Move an epoch to the retired list; it is reaped in the background."""
         grace = self.options.drain_time_s + self.options.parent_shutdown_time_s + 5.0
-        threading.Thread(target=self._reap, args=(epoch, grace), daemon=True,
-                         name=f"envoykit-reap-{epoch.pid}").start()
-
-    def _reap(self, epoch: Epoch, grace: float) -> None:
-        if not epoch.wait(grace) and not self._stopping.is_set():
-            _log.warning("epoch %d (pid %d) did not exit in %.0fs; killing it",
-                         epoch.number, epoch.pid, grace)
-        epoch.terminate()
-        epoch.close()
-        for path in (epoch.paths.config, epoch.paths.admin_address):
-            with contextlib.suppress(OSError):
-                path.unlink()
-        with self._lock:
-            if self._watchdog is not None:
-                self._watchdog.unwatch(epoch.pid)
-            if epoch in self._retired:
-                self._retired.remove(epoch)
-            self._remove_unused_shm()
+        self._epochs.retire(epoch, grace)
 
     def _teardown(self) -> None:
-        """Kill every epoch, remove shared memory, the run dir and the watchdog."""
+        """Kill every epoch and the prewarmed validator, remove shared memory, the
+        watchdog, the spawner and the run dir."""
         warm = self._take_warm()
         if warm is not None:
             warm.close()
-        epochs = [*self._retired, *([self._current] if self._current else [])]
-        for epoch in epochs:
-            epoch.terminate()
-            epoch.close()
-        if epochs:
-            self._last_epoch = epochs[-1]  # its output stays readable after stop
-        self._current = None
-        self._retired.clear()
-        self._remove_unused_shm()
-        if self._watchdog is not None:
-            self._watchdog.close()
-            self._watchdog = None
+        self._epochs.teardown()
         if self._spawner is not None:
             self._spawner.shutdown(wait=False)
             self._spawner = None
@@ -803,16 +737,9 @@ class Supervisor:
             shutil.rmtree(self._run_dir, ignore_errors=True)
             self._run_dir = None
 
-    def _remove_unused_shm(self) -> None:
-        running = {e.base_id for e in [*self._retired, self._current] if e and e.alive()}
-        for base_id in self._base_ids - running:
-            with contextlib.suppress(OSError):
-                shm_path(base_id).unlink()
-            self._base_ids.discard(base_id)
-
     # --- state and events ---------------------------------------------------------------
     def _live_epoch(self) -> Epoch:
-        epoch = self._current
+        epoch = self._epochs.current
         if epoch is None or self._state not in (State.LIVE, State.RESTARTING, State.DRAINING):
             raise RuntimeError(f"envoy is not running (state: {self._state.value})")
         return epoch
@@ -821,7 +748,7 @@ class Supervisor:
         with self._changed:
             self._state = state
             self._changed.notify_all()
-        epoch = self._current
+        epoch = self._epochs.current
         self._emit(Event(kind, state, epoch.number if epoch else None,
                          epoch.pid if epoch else None, message))
 
@@ -853,66 +780,3 @@ def _active_connections(admin: AdminClient) -> int:
         value for name, value in gauges.items()
         if not name.startswith("listener.admin.") and ".worker_" not in name
     )
-
-
-def _who_listens(port: int) -> str:
-    """`` (pid N, name)`` of the process listening on ``port``, when psutil can tell."""
-    import psutil
-
-    try:
-        for conn in psutil.net_connections(kind="tcp"):
-            if conn.laddr and conn.laddr.port == port and conn.status == "LISTEN" and conn.pid:
-                return f" by pid {conn.pid} ({psutil.Process(conn.pid).name()})"
-    except (psutil.Error, OSError):
-        pass
-    return ""
-
-
-def _filenames(node: Any) -> set[str]:
-    """Every ``filename`` value (DataSource) in a config dict."""
-    if isinstance(node, Mapping):
-        found = {str(v) for k, v in node.items() if k == "filename" and isinstance(v, str)}
-        for value in node.values():
-            found |= _filenames(value)
-        return found
-    if isinstance(node, list):
-        return set().union(*(_filenames(item) for item in node)) if node else set()
-    return set()
-
-
-def _file_state(name: str) -> str:
-    try:
-        info = os.stat(name)
-    except OSError:
-        return f"{name}:missing"
-    return f"{name}:{info.st_mtime_ns}:{info.st_size}:{info.st_ino}"
-
-
-class AsyncSupervisor(AsyncFacade[Supervisor]):
-    """The asyncio face of :class:`Supervisor`: the same core, run with ``to_thread``.
-
-    ``async with AsyncSupervisor(config) as proxy:`` — read-only facts are available as
-    ``proxy.sync`` (the :class:`Supervisor`) and through attribute delegation."""
-
-    def __init__(self, config: ConfigInput, **options: Any) -> None:
-        self.sync = Supervisor(config, **options)
-
-    async def hot_restart(self, config: ConfigInput, *, timeout: float | None = None) -> int:
-        """See :meth:`Supervisor.hot_restart`."""
-        return await asyncio.to_thread(self.sync.hot_restart, config, timeout=timeout)
-
-    async def validate(self, config: ConfigInput, *, timeout: float | None = None) -> None:
-        """See :meth:`Supervisor.validate`."""
-        await asyncio.to_thread(self.sync.validate, config, timeout=timeout)
-
-    async def restart(self) -> None:
-        """See :meth:`Supervisor.restart`."""
-        await asyncio.to_thread(self.sync.restart)
-
-    async def stop(self, graceful: bool = True, timeout: float | None = None) -> None:
-        """See :meth:`Supervisor.stop`."""
-        await asyncio.to_thread(self.sync.stop, graceful, timeout)
-
-    async def wait_for_state(self, *states: State, timeout: float = 10.0) -> State:
-        """See :meth:`Supervisor.wait_for_state`."""
-        return await asyncio.to_thread(self.sync.wait_for_state, *states, timeout=timeout)

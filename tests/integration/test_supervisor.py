@@ -7,6 +7,7 @@ port 0, base ids are dynamic, run directories are private.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import os
 import re
@@ -28,7 +29,8 @@ from envoykit.admin import AdminClient
 from envoykit.errors import EnvoyValidationError, HotRestartError, ProcessExited, StartupError
 from envoykit.process import AsyncSupervisor, Backoff, Supervisor, SupervisorEvent, SupervisorState
 from envoykit.process._epoch import Epoch
-from envoykit.process._supervisor import shm_path
+from envoykit.process._epochs import shm_path
+from envoykit.process._orphan import TOKEN_ENV
 from tests.integration._supervisor_helpers import bootstrap, envoy_pids_with, get, upstream
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
@@ -248,9 +250,11 @@ def test_sigkill_of_the_python_parent_leaves_no_envoy(up: int, tmp_path: Path) -
     try:
         assert parent.stdout is not None
         run_dir, base_id = parent.stdout.readline().split()
-        pids = envoy_pids_with(run_dir)
-        assert len(pids) - len(_validators(Path(run_dir))) == 2  # both epochs are running
-        assert len(_validators(Path(run_dir))) == 1  # and the prewarmed validator
+        wait_until(lambda: _validators(Path(run_dir)))  # prewarmed after the restart
+        validators = _validators(Path(run_dir))
+        epochs = [p for p in envoy_pids_with(run_dir) if p not in validators]
+        assert len(epochs) == 2 and len(validators) == 1  # both epochs and the validator
+        assert TOKEN_ENV in psutil.Process(validators[0]).environ()  # the watchdog's mark
     finally:
         parent.kill()
         parent.wait()
@@ -314,6 +318,8 @@ def test_asyncio_facade(up: int) -> None:
             before = await asyncio.to_thread(get, proxy.address_of("ingress"))
             await proxy.hot_restart(bootstrap(up, tag="async"))
             after = await asyncio.to_thread(get, proxy.address_of("ingress"))
+            async with proxy.admin() as admin:  # an asyncio client, not a blocking one
+                assert (await admin.server_info()).restart_epoch == 1
             return before[1], after[1], proxy.state
 
     assert asyncio.run(main()) == ("v1", "async", SupervisorState.LIVE)
@@ -557,8 +563,21 @@ def test_refused_config_never_reaches_the_epoch_started_beside_validation(
 
 
 def _validators(run_dir: Path) -> list[int]:
-    return [pid for pid in envoy_pids_with(str(run_dir))
-            if "validate" in psutil.Process(pid).cmdline()]
+    found = []
+    for pid in envoy_pids_with(str(run_dir)):
+        with contextlib.suppress(psutil.Error):
+            if "validate" in psutil.Process(pid).cmdline():
+                found.append(pid)
+    return found
+
+
+def _one_validator(run_dir: Path, deadline: float = 10.0) -> list[int]:
+    """The one prewarmed validator, once it has exec'd envoy (right after the fork its
+    command line is still Python's)."""
+    end = time.monotonic() + deadline
+    while len(found := _validators(run_dir)) != 1 and time.monotonic() < end:
+        time.sleep(0.01)
+    return found
 
 
 def test_prewarmed_validator_waits_between_restarts_and_goes_with_stop(
@@ -569,16 +588,16 @@ def test_prewarmed_validator_waits_between_restarts_and_goes_with_stop(
     one; stop() removes it. ``prewarm_validation=False``: none."""
     run_dir = tmp_path / "run"
     with Supervisor(bootstrap(up), run_dir=run_dir, **OPTIONS) as proxy:
-        first = _validators(run_dir)
+        first = _one_validator(run_dir)
         assert len(first) == 1
         broken = _envoy_refuses(up)  # envoykit's own checks pass it; envoy refuses it
         with pytest.raises(EnvoyValidationError):
             proxy.hot_restart(broken)
-        second = _validators(run_dir)
+        second = _one_validator(run_dir)
         assert len(second) == 1 and second != first
         assert proxy.hot_restart(bootstrap(up, tag="v2")) == 1
         assert get(proxy.address_of("ingress"))[1] == "v2"
-        assert len(_validators(run_dir)) == 1
+        assert len(_one_validator(run_dir)) == 1
     assert not _validators(run_dir) and not run_dir.joinpath("validate-3.json").exists()
     with Supervisor(bootstrap(up), run_dir=tmp_path / "cold", prewarm_validation=False,
                     **OPTIONS) as proxy:

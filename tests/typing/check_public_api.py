@@ -87,6 +87,12 @@ async def run_it_async(bootstrap: Bootstrap) -> int:
         return await proxy.hot_restart(bootstrap)
 
 
+def async_faces_take_the_cores_arguments(bootstrap: Bootstrap) -> None:
+    # (strict mypy reports an unused ignore: each line below must really be an error)
+    AsyncSupervisor(bootstrap, drain_time=1)  # type: ignore[call-arg]
+    AsyncSupervisor(bootstrap, log_level=3)  # type: ignore[arg-type]
+
+
 async def apply_async(bootstrap: Bootstrap) -> ApplyReport:
     async with AsyncDynamicProxy(bootstrap, validate="always", confirm_timeout=5.0) as proxy:
         assert_type(proxy.sync, DynamicProxy)

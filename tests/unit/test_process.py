@@ -23,11 +23,11 @@ from envoykit.process._launch import (
     config_to_dict,
     make_run_dir,
     pin_listener_ports,
-    port_in_use,
     render_config,
     static_listeners,
 )
 from envoykit.process._output import OutputPump, RingBuffer, envoy_level
+from envoykit.process._ports import port_in_use
 
 PATHS = EpochPaths(config=Path("/run/c.json"), admin_address=Path("/run/a.txt"),
                    base_id=Path("/run/b.txt"))
@@ -285,3 +285,25 @@ def test_a_bootstrap_without_admin_gets_a_loopback_one() -> None:
     override = {"admin": {"address": {"pipe": {"path": "/x"}}}}
     assert "admin" not in with_admin({}, override)
     assert "admin" not in with_admin({}, "admin: {address: {pipe: {path: /x}}}")
+
+
+# --- the validation memo -----------------------------------------------------------------
+
+
+def test_validation_memo_keys_on_content_flags_and_named_files(tmp_path: Path) -> None:
+    from envoykit.process._memo import ValidationMemo
+
+    cert = tmp_path / "cert.pem"
+    cert.write_text("one")
+    data = {"static_resources": {"secrets": [{"tls_certificate": {
+        "certificate_chain": {"filename": str(cert)}}}]}}
+    memo = ValidationMemo(LaunchOptions(), size=2)
+    key = memo.key(data)
+    memo.remember(key)
+    assert key in memo and memo.key(data) == key
+    cert.write_text("two, longer")  # the file a config names changed: validate again
+    assert memo.key(data) not in memo
+    assert ValidationMemo(LaunchOptions(config_yaml="admin: {}")).key(data) != key
+    memo.remember("b")
+    memo.remember("c")  # the oldest of more than `size` keys is forgotten
+    assert key not in memo and "b" in memo and "c" in memo
