@@ -27,10 +27,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]  # a deadline (
 # (pytest-randomly, a dev dependency, would shuffle them)
 INNER = ("-p", "no:cacheprovider", "-p", "no:randomly")
 
-# Inner sessions: no cache, and tests in file order (pytest-randomly, a dev plugin, would
-# shuffle them; these tests read what the first and the second inner test did).
-INNER = ("-p", "no:cacheprovider", "-p", "no:randomly")
-
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "pytest_example"
