@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from envoykit.testing._fixtures import EnvoyProxyFactory
 from envoykit.testing.http import resolving_client
 from envoykit.testing.tls import TestCA
 from envoykit.testing.upstream import Upstream
+from tests.integration.test_bad_inputs_live import CliRun
 
 pytestmark = pytest.mark.integration
 
@@ -96,49 +96,32 @@ edge = (EdgeProxy("port-zero")
 """
 
 
-class Run:
-    """``envoykit run edge.py`` in a subprocess; stderr lines read by a thread."""
+def start_run(config: Path, admin_file: Path) -> CliRun:
+    """``envoykit run CONFIG`` in a subprocess; its stderr lines read by a thread."""
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("envoykit")), "run", str(config),
+         "--admin-address-path", str(admin_file), "--log-level", "warning"],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, start_new_session=True)
+    run = CliRun(process, config, admin_file)
+    threading.Thread(target=run.read, daemon=True).start()
+    return run
 
-    def __init__(self, config: Path, admin_file: Path) -> None:
-        self.admin_file = admin_file
-        self.lines: list[str] = []
-        self.changed = threading.Condition()
-        self.process = subprocess.Popen(
-            [str(Path(sys.executable).with_name("envoykit")), "run", str(config),
-             "--admin-address-path", str(admin_file), "--log-level", "warning"],
-            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
-            start_new_session=True)
-        threading.Thread(target=self._read, daemon=True).start()
 
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            with self.changed:
-                self.lines.append(line)
-                self.changed.notify_all()
+def bound_ports(run: CliRun) -> dict[str, int]:
+    """Listener name -> the port envoy bound, from the admin ``/listeners``."""
+    reply = httpx.get(f"http://{run.admin_address()}/listeners", params={"format": "json"},
+                      timeout=10.0)
+    return {x["name"]: x["local_address"]["socket_address"]["port_value"]
+            for x in reply.json()["listener_statuses"]}
 
-    def wait_for(self, text: str, count: int) -> None:
-        deadline = time.monotonic() + DEADLINE
-        with self.changed:
-            while sum(text in line for line in self.lines) < count:
-                left = deadline - time.monotonic()
-                assert left > 0 and self.process.poll() is None, "".join(self.lines[-40:])
-                self.changed.wait(min(left, 1.0))
 
-    def ports(self) -> dict[str, int]:
-        """Listener name -> the port envoy bound, from the admin ``/listeners``."""
-        admin = self.admin_file.read_text().strip()
-        reply = httpx.get(f"http://{admin}/listeners", params={"format": "json"}, timeout=10.0)
-        return {x["name"]: x["local_address"]["socket_address"]["port_value"]
-                for x in reply.json()["listener_statuses"]}
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=DEADLINE)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+def stop(run: CliRun) -> None:
+    run.process.send_signal(signal.SIGTERM)
+    try:
+        run.process.wait(timeout=DEADLINE)
+    except subprocess.TimeoutExpired:
+        os.killpg(run.process.pid, signal.SIGKILL)
+        run.process.wait()
 
 
 def test_location_carries_the_real_port_after_envoykit_run_and_sighup(
@@ -146,16 +129,16 @@ def test_location_carries_the_real_port_after_envoykit_run_and_sighup(
     cert = ca.issue(HOST)
     config = tmp_path / "edge.py"
     config.write_text(EDGE_PY.format(upstream=server.address, cert=cert.cert, key=cert.key))
-    run = Run(config, tmp_path / "admin.txt")
+    run = start_run(config, tmp_path / "admin.txt")
     try:
         run.wait_for("envoy is live", 1)
-        first = run.ports()
+        first = bound_ports(run)
         assert_redirects_to(first["http"], first["https"], ca)
         for done in (1, 2):  # the module is imported again: a new EdgeProxy each time
             run.process.send_signal(signal.SIGHUP)
             run.wait_for("hot restart done", done)
-            assert run.ports() == first
+            assert bound_ports(run) == first
             assert_redirects_to(first["http"], first["https"], ca)
         assert re.search(r"epoch 2 is live", "".join(run.lines))
     finally:
-        run.stop()
+        stop(run)
