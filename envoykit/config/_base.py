@@ -52,12 +52,18 @@ TYPE_PREFIX = "type.googleapis.com/"
 
 
 @contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
+def gc_paused(*, settle: bool = False) -> Iterator[None]:
     """Pause the cyclic garbage collector while building or rendering many models.
 
     Building 10,000 sites allocates ~200,000 objects; the collector's full passes over
     that growing heap make build and render quadratic. Nothing here creates cycles that
     must be reclaimed meanwhile, and the collector resumes (if it was on) afterwards.
+
+    ``settle=True`` (a build whose result lives as long as the config) files what was made
+    as old on the way out: paused, ~1,000,000 objects pile up in the youngest generation and
+    the first collection after it would scan them all (~35 % of a 10,000-site build) only to
+    find them alive. ``gc.freeze()`` + ``gc.unfreeze()`` moves every tracked object into the
+    oldest generation: nothing stays frozen, and full collections still collect everything.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -65,6 +71,9 @@ def gc_paused() -> Iterator[None]:
         yield
     finally:
         if was_enabled:
+            if settle:
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
 
 

@@ -64,6 +64,7 @@ def _routes(k: int) -> list[HttpRoute]:
 
 
 def golden_edge() -> EdgeProxy:
+    """Paths are absolute: the builder makes a relative one absolute against the cwd."""
     cert = Cert("CERT", "KEY", inline=True)
     edge = (EdgeProxy("golden").https(8443, address="127.0.0.1")
             .redirect_http(8080, address="127.0.0.1").rate_limit(100)
@@ -80,7 +81,7 @@ def golden_edge() -> EdgeProxy:
     for i in range(4):  # sites 0/2 and 1/3 have equal routes
         edge.site(f"s{i}.example.com", routes=_routes(i % 2), cert=cert,
                   aliases=[f"www.s{i}.example.com"])
-    edge.site("mtls.example.com", "127.0.0.9:8443", cert=cert, client_ca="CA",
+    edge.site("mtls.example.com", "127.0.0.9:8443", cert=cert, client_ca="/golden/ca.pem",
               rate_limit=RateLimit(7), timeout="3s", prefix_rewrite="/v1/",
               host_rewrite="inner", http2_upstream=True)
     edge.site("plain.example.com", "127.0.0.10:80", "127.0.0.11:80", cert=cert,
