@@ -243,7 +243,11 @@ class EdgeProxy:
         return self
 
     def redirect_http(self, port: int = 80, *, address: str | None = None) -> EdgeProxy:
-        """Answer plain HTTP on ``port`` with a redirect to HTTPS (301 by default)."""
+        """Answer plain HTTP on ``port`` with a redirect to HTTPS (301 by default).
+
+        With ``https(port=0)`` the redirect names the listener ``https`` instead of a port
+        (route metadata); the :class:`~envoykit.process.Supervisor` fills in the port envoy
+        bound, and keeps it through hot restarts (docs/builder.md)."""
         self.http(port, address=address)
         self._redirect = True
         return self

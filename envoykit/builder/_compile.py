@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from envoykit._edge_stats import edge_stats_matcher
+from envoykit._redirect_ports import port_mark
 from envoykit.builder._clusters import cluster
 from envoykit.builder._intent import Edge, Passthrough, RateLimit, Site, TcpService
 from envoykit.builder._vhosts import CORS_FILTER, exempt_filter, rate_limit_filter, vhost
@@ -186,10 +187,12 @@ def _redirect_vhost(edge: Edge) -> VirtualHost:
         port_redirect=https_port if https_port not in (0, 443) else None,
         response_code=edge.defaults.redirect_code,
     )
+    # port 0: Envoy picks the port; the Supervisor fills it in (see envoykit._redirect_ports)
+    mark = port_mark("https") if https_port == 0 else None
     return VirtualHost(
         name="redirect_to_https",
         domains=[d for s in edge.sites for d in s.domains],
-        routes=[Route(match=RouteMatch(prefix="/"), redirect=redirect)],
+        routes=[Route(match=RouteMatch(prefix="/"), redirect=redirect, metadata=mark)],
     )
 
 

@@ -202,6 +202,7 @@ class Route(EnvoyModel):
     response_headers_to_remove: list[str] | None = None
     typed_per_filter_config: dict[str, Typed] | None = None
     decorator: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None  # core.v3.Metadata: ``{"filter_metadata": {...}}``
 
     @model_validator(mode="after")
     def _one(self) -> Route:

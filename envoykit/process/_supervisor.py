@@ -40,6 +40,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from envoykit._redirect_ports import fill_redirect_ports, reserve_marked_ports
 from envoykit._util import listener_address, url, write_atomic
 from envoykit.admin import AdminClient
 from envoykit.binary import EnvoyBinary, find_envoy
@@ -501,6 +502,7 @@ class Supervisor:
         assert self._run_dir is not None
         self._serial += 1
         path = self._run_dir / f"config-{self._serial}.json"
+        data = fill_redirect_ports(data)  # ports are pinned by now: redirects can name them
         write_atomic(path, render_config(with_admin(data, self.options.config_yaml)), fsync=False)
         return path
 
@@ -540,6 +542,7 @@ class Supervisor:
         """Epoch 0 with a fresh dynamic base id; StartupError with Envoy's output."""
         if check_ports:
             check_fixed_ports(data)
+        data = reserve_marked_ports(data)  # a redirect naming a port-0 listener needs its port
         epoch = self._launch(self._write_config(data), number=0, base_id=None)
         try:
             self._await_ready(epoch, self.startup_timeout)
