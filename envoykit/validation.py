@@ -153,8 +153,9 @@ def _check(bootstrap: Bootstrap) -> list[Issue]:
         issues += _check_routes(path, rc, cluster_names, dynamic_clusters)
     for i, cluster in enumerate(clusters):
         issues += _check_cluster(f"static_resources.clusters[{i}]", cluster)
-    issues += _check_files(bootstrap)
-    issues += _check_tls(bootstrap)
+    found = _found(bootstrap, "", _FILE_AND_TLS_KINDS)  # one walk for both checks
+    issues += _check_files((p, n) for p, n in found if isinstance(n, DataSource))
+    issues += _check_tls((p, n) for p, n in found if not isinstance(n, DataSource))
     _warn_admin(bootstrap)
     return issues
 
@@ -361,12 +362,13 @@ def _check_cluster(path: str, cluster: Any) -> list[Issue]:
     return issues
 
 
-def _check_files(bootstrap: Bootstrap) -> list[Issue]:
+def _check_files(sources: Iterable[tuple[Parts, DataSource]]) -> list[Issue]:
     """Every ``filename`` a DataSource names must be a readable file."""
     issues = []
-    for path, source in _data_sources(bootstrap, ""):
+    for parts, source in sources:
         if source.filename is None:
             continue
+        path = format_path(parts)
         file = Path(source.filename)
         if not file.is_file():
             issues.append(Issue(f"{path}.filename", f"no such file: {file}"))
@@ -375,30 +377,30 @@ def _check_files(bootstrap: Bootstrap) -> list[Issue]:
     return issues
 
 
-def _data_sources(node: Any, path: str) -> Iterator[tuple[str, DataSource]]:
-    for found_path, found in _models(node, path, (DataSource,)):
-        assert isinstance(found, DataSource)
-        yield found_path, found
-
-
 def _models(node: Any, path: str, kinds: tuple[type[EnvoyModel], ...]
-            ) -> Iterator[tuple[str, EnvoyModel]]:
-    """Every model of one of ``kinds`` under ``node``, with its field path (the path is
-    only formatted for what is found: a 10,000-site config has ~700,000 nodes)."""
-    parts: list[str | int] = [path] if path else []
-    for found_parts, found in _walk(node, parts, kinds):
-        yield format_path(found_parts), found
+            ) -> list[tuple[str, EnvoyModel]]:
+    """Every model of one of ``kinds`` under ``node``, with its field path."""
+    return [(format_path(parts), model) for parts, model in _found(node, path, kinds)]
 
 
-def _walk(node: Any, parts: list[str | int], kinds: tuple[type[EnvoyModel], ...]
-          ) -> Iterator[tuple[list[str | int], EnvoyModel]]:
+def _found(node: Any, path: str, kinds: tuple[type[EnvoyModel], ...]) -> list[Found]:
+    """Like ``_models`` with the paths left as parts: a 10,000-site config has ~700,000
+    nodes and ~10,000 data sources; a path is only formatted for an issue."""
+    found: list[Found] = []
+    _walk(node, [path] if path else [], kinds, found)
+    return found
+
+
+def _walk(node: Any, parts: list[str | int], kinds: tuple[type[EnvoyModel], ...],
+          found: list[Found]) -> None:
+    """Append to ``found`` what ``node`` holds (plain recursion: nested generators would
+    pass each find up through every level)."""
     if isinstance(node, kinds):
-        yield parts, node
-        return
+        found.append((tuple(parts), node))  # and on below: a certificate holds files
     if isinstance(node, EnvoyModel):
-        if not _may_hold(type(node), kinds):
-            return
-        items: Iterable[tuple[str | int, Any]] = node.__dict__.items()
+        values = node.__dict__
+        items: Iterable[tuple[str | int, Any]] = [
+            (name, values[name]) for name in _fields_to_walk(type(node), kinds)]
     elif isinstance(node, dict):
         items = node.items()
     elif isinstance(node, list):
@@ -408,21 +410,25 @@ def _walk(node: Any, parts: list[str | int], kinds: tuple[type[EnvoyModel], ...]
     for key, value in items:
         if value is not None and not isinstance(value, _SCALARS):
             parts.append(key)
-            yield from _walk(value, parts, kinds)
+            _walk(value, parts, kinds, found)
             parts.pop()
 
 
 _SCALARS = (str, int, float, bool, timedelta)
+Parts = tuple[str | int, ...]
+Found = tuple[Parts, EnvoyModel]
+_FILE_AND_TLS_KINDS: tuple[type[EnvoyModel], ...] = (DataSource, TlsCertificate, TlsParameters)
 
 
 @functools.cache
-def _may_hold(model: type[EnvoyModel], kinds: tuple[type[EnvoyModel], ...]) -> bool:
-    """Whether a ``model`` can hold one of ``kinds`` anywhere below it, judged from the field
-    annotations (a route table holds no TLS certificate, an HTTP filter list no file name):
-    the walk skips what cannot match. A field typed loosely (``Any``, a typed config) may
-    hold anything."""
-    return any(_annotation_may_hold(f.annotation, kinds, {model})
-               for f in model.model_fields.values())
+def _fields_to_walk(model: type[EnvoyModel], kinds: tuple[type[EnvoyModel], ...]
+                    ) -> tuple[str, ...]:
+    """The fields of ``model`` that can hold one of ``kinds`` anywhere below them, judged
+    from the field annotations (a route's match holds no TLS certificate, a cluster's
+    endpoints no file name): the walk skips the rest. A field typed loosely (``Any``, a
+    typed config) may hold anything."""
+    return tuple(name for name, f in model.model_fields.items()
+                 if _annotation_may_hold(f.annotation, kinds, {model}))
 
 
 def _annotation_may_hold(annotation: Any, kinds: tuple[type[EnvoyModel], ...],
@@ -451,10 +457,11 @@ def _annotation_may_hold(annotation: Any, kinds: tuple[type[EnvoyModel], ...],
     return any(_annotation_may_hold(a, kinds, seen) for a in args)
 
 
-def _check_tls(bootstrap: Bootstrap) -> list[Issue]:
+def _check_tls(found: Iterable[tuple[Parts, EnvoyModel]]) -> list[Issue]:
     """Certificates and keys parse, keys match their certificates, ciphers exist."""
     issues: list[Issue] = []
-    for path, node in _models(bootstrap, "", (TlsCertificate, TlsParameters)):
+    for parts, node in found:
+        path = format_path(parts)
         if isinstance(node, TlsCertificate):
             issues += check_key_pair(path, node)
         elif isinstance(node, TlsParameters):

@@ -33,6 +33,7 @@ from typing import Any, Literal
 from envoykit._net import is_loopback
 from envoykit.builder._checks import edge_issues, route_issues
 from envoykit.builder._compile import compile_edge
+from envoykit.builder._gc import gc_settled
 from envoykit.builder._intent import (
     LOOPBACK,
     Cert,
@@ -69,7 +70,6 @@ from envoykit.config import (
     ModelError,
     SubstitutionFormatString,
     TypedConfig,
-    gc_paused,
 )
 from envoykit.errors import ConfigError, SemanticError
 
@@ -351,7 +351,7 @@ class EdgeProxy:
         if issues:
             raise SemanticError(issues)
         try:
-            with gc_paused():
+            with gc_settled():
                 return compile_edge(edge)
         except ModelError as exc:
             raise ConfigError(f"edge {self.name!r} compiles to an invalid config:\n{exc}") from None

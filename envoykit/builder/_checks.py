@@ -4,6 +4,7 @@ loops, retries that cannot fit the timeout, unknown services, missing certificat
 
 from __future__ import annotations
 
+import functools
 import os
 from collections import Counter
 from datetime import timedelta
@@ -19,21 +20,51 @@ __all__ = ["edge_issues", "route_issues"]
 def route_issues(where: str, routes: tuple[HttpRoute, ...], domains: list[str],
                  default_timeout: timedelta) -> list[Issue]:
     """What is wrong in one site's ordered route table (without looking at services)."""
+    if _table_is_clean(routes, default_timeout):  # many sites share one table: judged once
+        return [issue for i, route in enumerate(routes)
+                for issue in _loop_issues(f"{where}.routes[{i}]", route, domains)]
     issues: list[Issue] = []
     for i, route in enumerate(routes):
         at = f"{where}.routes[{i}]"
-        issues += _regex_issues(at, route)
-        issues += _split_issues(at, route)
-        issues += _retry_issues(at, route, default_timeout)
-        if route.redirect is not None and _redirects_to_itself(route, domains):
-            issues.append(Issue(at, "the redirect leads back to this same route "
-                                    "(a redirect loop)"))
-        earlier = next((j for j in range(i) if _covers(routes[j], route)), None)
-        if earlier is not None:
-            issues.append(Issue(at, f"unreachable: routes[{earlier}] "
-                                    f"({routes[earlier].match_text}) matches every request "
-                                    "this route would; put the more specific route first"))
+        issues += _table_issues(at, routes, i, default_timeout)
+        issues += _loop_issues(at, route, domains)
+        issues += _shadow_issues(at, routes, i)
     return issues
+
+
+def _table_is_clean(routes: tuple[HttpRoute, ...], default_timeout: timedelta) -> bool:
+    try:
+        return _clean_table(routes, default_timeout)
+    except TypeError:  # a route holding an unhashable value (a typed config): judge it here
+        return _clean_table.__wrapped__(routes, default_timeout)
+
+
+@functools.lru_cache(maxsize=4096)
+def _clean_table(routes: tuple[HttpRoute, ...], default_timeout: timedelta) -> bool:
+    """Whether ``routes`` has no issue other than a redirect loop (which needs the site)."""
+    return not any(_table_issues("", routes, i, default_timeout) or _shadow_issues("", routes, i)
+                   for i in range(len(routes)))
+
+
+def _table_issues(at: str, routes: tuple[HttpRoute, ...], i: int,
+                  default_timeout: timedelta) -> list[Issue]:
+    route = routes[i]
+    return [*_regex_issues(at, route), *_split_issues(at, route),
+            *_retry_issues(at, route, default_timeout)]
+
+
+def _loop_issues(at: str, route: HttpRoute, domains: list[str]) -> list[Issue]:
+    if route.redirect is not None and _redirects_to_itself(route, domains):
+        return [Issue(at, "the redirect leads back to this same route (a redirect loop)")]
+    return []
+
+
+def _shadow_issues(at: str, routes: tuple[HttpRoute, ...], i: int) -> list[Issue]:
+    earlier = next((j for j in range(i) if _covers(routes[j], routes[i])), None)
+    if earlier is None:
+        return []
+    return [Issue(at, f"unreachable: routes[{earlier}] ({routes[earlier].match_text}) matches "
+                      "every request this route would; put the more specific route first")]
 
 
 def _regex_issues(at: str, route: HttpRoute) -> list[Issue]:

@@ -185,12 +185,15 @@ class HttpRoute:
 
     def __post_init__(self) -> None:  # normalise the friendly forms to tuples (hashable)
         where = f"HttpRoute({self.match_text})"
-        if sum(x is not None for x in (self.prefix, self.path, self.regex)) > 1:
+        put = object.__setattr__  # (frozen; each check below reads each field once: hot path)
+        value: Any
+        kind: type
+        given = (self.prefix is not None) + (self.path is not None) + (self.regex is not None)
+        if given > 1:
             raise fail(where, "give one of prefix=, path=, regex=")
-        if self.prefix is None and self.path is None and self.regex is None:
-            object.__setattr__(self, "prefix", "/")
-        for name in ("prefix", "path"):
-            value = getattr(self, name)
+        if not given:
+            put(self, "prefix", "/")
+        for name, value in (("prefix", self.prefix), ("path", self.path)):
             if value is not None and (not isinstance(value, str) or not value.startswith("/")):
                 raise fail(f"{where}.{name}", f"must start with '/', got {value!r}")
         if self.methods:
@@ -198,32 +201,35 @@ class HttpRoute:
             for m in methods:
                 if m not in _METHODS:
                     raise fail(f"{where}.methods", f"{m!r} is not an HTTP method")
-            object.__setattr__(self, "methods", methods)
-        object.__setattr__(self, "headers", as_headers(f"{where}.headers", self.headers))
-        object.__setattr__(self, "query", _pairs(self.query))
+            put(self, "methods", methods)
+        if _not_normal(self.headers):
+            put(self, "headers", as_headers(f"{where}.headers", self.headers))
+        if _not_normal(self.query):
+            put(self, "query", _pairs(self.query))
         if self.to is not None and not isinstance(self.to, str):
-            object.__setattr__(self, "to", _pairs(self.to))
-        actions = [a for a in ("to", "redirect", "respond") if getattr(self, a) is not None]
-        if len(actions) != 1:
+            put(self, "to", _pairs(self.to))
+        if (self.to is not None) + (self.redirect is not None) + (self.respond is not None) != 1:
             raise fail(where, "give exactly one action: to=, redirect= or respond=")
-        for name in ("timeout", "idle_timeout"):
-            if getattr(self, name) is not None and not isinstance(getattr(self, name),
-                                                                  timedelta):
-                object.__setattr__(self, name, as_duration(f"{where}.{name}",
-                                                           getattr(self, name)))
-        for name in ("request_headers", "response_headers", "filters"):
-            object.__setattr__(self, name, _pairs(getattr(self, name)))
-        for name in ("remove_request_headers", "remove_response_headers"):
-            value = getattr(self, name)
+        for name, value in (("timeout", self.timeout), ("idle_timeout", self.idle_timeout)):
+            if value is not None and not isinstance(value, timedelta):
+                put(self, name, as_duration(f"{where}.{name}", value))
+        for name, value in (("request_headers", self.request_headers),
+                            ("response_headers", self.response_headers),
+                            ("filters", self.filters)):
+            if _not_normal(value):
+                put(self, name, _pairs(value))
+        for name, value in (("remove_request_headers", self.remove_request_headers),
+                            ("remove_response_headers", self.remove_response_headers)):
             if value:
-                object.__setattr__(self, name, tuple(
+                put(self, name, tuple(
                     _name(f"{where}.{name}", h) for h in ((value,) if isinstance(value, str)
                                                           else value)))
         if self.rewrite_prefix is not None and self.rewrite_regex is not None:
             raise fail(where, "give rewrite_prefix= or rewrite_regex=, not both")
-        for name, kind in (("retries", Retry), ("redirect", Redirect), ("respond", Respond),
-                           ("cors", CorsPolicy)):
-            value = getattr(self, name)
+        for name, value, kind in (("retries", self.retries, Retry),
+                                  ("redirect", self.redirect, Redirect),
+                                  ("respond", self.respond, Respond),
+                                  ("cors", self.cors, CorsPolicy)):
             if value is not None and type(value) is not kind and not isinstance(value, kind):
                 raise fail(f"{where}.{name}", f"expected {kind.__name__}(...), got {value!r}")
         for key, config in self.filter_configs:
@@ -300,6 +306,11 @@ class HttpRoute:
     def has_matchers(self) -> bool:
         """True when something besides the path decides (methods, headers, query)."""
         return bool(self.method_list or self.header_matchers or self.query_matchers)
+
+
+def _not_normal(value: object) -> bool:
+    """Whether a friendly form still needs normalising (the default ``()`` does not)."""
+    return bool(value) or type(value) is not tuple
 
 
 def _pairs(value: Any) -> tuple[tuple[str, Any], ...]:

@@ -261,3 +261,18 @@ def test_per_route_filters_cors_and_rate_limits() -> None:
     names = [f["name"] for f in hcm["typed_config"]["http_filters"]]
     assert names == ["envoy.filters.http.cors", "envoy.filters.http.local_ratelimit",
                      "envoy.filters.http.router"]  # what the per-route configs need
+
+
+def test_a_route_table_shared_by_sites_is_still_judged_per_site() -> None:
+    """Sites sharing an equal table reuse its verdict, but a redirect loop depends on the
+    site's own host, and a bad table is reported for every site that uses it."""
+    table = [HttpRoute(path="/a", redirect=Redirect(host="b.example.com")),
+             HttpRoute("/", to="web")]
+    edge = EdgeProxy().http(8080).service("web", "127.0.0.21:80")
+    edge.site("a.example.com", routes=table)  # clean here: redirects to another host
+    with pytest.raises(SemanticError, match=r"site\('b.example.com'\).routes\[0\].*loop"):
+        edge.site("b.example.com", routes=table)
+    shadowed = [HttpRoute("/", to="web"), HttpRoute("/x", to="web")]
+    for host in ("c.example.com", "d.example.com"):
+        with pytest.raises(SemanticError, match=rf"site\('{host}'\).routes\[1\].*unreachable"):
+            edge.site(host, routes=shadowed)

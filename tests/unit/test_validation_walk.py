@@ -25,10 +25,13 @@ def test_the_pruned_walk_finds_what_a_full_walk_finds(tmp_path: Path,
                           HttpRoute("/", to="api")])
             .site("b.example.com", "127.0.0.1:2", cert=Cert("c", "k", inline=True)))
     bootstrap = edge.build()
-    kinds_list = [(DataSource,), (TlsCertificate, TlsParameters)]
+    kinds_list = [(DataSource,), (TlsCertificate, TlsParameters),
+                  (DataSource, TlsCertificate, TlsParameters)]  # the last: check()'s one walk
     pruned = [[p for p, _ in validation._models(bootstrap, "", k)] for k in kinds_list]
-    monkeypatch.setattr(validation, "_may_hold", lambda model, kinds: True)
+    monkeypatch.setattr(validation, "_fields_to_walk",
+                        lambda model, kinds: tuple(model.model_fields))
     full = [[p for p, _ in validation._models(bootstrap, "", k)] for k in kinds_list]
     assert pruned == full
+    assert len(full[2]) == len(full[0]) + len(full[1])
     assert len(full[0]) >= 6 and len(full[1]) == 5  # 2 certs; TLS params: 2 sites, 1 upstream
     assert any(".direct_response.body" in p for p in full[0])
