@@ -252,16 +252,22 @@ class Supervisor:
             try:
                 self._prepare_runtime()
                 self._epochs.current = self._cold_start(self._config, check_ports=self.check_ports)
-            except BaseException:  # Ctrl-C included: leave nothing behind
-                self._teardown()
-                self._set_state(State.STOPPED)
+                self.backoff.reset()
+                self._memo.remember(self._memo.key(self._config))  # it started: it is valid
+                self._set_state(State.LIVE, "started",
+                                f"epoch {self._epochs.current.number} is live")
+                self._prewarm()
+                self._start_monitor()
+            except BaseException:  # Ctrl-C included, up to the return: the caller never
+                self._abort_start()  # gets this supervisor, so leave nothing behind
                 raise
-            self.backoff.reset()
-            self._memo.remember(self._memo.key(self._config))  # it started: it is valid
-            self._set_state(State.LIVE, "started", f"epoch {self._epochs.current.number} is live")
-            self._prewarm()
-            self._start_monitor()
         return self
+
+    def _abort_start(self) -> None:
+        self._stopping.set()
+        self._join_monitor()
+        self._teardown()
+        self._set_state(State.STOPPED)
 
     def hot_restart(self, config: ConfigInput, *, timeout: float | None = None) -> int:
         """Validate ``config``, start the next epoch with it and retire the old one.

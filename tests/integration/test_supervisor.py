@@ -30,6 +30,7 @@ from envoykit.errors import EnvoyValidationError, HotRestartError, ProcessExited
 from envoykit.process import AsyncSupervisor, Backoff, Supervisor, SupervisorEvent, SupervisorState
 from envoykit.process._epoch import Epoch
 from envoykit.process._epochs import shm_path
+from envoykit.process._gate import WarmValidator
 from envoykit.process._orphan import TOKEN_ENV
 from tests.integration._supervisor_helpers import bootstrap, envoy_pids_with, get, upstream
 
@@ -269,6 +270,36 @@ def test_ctrl_c_during_startup_cleans_up(up: int, monkeypatch: pytest.MonkeyPatc
         raise KeyboardInterrupt
 
     monkeypatch.setattr(Epoch, "check_ready", interrupted)
+    proxy = Supervisor(bootstrap(up), **OPTIONS)
+    with pytest.raises(KeyboardInterrupt):
+        proxy.start()
+    assert proxy.state is SupervisorState.STOPPED
+    _assert_nothing_left(seen[0], set())
+
+
+@pytest.mark.parametrize("where", ["validator_started", "monitor_starting"])
+def test_ctrl_c_right_after_ready_cleans_up(up: int, monkeypatch: pytest.MonkeyPatch,
+                                            where: str) -> None:
+    """Ctrl-C after epoch 0 is live but before start() returns (prewarming the validator,
+    starting the monitor): the caller never gets the supervisor, so start() must leave
+    nothing running itself."""
+    seen: list[Path] = []
+    if where == "validator_started":
+        real_start = WarmValidator.start
+
+        def interrupted(*args: Any, **kwargs: Any) -> WarmValidator:
+            warm = real_start(*args, **kwargs)  # the process runs, not yet registered
+            seen.append(warm.fifo.parent)
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(WarmValidator, "start", interrupted)
+    else:
+        def interrupted_monitor(self: Supervisor) -> None:
+            assert self.run_dir is not None
+            seen.append(self.run_dir)
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(Supervisor, "_start_monitor", interrupted_monitor)
     proxy = Supervisor(bootstrap(up), **OPTIONS)
     with pytest.raises(KeyboardInterrupt):
         proxy.start()
