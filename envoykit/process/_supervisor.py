@@ -256,8 +256,7 @@ class Supervisor:
                 self._memo.remember(self._memo.key(self._config))  # it started: it is valid
                 self._set_state(State.LIVE, "started",
                                 f"epoch {self._epochs.current.number} is live")
-                self._prewarm()
-                self._start_monitor()
+                self._start_monitor()  # which prewarms the first validator
             except BaseException:  # Ctrl-C included, up to the return: the caller never
                 self._abort_start()  # gets this supervisor, so leave nothing behind
                 raise
@@ -631,6 +630,7 @@ class Supervisor:
         self._monitor = None
 
     def _monitor_loop(self) -> None:
+        self._first_prewarm()
         while not self._stopping.wait(self.health_interval):
             if not self._lock.acquire(timeout=self.health_interval):
                 continue  # an operation is in progress
@@ -641,6 +641,21 @@ class Supervisor:
             finally:
                 self._lock.release()
             if self._state is State.FAILED:
+                return
+
+    def _first_prewarm(self) -> None:
+        """The first validator starts here, off ``start()``'s path: one more Envoy process
+        start inside ``start()`` cost it 1.14x a bare envoy's start (0.95x without it,
+        bench/startup.py on a quiet machine). A hot restart before it is ready validates
+        another way."""
+        while not self._stopping.is_set():
+            if self._lock.acquire(timeout=self.health_interval):
+                try:
+                    self._prewarm()
+                except Exception:  # the monitor must outlive any surprise
+                    _log.exception("could not start the prewarmed validator")
+                finally:
+                    self._lock.release()
                 return
 
     def _health_check(self) -> None:
