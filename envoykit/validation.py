@@ -48,7 +48,7 @@ from envoykit.errors import EnvoyValidationError, Issue
 from envoykit.load import semantic_error
 from envoykit.render import ConfigLike, to_dict, to_json
 
-__all__ = ["check", "envoy_validate_file", "validate"]
+__all__ = ["check", "envoy_refused", "envoy_validate_file", "validate"]
 
 log = logging.getLogger("envoykit.validation")
 
@@ -111,12 +111,19 @@ def envoy_validate_file(
     done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
     output = (done.stdout + done.stderr).strip()
     if done.returncode != 0:
-        raise EnvoyValidationError(
-            f"envoy --mode validate rejected {path}:\n{_essence(output)}",
-            output=output,
-            returncode=done.returncode,
-        )
+        raise envoy_refused(path, output, done.returncode)
     return output
+
+
+def envoy_refused(shown_as: str | os.PathLike[str], output: str,
+                  returncode: int) -> EnvoyValidationError:
+    """The error for a config ``envoy --mode validate`` refused, with envoy's own message
+    (one shape whichever process validated it: a fresh one or the supervisor's prewarmed)."""
+    return EnvoyValidationError(
+        f"envoy --mode validate rejected {shown_as}:\n{_essence(output)}",
+        output=output,
+        returncode=returncode,
+    )
 
 
 def _essence(output: str) -> str:

@@ -28,8 +28,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from envoykit.errors import EnvoyValidationError
-from envoykit.validation import _essence as validation_essence
+from envoykit.validation import envoy_refused
 
 __all__ = ["GateError", "WarmValidator", "clear_initializing", "feed_gate", "gate_supported",
            "make_gate"]
@@ -156,9 +155,7 @@ class WarmValidator:
             self.fifo.unlink(missing_ok=True)
         output = out.decode(errors="replace").strip()
         if self.proc.returncode != 0:
-            raise EnvoyValidationError(f"envoy --mode validate rejected {shown_as}:\n"
-                                  f"{validation_essence(output)}",
-                                  output=output, returncode=self.proc.returncode)
+            raise envoy_refused(shown_as, output, self.proc.returncode)
 
     def close(self) -> None:
         """Kill it if still waiting (it has read nothing) and remove the FIFO."""

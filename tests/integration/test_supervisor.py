@@ -270,11 +270,7 @@ def test_ctrl_c_during_startup_cleans_up(up: int, monkeypatch: pytest.MonkeyPatc
         raise KeyboardInterrupt
 
     monkeypatch.setattr(Epoch, "check_ready", interrupted)
-    proxy = Supervisor(bootstrap(up), **OPTIONS)
-    with pytest.raises(KeyboardInterrupt):
-        proxy.start()
-    assert proxy.state is SupervisorState.STOPPED
-    _assert_nothing_left(seen[0], set())
+    _assert_interrupted_start_leaves_nothing(up, seen)
 
 
 def test_ctrl_c_right_after_ready_cleans_up(up: int, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -288,6 +284,11 @@ def test_ctrl_c_right_after_ready_cleans_up(up: int, monkeypatch: pytest.MonkeyP
         raise KeyboardInterrupt
 
     monkeypatch.setattr(Supervisor, "_start_monitor", interrupted_monitor)
+    _assert_interrupted_start_leaves_nothing(up, seen)
+
+
+def _assert_interrupted_start_leaves_nothing(up: int, seen: list[Path]) -> None:
+    """start() raises the KeyboardInterrupt, is STOPPED, and the run dir it used is gone."""
     proxy = Supervisor(bootstrap(up), **OPTIONS)
     with pytest.raises(KeyboardInterrupt):
         proxy.start()
