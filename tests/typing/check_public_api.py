@@ -65,6 +65,8 @@ def run_it(bootstrap: Bootstrap) -> int:
         assert_type(proxy, Supervisor)
         assert_type(proxy.state, SupervisorState)
         assert_type(proxy.address_of("http"), tuple[str, int])
+        assert_type(proxy.admin_socket_address, tuple[str, int])
+        assert_type(proxy.admin_address, str)
         assert_type(proxy.url_of("http"), str)
         admin = proxy.admin()
         assert_type(admin, AdminClient)
