@@ -168,11 +168,15 @@ def pytest_unconfigure(config):
         print("ENVOY-AFTER-TEARDOWN:", "alive" if alive else "gone")
 """)
     pytester.makepyfile(CONFIG + """
-import signal
+import threading
 
 def test_waits(envoy_proxy, upstream):
     remember(envoy_proxy(plain(upstream)))
-    signal.pause()  # until the Ctrl-C below
+    # Until the Ctrl-C below, in slices: the kernel may hand the SIGINT to any thread of
+    # the process (the supervisor's, the upstream's); Python then runs the handler only
+    # when the main thread wakes, so signal.pause() or one long sleep could wait forever.
+    while not threading.Event().wait(0.1):
+        pass
 """)
     log = pytester.path / "inner-run.log"
     with log.open("wb") as out:  # a file, not a pipe: nothing waits for an EOF
