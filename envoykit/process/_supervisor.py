@@ -496,7 +496,9 @@ class Supervisor:
         if self._run_dir is None:
             self._run_dir, self._owns_run_dir = make_run_dir(self._requested_run_dir)
         if self._epochs.watchdog is None:
-            self._epochs.watchdog = Watchdog(self._run_dir, owns_run_dir=self._owns_run_dir)
+            # its process starts with the first envoy's (Watchdog.watch), while envoy boots
+            self._epochs.watchdog = Watchdog(self._run_dir, owns_run_dir=self._owns_run_dir,
+                                             start=False)
         if self._spawner is None:
             # Envoy sets PR_SET_PDEATHSIG(SIGTERM) on itself during startup, and that signal
             # fires when the *thread* that forked it exits: never fork from a caller's

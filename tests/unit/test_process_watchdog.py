@@ -45,6 +45,27 @@ def test_closing_the_watchdog_kills_marked_processes_and_cleans_the_run_dir(
             proc.wait()
 
 
+def test_a_deferred_watchdog_starts_with_the_first_watch_and_guards_earlier_processes(
+    tmp_path: Path,
+) -> None:
+    dog = Watchdog(tmp_path, owns_run_dir=False, start=False)
+    assert dog.pid is None  # no process yet: the supervisor starts envoy first
+    early = subprocess.Popen(["sleep", "infinity"], env=dog.env(), start_new_session=True)
+    watched = subprocess.Popen(["sleep", "infinity"], env=dog.env(), start_new_session=True)
+    try:
+        dog.watch(watched.pid)
+        watchdog_pid = dog.pid
+        assert watchdog_pid is not None and not exited(watchdog_pid)
+        dog.close()
+        wait_gone(watched.pid)
+        wait_gone(early.pid)  # marked before the watchdog existed, never registered
+        wait_gone(watchdog_pid)
+    finally:
+        for proc in (early, watched):
+            proc.kill()
+            proc.wait()
+
+
 def test_watchdog_fires_when_its_parent_is_sigkilled(tmp_path: Path) -> None:
     code = (
         "import signal, subprocess\n"
