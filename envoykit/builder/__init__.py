@@ -24,11 +24,14 @@ overridden through :class:`EdgeDefaults` or an argument.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any, Literal
+
+import pydantic
 
 from envoykit._net import is_loopback
 from envoykit.builder._checks import edge_issues, route_issues
@@ -51,6 +54,7 @@ from envoykit.builder._intent import (
     parse_upstream,
     slug,
 )
+from envoykit.builder._render import Unspliceable, check_edge, render_edge
 from envoykit.builder._resolve import Resolution, resolve
 from envoykit.builder._routes import Header, HttpRoute, Redirect, Respond, Retry
 from envoykit.builder._services import (
@@ -71,7 +75,8 @@ from envoykit.config import (
     TypedConfig,
     gc_paused,
 )
-from envoykit.errors import ConfigError, SemanticError
+from envoykit.errors import ConfigError, Issue, SemanticError
+from envoykit.validation import check
 
 __all__ = [
     "Backend",
@@ -358,7 +363,37 @@ class EdgeProxy:
 
     def to_dict(self) -> dict[str, Any]:
         """The compiled bootstrap as Envoy JSON (so a builder renders like a model)."""
-        return self.build().to_dict()
+        result: dict[str, Any] = json.loads(self.render_json(None))
+        return result
+
+    def check(self) -> list[Issue]:
+        """What is wrong with this edge: the builder's own checks (as a list, where
+        :meth:`build` raises them) or else ``check(self.build())``'s issues, found without
+        compiling every route (``envoykit.check(edge)`` calls this)."""
+        edge = self.intent()
+        issues = edge_issues(edge)
+        if issues:
+            return issues
+        try:
+            with gc_paused():
+                return check_edge(edge)
+        except (ModelError, pydantic.ValidationError):
+            return check(self.build())  # raises the model path's error
+
+    def render_json(self, indent: int | None = 2) -> str:
+        """The compiled bootstrap's Envoy JSON (what ``to_json(self)`` writes, without its
+        last newline), byte for byte ``to_json(self.build())``: rendered without building
+        the typed model of every site (``envoykit.builder._render``)."""
+        edge = self.intent()
+        issues = edge_issues(edge)
+        if issues:
+            raise SemanticError(issues)
+        try:
+            with gc_paused():
+                return render_edge(edge, indent)
+        except (ModelError, pydantic.ValidationError, Unspliceable) as exc:
+            log.debug("edge %r: rendered by the model path (%s)", self.name, exc)
+        return self.build().model_dump_json(indent=indent, exclude_none=True, by_alias=True)
 
     def resolve(self, host: str, path: str, method: str = "GET",
                 headers: Mapping[str, str] | None = None) -> Resolution:

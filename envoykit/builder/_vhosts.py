@@ -20,7 +20,7 @@ from envoykit.config import (
     VirtualHost,
 )
 
-__all__ = ["header", "rate_limit_filter", "vhost"]
+__all__ = ["header", "rate_limit_filter", "route_dict", "vhost", "vhost_extras"]
 
 CORS_FILTER = "envoy.filters.http.cors"
 
@@ -65,19 +65,27 @@ def exempt_filter(stat_prefix: str) -> LocalRateLimit:
 def vhost(site: Site, edge: Edge, *, tls: bool, stat_prefix: str,
           limit: LocalRateLimit | None = None) -> VirtualHost:
     """The virtual host of ``site`` (one validation pass over one dict, for speed)."""
-    hsts = edge.defaults.hsts if tls else None
     result: VirtualHost = VirtualHost.from_dict({
         "name": site.slug,
         "domains": site.domains,
-        "routes": [_route(r, i, edge, f"{stat_prefix}_r{i}") for i, r in enumerate(site.routes)],
-        "response_headers_to_add": [header("strict-transport-security", hsts)] if hsts else None,
-        # (HSTS only over HTTPS: browsers ignore it over plain HTTP)
-        "typed_per_filter_config": {LocalRateLimit.filter_name: limit} if limit else None,
+        "routes": [route_dict(r, i, edge, f"{stat_prefix}_r{i}")
+                   for i, r in enumerate(site.routes)],
+        **vhost_extras(edge, tls=tls, limit=limit),
     })
     return result
 
 
-def _route(route: HttpRoute, index: int, edge: Edge, stat_prefix: str) -> dict[str, Any]:
+def vhost_extras(edge: Edge, *, tls: bool, limit: LocalRateLimit | None) -> dict[str, Any]:
+    """The fields of a virtual host after its routes."""
+    hsts = edge.defaults.hsts if tls else None
+    return {
+        "response_headers_to_add": [header("strict-transport-security", hsts)] if hsts else None,
+        # (HSTS only over HTTPS: browsers ignore it over plain HTTP)
+        "typed_per_filter_config": {LocalRateLimit.filter_name: limit} if limit else None,
+    }
+
+
+def route_dict(route: HttpRoute, index: int, edge: Edge, stat_prefix: str) -> dict[str, Any]:
     out: dict[str, Any] = {"name": f"routes[{index}]", "match": _match(route)}
     if route.redirect is not None:
         out["redirect"] = _redirect(route)
