@@ -44,8 +44,6 @@ from envoykit.validation import check
 __all__ = ["Unspliceable", "check_edge", "render_edge"]
 
 _PLACEHOLDER_ROUTE = {"match": {"prefix": "/"}, "direct_response": {"status": 200}}
-_ROUTE_FIELDS = tuple(f.name for f in dataclasses.fields(HttpRoute) if f.name not in ("to",
-                                                                                     "mirror"))
 _SERVICE_FIELDS = tuple(f.name for f in dataclasses.fields(Service) if f.name not in (
     "name", "endpoints"))
 _SENTINEL_IP, _SENTINEL_PORT = "192.0.2.254", 65521  # a cluster template's endpoint
@@ -83,6 +81,9 @@ def _defaults(cls: type[EnvoyModel]) -> dict[str, Any]:
 
 
 def _quote(text: str) -> str:
+    """``text`` as a JSON string (as pydantic-core writes it)."""
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'  # nothing to escape: the common case, 10x faster than json.dumps
     return json.dumps(text, ensure_ascii=False)
 
 
@@ -275,9 +276,13 @@ class _Renderer:
         if route.rate_limit is not None:
             return self._route_text(route, i, prefix)
         sticky = self.edge.service(route.service).sticky if route.service else None  # type: ignore[union-attr]
+        shape = dict(route.__dict__)  # the fields but the services' names
+        shape.pop("_hash", None)
+        to = shape["to"]
+        shape["to"] = tuple(w for _, w in to) if type(to) is tuple else type(to)
+        shape["mirror"] = shape["mirror"] is None
         try:
-            key = (i, type(route.to), tuple(w for _, w in route.split), route.mirror is None,
-                   sticky, *[getattr(route, f) for f in _ROUTE_FIELDS])
+            key = (i, sticky, *shape.values())
             template = self.route_templates.get(key)
         except TypeError:
             return self._route_text(route, i, prefix)
