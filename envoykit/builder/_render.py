@@ -49,6 +49,9 @@ _SERVICE_FIELDS = tuple(f.name for f in dataclasses.fields(Service) if f.name no
 _SENTINEL_IP, _SENTINEL_PORT = "192.0.2.254", 65521  # a cluster template's endpoint
 
 
+_MISSING: Any = object()
+
+
 class Unspliceable(Exception):
     """A placeholder was not found where it was put (render by the model path instead)."""
 
@@ -247,20 +250,18 @@ class _Renderer:
         """The text of ``site``'s route table (computed once per table, unless a route
         has its own rate limit, whose stat prefix names the site)."""
         table = site.routes
+        key: Any = table
         try:
-            text = self.tables.get(table)
-            key: Any = table
+            text = self.tables.get(key, _MISSING)
         except TypeError:  # a route holding an unhashable value (a typed config)
             key = tuple(map(id, table))
-            text = self.tables.get(key)
             self.keep.append(table)
-        if text is not None:
-            return text
-        if key in self.tables or any(r.rate_limit is not None for r in table):
-            self.tables[key] = None
-            return self._routes_text(table, prefix, slot)
-        text = self.tables[key] = self._routes_text(table, prefix, slot)
-        return text
+            text = self.tables.get(key, _MISSING)
+        if text is _MISSING:
+            text = None if any(r.rate_limit is not None for r in table) \
+                else self._routes_text(table, prefix, slot)
+            self.tables[key] = text
+        return text if text is not None else self._routes_text(table, prefix, slot)
 
     def _routes_text(self, table: tuple[HttpRoute, ...], prefix: str, slot: _Slot) -> str:
         texts = [self.route(r, i, prefix) for i, r in enumerate(table)]
@@ -277,7 +278,6 @@ class _Renderer:
             return self._route_text(route, i, prefix)
         sticky = self.edge.service(route.service).sticky if route.service else None  # type: ignore[union-attr]
         shape = dict(route.__dict__)  # the fields but the services' names
-        shape.pop("_hash", None)
         to = shape["to"]
         shape["to"] = tuple(w for _, w in to) if type(to) is tuple else type(to)
         shape["mirror"] = shape["mirror"] is None

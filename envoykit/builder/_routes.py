@@ -4,7 +4,6 @@ and headers. Frozen values; ``_vhosts`` compiles them, ``_checks`` finds the mis
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -307,22 +306,6 @@ class HttpRoute:
     def has_matchers(self) -> bool:
         """True when something besides the path decides (methods, headers, query)."""
         return bool(self.method_list or self.header_matchers or self.query_matchers)
-
-    def __hash__(self) -> int:
-        """The hash of the fields (as the dataclass would), computed once: a route table is
-        hashed for each site that has it (the checks and the render memoise by table)."""
-        cached: int | None = self.__dict__.get("_hash")
-        if cached is None:
-            values = self.__dict__
-            cached = self.__dict__["_hash"] = hash(tuple(values[n] for n in _FIELD_NAMES))
-        return cached
-
-    def __getstate__(self) -> dict[str, Any]:
-        """(A string's hash differs between processes: the cached one is not pickled.)"""
-        return {k: v for k, v in self.__dict__.items() if k != "_hash"}
-
-
-_FIELD_NAMES = tuple(f.name for f in dataclasses.fields(HttpRoute))
 
 
 def _not_normal(value: object) -> bool:
