@@ -205,7 +205,8 @@ class EdgeProxy:
             aliases=tuple(check_host(f"{where}.aliases[{i}]", a) for i, a in enumerate(aliases)),
             rate_limit=rate_limit, client_ca=os.path.abspath(client_ca) if client_ca else None,
         )
-        issues = route_issues(where, site.routes, site.domains, self.defaults.route_timeout)
+        issues = route_issues(where, site.routes, site.domains, self.defaults.route_timeout) \
+            if routes else []  # (the shortcut's one route '/' to its service: nothing to find)
         if issues:
             raise SemanticError(issues)
         if parsed:

@@ -344,17 +344,25 @@ def render_edge(edge: Edge, indent: int | None) -> str:
 def check_edge(edge: Edge) -> list[Issue]:
     """``check(compile_edge(edge))`` (same issues, same paths, same order) without compiling
     the routes: each virtual host stands in by its name and domains (what ``check`` reads of
-    it; the services of routes were checked on the intent), and each cluster without TLS by
-    its name (``check`` finds files and keys only under TLS). A per-route filter config may
-    hold files: such an edge is checked on its whole model."""
+    it: names two sites' slugs may share; the domains and the services of routes were checked
+    on the intent), and each cluster without TLS by its name (``check`` finds files and keys
+    only under TLS); without any such clash or TLS cluster, none stands in at all. A
+    per-route filter config may hold files: such an edge is checked on its whole model."""
     if any(route.filter_configs for table in {id(s.routes): s.routes for s in edge.sites}.values()
            for route in table):
         return check(compile_edge(edge))
     clusters = [cluster(s, edge.defaults) if s.tls is not None
-                else bare(Cluster, name=s.name) for s in edge.services]
-    return check(compile_edge(edge, vhosts=_stand_ins, clusters=clusters))
+                else bare(Cluster, name=s.name) for s in edge.services] \
+        if any(s.tls is not None for s in edge.services) else []
+    slugs = {s.slug for s in edge.sites}
+    stand_ins = _stand_ins if len(slugs) < len(edge.sites) else _no_vhosts
+    return check(compile_edge(edge, vhosts=stand_ins, clusters=clusters))
 
 
 def _stand_ins(specs: list[VhostSpec]) -> list[VirtualHost]:
     return [bare(VirtualHost, name=site.slug, domains=site.domains)
             for site, _tls, _prefix, _limit in specs]
+
+
+def _no_vhosts(specs: list[VhostSpec]) -> list[VirtualHost]:
+    return []

@@ -125,6 +125,30 @@ def test_check_of_an_edge_lists_the_builder_issues_build_raises() -> None:
     assert "unknown service 'nowhere'" in issues[0].message
 
 
+def _slug_clash() -> EdgeProxy:
+    edge = EdgeProxy().http(8080).service("s", "127.0.0.2:80")
+    for host in ("a-b.example.com", "a.b.example.com"):  # both virtual hosts a_b_example_com
+        edge.site(host, routes=[HttpRoute("/", to="s")])
+    return edge
+
+
+def _missing_upstream_ca() -> EdgeProxy:
+    return (EdgeProxy().http(8080).service("plain", "127.0.0.2:80")
+            .service("tls", "127.0.0.3:443", tls=UpstreamTLS("api.test", ca="/nonexistent/ca"))
+            .site("a.example.com", routes=[HttpRoute("/a", to="plain"), HttpRoute("/", to="tls")]))
+
+
+@pytest.mark.parametrize(("make", "path"), [
+    (_slug_clash, "route_config.virtual_hosts[1].name"),
+    (_missing_upstream_ca, "static_resources.clusters[1].transport_socket"),
+], ids=["virtual-host-names", "upstream-ca-file"])
+def test_check_of_an_edge_finds_what_check_of_its_model_finds(make: Any, path: str) -> None:
+    edge = make()
+    issues = check(edge)
+    assert issues == check(edge.build())
+    assert len(issues) == 1 and path in issues[0].path
+
+
 # -- random edges ---------------------------------------------------------------------------
 
 LABEL = st.from_regex(r"\A[a-z][a-z0-9-]{0,6}[a-z0-9]\Z")
