@@ -34,7 +34,7 @@ from typing import Any, Literal
 import pydantic
 
 from envoykit._net import is_loopback
-from envoykit.builder._checks import edge_issues, route_issues
+from envoykit.builder._checks import edge_issues, route_issues, table_is_clean
 from envoykit.builder._compile import compile_edge
 from envoykit.builder._intent import (
     LOOPBACK,
@@ -122,6 +122,11 @@ class EdgeProxy:
         self._filters: list[tuple[HttpFilter, frozenset[str] | None]] = []
         self._tcp: list[TcpService] = []
         self._passthrough: list[Passthrough] = []
+        # route tables given to site(), by identity (each entry keeps its object alive, so
+        # an id is never reused while it is here): the tuple made of a list, and whether a
+        # tuple was judged clean; a table shared by many sites is converted and judged once
+        self._tables: dict[int, tuple[Sequence[HttpRoute], tuple[HttpRoute, ...]]] = {}
+        self._clean: dict[int, tuple[tuple[HttpRoute, ...], bool]] = {}
 
     # -- services and sites ----------------------------------------------------------------
 
@@ -205,8 +210,8 @@ class EdgeProxy:
             aliases=tuple(check_host(f"{where}.aliases[{i}]", a) for i, a in enumerate(aliases)),
             rate_limit=rate_limit, client_ca=os.path.abspath(client_ca) if client_ca else None,
         )
-        issues = route_issues(where, site.routes, site.domains, self.defaults.route_timeout) \
-            if routes else []  # (the shortcut's one route '/' to its service: nothing to find)
+        issues = self._route_issues(where, site) if routes else []
+        # (the shortcut's one route '/' to its own service: nothing to find)
         if issues:
             raise SemanticError(issues)
         if parsed:
@@ -228,13 +233,29 @@ class EdgeProxy:
         if timeout is not None or prefix_rewrite is not None or host_rewrite is not None:
             raise fail(where, "timeout=, prefix_rewrite= and host_rewrite= belong to each "
                               "HttpRoute(...) when routes= is given")
+        known = self._tables.get(id(routes))
+        if known is not None and known[0] is routes and len(known[1]) == len(routes) \
+                and all(a is b for a, b in zip(known[1], routes, strict=False)):
+            return known[1]  # the same table again (unchanged): one tuple for all its sites
         out = tuple(routes)
         for i, route in enumerate(out):
             if not isinstance(route, HttpRoute):
                 raise fail(f"{where}.routes[{i}]", f"expected HttpRoute(...), got {route!r}")
             if isinstance(route.rate_limit, RateLimit):
                 route.rate_limit.check(f"{where}.routes[{i}].rate_limit")
+        self._tables[id(routes)] = (routes, out)
         return out
+
+    def _route_issues(self, where: str, site: Site) -> list[Issue]:
+        """The route table's issues; whether the table is clean is asked once per tuple."""
+        table = site.routes
+        known = self._clean.get(id(table))
+        clean = known[1] if known is not None and known[0] is table else None
+        if clean is None:
+            clean = table_is_clean(table, self.defaults.route_timeout)
+            self._clean[id(table)] = (table, clean)
+        return route_issues(where, table, site.domains, self.defaults.route_timeout,
+                            clean=clean)
 
     # -- listeners ---------------------------------------------------------------------------
 

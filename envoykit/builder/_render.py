@@ -185,7 +185,7 @@ class _Renderer:
         self.tables: dict[Any, str | None] = {}  # route table -> its text (None: per site)
         self.route_templates: dict[Any, _Template] = {}
         self.cluster_templates: dict[Any, _Template | None] = {}
-        self.keep: list[Any] = []  # tables keyed by identity stay alive (ids stay unique)
+        self.by_id: dict[int, tuple[tuple[HttpRoute, ...], str | None]] = {}
 
     def mark(self, what: str) -> str:
         return f"envoykit-splice-{self.token}-{what}"
@@ -250,17 +250,21 @@ class _Renderer:
         """The text of ``site``'s route table (computed once per table, unless a route
         has its own rate limit, whose stat prefix names the site)."""
         table = site.routes
-        key: Any = table
-        try:
-            text = self.tables.get(key, _MISSING)
-        except TypeError:  # a route holding an unhashable value (a typed config)
-            key = tuple(map(id, table))
-            self.keep.append(table)
-            text = self.tables.get(key, _MISSING)
-        if text is _MISSING:
-            text = None if any(r.rate_limit is not None for r in table) \
-                else self._routes_text(table, prefix, slot)
-            self.tables[key] = text
+        same = self.by_id.get(id(table))  # the very tuple of an earlier site: no hashing
+        if same is not None and same[0] is table:
+            text = same[1]
+        else:
+            key: Any = table
+            try:
+                text = self.tables.get(key, _MISSING)
+            except TypeError:  # a route holding an unhashable value (a typed config)
+                key = tuple(map(id, table))
+                text = self.tables.get(key, _MISSING)
+            if text is _MISSING:
+                text = None if any(r.rate_limit is not None for r in table) \
+                    else self._routes_text(table, prefix, slot)
+                self.tables[key] = text
+            self.by_id[id(table)] = (table, text)  # (keeps the table alive: ids stay unique)
         return text if text is not None else self._routes_text(table, prefix, slot)
 
     def _routes_text(self, table: tuple[HttpRoute, ...], prefix: str, slot: _Slot) -> str:

@@ -27,6 +27,7 @@ from envoykit import (
     Redirect,
     Respond,
     Retry,
+    SemanticError,
     Sticky,
     UpstreamTLS,
     check,
@@ -123,6 +124,24 @@ def test_check_of_an_edge_lists_the_builder_issues_build_raises() -> None:
     issues = check(edge)
     assert [i.path for i in issues] == ["site('a.example.com').routes[0]"]
     assert "unknown service 'nowhere'" in issues[0].message
+
+
+def test_a_table_list_given_again_is_one_tuple_unless_it_changed() -> None:
+    """site() converts and judges a shared list once; a list edited between calls is
+    converted and judged again (appended to, or an element replaced)."""
+    edge = EdgeProxy().http(8080).service("s", "127.0.0.2:80")
+    table = [HttpRoute("/a", to="s"), HttpRoute("/", to="s")]
+    edge.site("a.example.com", routes=table).site("b.example.com", routes=table)
+    assert edge.sites[0].routes is edge.sites[1].routes
+    table[0] = HttpRoute("/", to="s")  # same length, one element replaced: shadows [1]
+    with pytest.raises(SemanticError, match=r"site\('c.example.com'\).routes\[1\].*unreachable"):
+        edge.site("c.example.com", routes=table)
+    table[0] = HttpRoute("/a", to="s")
+    edge.site("d.example.com", routes=table)
+    table.append(HttpRoute("/late", to="s"))  # appended to, after the catch-all
+    with pytest.raises(SemanticError, match=r"site\('e.example.com'\).routes\[2\].*unreachable"):
+        edge.site("e.example.com", routes=table)
+    assert to_json(edge) == to_json(edge.build())
 
 
 def _slug_clash() -> EdgeProxy:
