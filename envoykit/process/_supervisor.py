@@ -41,7 +41,7 @@ from types import TracebackType
 from typing import Any
 
 from envoykit._redirect_ports import fill_redirect_ports, reserve_marked_ports
-from envoykit._util import listener_address, url, write_atomic
+from envoykit._util import listener_address, split_host_port, url, write_atomic
 from envoykit.admin import AdminClient
 from envoykit.binary import EnvoyBinary, find_envoy
 from envoykit.errors import (
@@ -194,6 +194,12 @@ class Supervisor:
     def admin_address(self) -> str:
         """``host:port`` (or ``unix:/path``) of the admin of the epoch serving now."""
         return self._live_epoch().admin_address or ""
+
+    @property
+    def admin_socket_address(self) -> tuple[str, int]:
+        """``(host, port)`` of the admin serving now: :attr:`admin_address` in the shape of
+        :meth:`address_of` (ValueError for an admin on a pipe, ``unix:/path``)."""
+        return split_host_port(self.admin_address, "admin address")
 
     @property
     def listeners(self) -> dict[str, tuple[str, int]]:

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from envoykit import EdgeProxy, Header, HttpRoute, Redirect, Respond
 from envoykit.builder._checks import route_issues
+from envoykit.testing import wait_until
 from envoykit.xds import DynamicProxy
 
 pytestmark = pytest.mark.integration
@@ -122,11 +123,8 @@ def proxy() -> Iterator[DynamicProxy]:
 def wait_for_version(client: httpx.Client, url: str, version: int) -> None:
     """Envoy confirmed the route file; wait until every host serves the new table."""
     for host in SITES:
-        for _ in range(500):
-            if client.get(f"{url}/__version", headers={"host": host}).text == f"v{version}":
-                break
-        else:
-            raise AssertionError(f"envoy never served route table v{version} for {host}")
+        wait_until(lambda: client.get(f"{url}/__version", headers={"host": host}).text,  # noqa: B023
+                   expected=f"v{version}", what=f"route table v{version} served for {host}")
 
 
 @settings(max_examples=EXAMPLES, deadline=None, database=None,
