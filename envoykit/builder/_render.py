@@ -7,11 +7,14 @@ still builds, as models, everything except the virtual hosts and the clusters (t
 placeholder where each list of virtual hosts and the clusters go. Those are rendered
 apart, by the same models, in fragments cached by value:
 
-* a route table (a site's ``routes`` tuple) is validated and serialised once, however many
-  sites share it (equal tables share it too), and spliced into each site's virtual host;
+* a route table (a site's ``routes`` tuple) is rendered once, however many sites share it
+  (the same tuple is found by identity, an equal one by value), and spliced into each
+  site's virtual host;
+* a route is its *template*: the route validated and serialised once per shape (all but
+  the names of its services), the names filled in; so is a cluster of one endpoint (all but
+  its name, host and port); other clusters are validated and serialised each;
 * a virtual host is its *frame* (the model's text around name, domains and routes, one per
-  kind of site) filled with the site's name, domains and route table text;
-* each cluster is serialised once.
+  kind of site) filled with the site's name, domains and route table text.
 
 Each fragment is pydantic-core's own text of the model (at depth 0, re-indented where it
 lands), so the result is byte for byte ``to_json(edge.build())``; the tests compare both
