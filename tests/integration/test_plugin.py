@@ -195,8 +195,12 @@ def test_waits(envoy_proxy, upstream):
     try:
         pid = wait_until(envoy_started, what="the inner test to start envoy", context=output)
         proc.send_signal(signal.SIGINT)
-        wait_until(lambda: proc.poll() is not None, what="the interrupted run to exit",
-                   context=output)
+        try:
+            wait_until(lambda: proc.poll() is not None, what="the interrupted run to exit")
+        except AssertionError as exc:  # show where it hangs: pytest's faulthandler dumps
+            proc.send_signal(signal.SIGABRT)  # every thread's stack on SIGABRT
+            wait_until(lambda: proc.poll() is not None, what="the aborted run to exit")
+            raise AssertionError(f"{exc}\n{output()}") from None
     finally:
         with contextlib.suppress(ProcessLookupError):  # the inner pytest and its children
             os.killpg(proc.pid, signal.SIGKILL)
