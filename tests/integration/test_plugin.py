@@ -160,7 +160,13 @@ def test_ctrl_c_leaves_no_envoy(pytester: pytest.Pytester) -> None:
     # Checked inside the interrupted session, after its teardown: the supervisor's watchdog
     # would also kill an orphan once pytest exits, and must not hide a missed teardown.
     pytester.makeconftest("""
-import pathlib, psutil
+import pathlib, psutil, signal
+
+# A Ctrl-C must reach this run as KeyboardInterrupt even when the outer pytest was started
+# in the background by a script (`make test &`, a CI runner): such a shell starts it with
+# SIGINT ignored, every child inherits that, and Python then installs no handler: the
+# SIGINT below was silently dropped and the run waited forever (seen in a hog run).
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 def pytest_unconfigure(config):
     for line in pathlib.Path(__file__).with_name("pids.txt").read_text().split():
