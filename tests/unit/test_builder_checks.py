@@ -10,13 +10,21 @@ from pathlib import Path
 import pytest
 
 from envoykit import Cert, ConfigError, EdgeProxy, HttpRoute, RateLimit, UpstreamTLS
-from envoykit.builder._checks import edge_issues, route_issues
+from envoykit.builder._checks import _clean_table, edge_issues, route_issues
 from envoykit.builder._routes import Redirect, Retry
 from envoykit.errors import Issue
 
 SITE = "site('a.example.com')"
+LOOP = "the redirect leads back to this same route (a redirect loop)"
 DOMAINS = ["a.example.com", "www.a.example.com"]
 TIMEOUT = timedelta(seconds=15)
+
+
+@pytest.fixture(autouse=True)
+def _judged_afresh() -> None:
+    """A route table equal to one an earlier test judged would get the cached verdict: each
+    test here judges its tables itself."""
+    _clean_table.cache_clear()
 
 
 def issues(*routes: HttpRoute, timeout: timedelta = TIMEOUT) -> list[Issue]:
@@ -129,6 +137,16 @@ def test_split_weights_and_a_service_twice() -> None:
         Issue(f"{SITE}.routes[0].to", "service 'b' appears twice in the split")]
 
 
+def test_every_route_of_a_table_with_issues_is_reported() -> None:
+    assert issues(HttpRoute("/a", to=[("x", 0), ("x", 1), ("y", 1)]),
+                  HttpRoute(path="/b", redirect=Redirect(path="/b")),
+                  HttpRoute("/c", to={"x": 0})) == [
+        Issue(f"{SITE}.routes[0].to['x']", "a split weight must be a positive integer, got 0"),
+        Issue(f"{SITE}.routes[0].to", "service 'x' appears twice in the split"),
+        Issue(f"{SITE}.routes[1]", LOOP),
+        Issue(f"{SITE}.routes[2].to['x']", "a split weight must be a positive integer, got 0")]
+
+
 def test_retries_that_cannot_fit_the_route_timeout() -> None:
     retry = Retry(attempts=2, per_try_timeout=timedelta(seconds=5))  # 3 tries: 15s
     assert issues(HttpRoute("/", to="a", retries=retry)) == []       # exactly fits 15s
@@ -138,14 +156,24 @@ def test_retries_that_cannot_fit_the_route_timeout() -> None:
     assert issues(HttpRoute("/", to="a", retries=retry), timeout=timedelta(seconds=14)) != []
     assert issues(HttpRoute("/", to="a", retries=retry, timeout=timedelta(microseconds=1))) != []
     assert issues(HttpRoute("/", to="a", retries=retry, timeout=0)) == []  # 0: no timeout
+    long = Retry(attempts=2, per_try_timeout=timedelta(hours=12))
+    assert issues(HttpRoute("/", to="a", retries=long, timeout="24h")) != []  # 36h > 24h
 
 
-LOOP = "the redirect leads back to this same route (a redirect loop)"
+def test_a_route_holding_a_dict_is_judged_too() -> None:
+    """A route with a filter config given as a dict cannot be a cache key: judged uncached."""
+    buffer = {"envoy.filters.http.buffer": {"max_request_bytes": 1}}
+    retry = Retry(attempts=2, per_try_timeout=timedelta(seconds=5))
+    assert issues(HttpRoute("/", to="a", retries=retry, filters=buffer)) == []
+    assert issues(HttpRoute("/", to="a", retries=retry, filters=buffer),
+                  timeout=timedelta(seconds=14)) != []
 
 
 @pytest.mark.parametrize(("route", "loops"), [
     (HttpRoute(path="/a", redirect=Redirect(path="/a?x=1")), True),
     (HttpRoute(path="/a", redirect=Redirect(path="/b?/a")), False),
+    (HttpRoute(path="/a", redirect=Redirect(path="/a?x=1?y")), True),
+    (HttpRoute(regex="/r.*", redirect=Redirect(code=302)), True),
     (HttpRoute(path="/a", redirect=Redirect(host="WWW.A.example.com")), True),
     (HttpRoute(path="/a", redirect=Redirect(host="b.example.com")), False),
     (HttpRoute("/old", redirect=Redirect(prefix="/old/x")), True),
@@ -232,6 +260,7 @@ def test_an_upstream_keeps_ipv6_and_the_last_colon() -> None:
     assert parse_upstream("x", "[::1]:8080") == ("::1", 8080)
     assert parse_upstream("x", "127.0.0.1:65535") == ("127.0.0.1", 65535)
     assert parse_upstream("x", ("h", 1)) == ("h", 1)
+    assert parse_upstream("x", "X.example:80") == ("X.example", 80)
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [
@@ -241,6 +270,8 @@ def test_an_upstream_keeps_ipv6_and_the_last_colon() -> None:
     ("stats", "none", "must be one of edge, all; got 'none'"),
     ("redirect_code", "FOUND",
      "must be one of MOVED_PERMANENTLY, PERMANENT_REDIRECT; got 'FOUND'"),
+    ("listen_address", "localhost",
+     "must be an IP address (envoy binds IPs), got 'localhost'"),
     ("alpn", "h2", "must be a tuple of protocol names such as ('h2', 'http/1.1'), got 'h2'"),
 ])
 def test_a_bad_default_is_named_with_the_choices(field: str, value: object, message: str) -> None:
