@@ -228,3 +228,117 @@ def test_diff_resources_matches_by_the_given_key_and_keeps_old_order() -> None:
     assert result.changes[0].fields == (FieldChange("v", 1, 2),)
     assert result.changes[0].old == {"id": "y", "v": 1}
     assert result.changes[0].new == {"id": "y", "v": 2}
+
+
+# --- more places and shapes ------------------------------------------------------------------
+
+
+def test_route_configs_are_named_by_listener_index_and_default_chain() -> None:
+    unnamed = {"filter_chains": [{"filters": [hcm(None, "a")]}],
+               "default_filter_chain": {"filters": [hcm(None, "b")]}}
+    twice = listener("m", {"filters": [hcm("rX", "c")]}, {"filters": [hcm("rX", "d")]})
+    old = config(unnamed, twice)
+    new = copy.deepcopy(old)
+    for lst in new["static_resources"]["listeners"]:
+        for chain in [*lst["filter_chains"], *filter(None, [lst.get("default_filter_chain")])]:
+            chain["filters"][0]["typed_config"]["route_config"]["virtual_hosts"][0][
+                "domains"].append("z")
+    assert keys(old, new) == [("virtual_host", "#0/filter_chains[0]/vh"),
+                              ("virtual_host", "#0/default_filter_chain/vh"),
+                              ("virtual_host", "m/filter_chains[0]/rX/vh"),
+                              ("virtual_host", "m/filter_chains[1]/rX/vh")]
+
+
+def test_an_hcm_named_as_such_without_a_type_is_found() -> None:
+    flt = hcm("r", "a")
+    del flt["typed_config"]["@type"]
+    old = config(listener("l", {"filters": [{"name": "x", "typed_config": {"route_config": 1}},
+                                            flt]}))
+    new = copy.deepcopy(old)
+    new["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][1]["typed_config"][
+        "route_config"]["virtual_hosts"][0]["domains"] = ["b"]
+    assert keys(old, new) == [("virtual_host", "r/vh")]
+
+
+def test_naming_a_route_config_is_a_listener_field_change() -> None:
+    old = config(listener("l", {"filters": [hcm(None, "a")]}))
+    new = config(listener("l", {"filters": [hcm("r", "a")]}))
+    change = diff_configs(old, new).changes[0]
+    assert change.key == ("listener", "l")
+    assert [(f.old, f.new) for f in change.fields] == [("", "r")]
+
+
+def test_a_route_config_field_change_and_the_whole_resources() -> None:
+    old = config(listener("l", {"filters": [hcm("r", "a")]}))
+    new = copy.deepcopy(old)
+    rc = new["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0][
+        "typed_config"]["route_config"]
+    rc["validate_clusters"] = True
+    rc["virtual_hosts"].append({"name": "vh2", "domains": ["b"]})
+    rc_change, vh_change = diff_configs(old, new).changes
+    assert rc_change.key == ("route_config", "r")
+    assert rc_change.fields == (FieldChange("validate_clusters", MISSING, True),)
+    assert rc_change.new == rc
+    assert vh_change.key == ("virtual_host", "r/vh2") and vh_change.new == rc["virtual_hosts"][1]
+
+
+def test_a_section_after_an_unknown_static_section_is_still_compared() -> None:
+    old = {"static_resources": {"other": {"v": 1}, "clusters": [{"name": "c", "x": 1}]}}
+    new = {"static_resources": {"other": {"v": 1}, "clusters": [{"name": "c", "x": 2}],
+                                "more": {"v": 2}}}
+    result = diff_configs(old, new)
+    assert [c.key for c in result.changes] == [("cluster", "c"), ("static_resources.more", "")]
+    assert result.changes[1].new == {"v": 2}
+
+
+def test_two_separate_replacements_in_an_unnamed_list() -> None:
+    old = {"admin": {"l": [{"a": 1}, {"b": 1}, {"c": 1}, {"d": 1}, {"e": 1}]}}
+    new = {"admin": {"l": [{"a": 1}, {"b": 2}, {"c": 1}, {"d": 2}, {"e": 1}]}}
+    (change,) = diff_configs(old, new).changes
+    assert change.fields == (FieldChange("l[1].b", 1, 2), FieldChange("l[3].d", 1, 2))
+
+
+def test_key_order_inside_an_item_does_not_count() -> None:
+    old = {"admin": {"l": [{"a": 1, "b": 2}]}}
+    new = {"admin": {"l": [{"b": 2, "a": 1}, {"c": 1}]}}
+    (change,) = diff_configs(old, new).changes
+    assert change.fields == (FieldChange("l[1]", MISSING, {"c": 1}),)
+
+
+def test_a_long_list_of_alike_items_is_aligned_all_the_same() -> None:
+    """difflib's autojunk would treat an item seen in over 1% of a 200+ list as junk."""
+    items = [{"a": 1}] * 300
+    old = {"admin": {"l": items}}
+    new = {"admin": {"l": [*items[:150], {"b": 1}, *items[150:]]}}
+    (change,) = diff_configs(old, new).changes
+    assert change.fields == (FieldChange("l[150]", MISSING, {"b": 1}),)
+
+
+def test_lists_named_on_one_side_only_or_mixed_are_aligned() -> None:
+    old = {"admin": {"f": [{"name": "a"}, {"name": "b"}]}}
+    new = {"admin": {"f": [{"name": "a"}, {"name": "a"}]}}
+    (change,) = diff_configs(old, new).changes
+    assert change.fields == (FieldChange("f[1].name", "b", "a"),)
+    (change,) = diff_configs({"admin": {"f": [{"name": "a"}, 1]}},
+                             {"admin": {"f": [{"name": "a"}, 2]}}).changes
+    assert change.fields == (FieldChange("f[1]", 1, 2),)
+
+
+def test_values_that_are_not_json_are_shown_and_aligned_by_their_text() -> None:
+    from pathlib import Path
+
+    old = {"admin": {"l": [{"p": Path("/a")}]}}
+    new = {"admin": {"l": [{"p": Path("/a")}, {"p": Path("/b")}]}}
+    (change,) = diff_configs(old, new).changes
+    assert str(change.fields[0]) == 'l[1]: (absent) → {"p": "/b"}'
+
+
+def test_a_removed_secret_field_is_redacted() -> None:
+    (change,) = diff_configs({"admin": {"password": "p"}}, {"admin": {}}).changes
+    assert change.fields == (FieldChange("password", "<redacted>", MISSING),)
+    assert repr(MISSING) == "<missing>"
+
+
+def test_diff_resources_names_an_unkeyed_new_resource_by_its_index() -> None:
+    result = diff_resources("cluster", [{"name": "a"}], [{"name": "a"}, {"x": 1}])
+    assert [c.key for c in result.changes] == [("cluster", "1")]
