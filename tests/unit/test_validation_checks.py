@@ -126,7 +126,8 @@ def test_a_static_cluster_needs_ips_a_dns_cluster_does_not() -> None:
 def test_sni_on_a_tcp_proxy_chain_needs_no_tls_here() -> None:
     data = base()
     listener = data["static_resources"]["listeners"][0]
-    listener["listener_filters"] = [{"name": "envoy.filters.listener.tls_inspector", "typed_config": {
+    listener["listener_filters"] = [{"name": "envoy.filters.listener.tls_inspector",
+                                     "typed_config": {
         "@type": "type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3"
                  ".TlsInspector"}}]
     listener["filter_chains"][0]["filter_chain_match"] = {"server_names": ["a.example.com"]}
