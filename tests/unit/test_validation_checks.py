@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -185,6 +186,76 @@ def test_a_rate_limit_of_zero_tokens_and_one_switched_off(
         assert issues_of(data) == {}
     del limit["typed_config"]["token_bucket"]
     del limit["typed_config"]["filter_enabled"]
+    with caplog.at_level(logging.WARNING, logger="envoykit.validation"):
+        issues_of(data)
+    assert caplog.records == []
+
+
+def test_a_wildcard_first_listener_clashes_too_and_port_zero_never_does() -> None:
+    for address in ("0.0.0.0", "::"):
+        data = with_listener_on("127.0.0.2")
+        data["static_resources"]["listeners"][0]["address"]["socket_address"]["address"] = address
+        assert list(issues_of(data)) == ["static_resources.listeners[1].address"]
+    data = with_listener_on("127.0.0.1", 0)
+    data["static_resources"]["listeners"][0]["address"]["socket_address"]["port_value"] = 0
+    assert issues_of(data) == {}  # two ephemeral ports
+    third = copy.deepcopy(data["static_resources"]["listeners"][1])
+    third["name"], third["address"]["socket_address"]["port_value"] = "third", 9
+    fourth = copy.deepcopy(third)
+    fourth["name"] = "fourth"
+    data["static_resources"]["listeners"] += [third, fourth]
+    assert list(issues_of(data)) == ["static_resources.listeners[3].address"]
+
+
+def test_listener_and_chain_problems_name_their_place() -> None:
+    data = base()
+    listener = data["static_resources"]["listeners"][0]
+    listener["address"]["socket_address"]["address"] = "localhost"
+    listener["default_filter_chain"] = copy.deepcopy(listener["filter_chains"][0])
+    listener["default_filter_chain"]["filters"][0]["typed_config"]["http_filters"] = []
+    assert issues_of(data) == {
+        f"{L0}.address.socket_address.address":
+            "'localhost' is not an IP address: envoy listens on IPs (0.0.0.0, ::, 127.0.0.1, ...)",
+        f"{L0}.default_filter_chain.filters[0].typed_config.http_filters":
+            "the last HTTP filter must be envoy.filters.http.router (requests go nowhere)"}
+
+
+def test_sni_needs_the_inspector_and_each_name_one_chain() -> None:
+    data = base()
+    chains = data["static_resources"]["listeners"][0]["filter_chains"]
+    chains[0]["filter_chain_match"] = {"server_names": ["a.example.com"]}
+    chains[0]["filters"] = [{"name": "envoy.filters.network.tcp_proxy", "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy",
+        "stat_prefix": "t", "cluster": "a_example_com"}}]
+    chains.append(copy.deepcopy(chains[0]))
+    where = f"{L0}.filter_chains[1].filter_chain_match.server_names"
+    found = [(i.path, i.message) for i in check(Bootstrap.from_dict(data))]
+    assert found == [
+        (f"{L0}.filter_chains[0].filter_chain_match.server_names",
+         "matching on SNI needs the tls_inspector listener filter"),
+        (where, "matching on SNI needs the tls_inspector listener filter"),
+        (where, f"'a.example.com' is already matched by {L0}.filter_chains[0]")]
+
+
+def test_every_named_file_is_checked_after_an_inline_one(tmp_path: Path) -> None:
+    data = base()
+    data["static_resources"]["secrets"] = [
+        {"name": "a", "generic_secret": {"secret": {"inline_string": "x"}}},
+        {"name": "b", "generic_secret": {"secret": {"filename": str(tmp_path / "nope")}}}]
+    assert issues_of(data) == {"static_resources.secrets[1].generic_secret.secret.filename":
+                               f"no such file: {tmp_path / 'nope'}"}
+
+
+def test_an_admin_off_loopback_is_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    data = base()
+    data["admin"] = {"address": {"socket_address": {"address": "0.0.0.0", "port_value": 9901}}}
+    with caplog.at_level(logging.WARNING, logger="envoykit.validation"):
+        assert issues_of(data) == {}
+    assert [r.getMessage() for r in caplog.records] == [
+        "admin listens on 0.0.0.0: it is unauthenticated and can stop envoy; bind it to "
+        "127.0.0.1 or a unix socket"]
+    caplog.clear()
+    data["admin"]["address"]["socket_address"]["address"] = "127.0.0.1"
     with caplog.at_level(logging.WARNING, logger="envoykit.validation"):
         issues_of(data)
     assert caplog.records == []
