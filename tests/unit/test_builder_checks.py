@@ -139,7 +139,7 @@ def test_split_weights_and_a_service_twice() -> None:
 
 def test_every_route_of_a_table_with_issues_is_reported() -> None:
     assert issues(HttpRoute("/a", to=[("x", 0), ("x", 1), ("y", 1)]),
-                  HttpRoute(path="/b", redirect=Redirect(path="/b")),
+                  HttpRoute(path="/b", redirect=Redirect(path="/b", host="a.example.com")),
                   HttpRoute("/c", to={"x": 0})) == [
         Issue(f"{SITE}.routes[0].to['x']", "a split weight must be a positive integer, got 0"),
         Issue(f"{SITE}.routes[0].to", "service 'x' appears twice in the split"),
