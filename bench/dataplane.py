@@ -27,6 +27,11 @@ itself saturated (its CPU near one full core while a proxy is measured) fails th
 with the medians of every proxy and scheme (``<proxy>_<scheme>_rps``), the paired
 ``envoykit_vs_handwritten_<scheme>`` ratios, the error counts, the upstream's peak CPU and
 ``target_met`` (target: envoykit >= 1.0x the hand-written config on HTTPS, HTTP and h2).
+
+``--paired`` measures differently (bench/_paired.py): envoykit and the hand-written config
+are loaded *at the same time*, half the connections each, so the noise of a shared machine
+falls on both alike; with ``--ablate`` each variant is paired with envoykit's defaults.
+Its JSON has ``<a>_vs_<b>_<scheme>`` ratios and ``..._cpu_us_diff`` (µs per request).
 """
 
 from __future__ import annotations
@@ -46,13 +51,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psutil
+import yaml
 
 from envoykit import EdgeDefaults, EdgeProxy
 from envoykit.binary import find_envoy
@@ -264,9 +270,11 @@ def handwritten_yaml(https: int, http: int, up: tuple[int, int],
 
 def envoykit_yaml(https: int, http: int, up: tuple[int, int],
                   certs: dict[str, tuple[str, str]], *, rate_limit: bool = True,
+                  patch: Callable[[dict[str, Any]], None] | None = None,
                   **defaults: Any) -> str:
     """The company edge with the builder's defaults (``defaults`` replaces some, to price
-    them); the rate limit is raised out of the way, not removed, unless ``rate_limit=False``."""
+    them); the rate limit is raised out of the way, not removed, unless ``rate_limit=False``.
+    ``patch`` edits the rendered config: a what-if that no ``EdgeDefaults`` option gives."""
     edge = EdgeProxy("company-edge",
                      defaults=dataclasses.replace(EdgeDefaults(), **defaults) if defaults
                      else None)
@@ -275,7 +283,32 @@ def envoykit_yaml(https: int, http: int, up: tuple[int, int],
     edge.https(https).http(http).admin(0)
     if rate_limit:
         edge.rate_limit(requests=100_000_000, per="1s")
-    return to_yaml(validate(edge))
+    text = to_yaml(validate(edge))
+    if patch is None:
+        return text
+    config = yaml.safe_load(text)
+    patch(config)
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+def _routers(config: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for listener in config["static_resources"]["listeners"]:
+        for chain in listener["filter_chains"]:
+            for hcm in chain["filters"]:
+                for f in hcm["typed_config"].get("http_filters", []):
+                    if f["name"] == "envoy.filters.http.router":
+                        yield f["typed_config"]
+
+
+def no_dynamic_stats(config: dict[str, Any]) -> None:
+    """The router's ``dynamic_stats: false`` (Envoy: "can be disabled in high performance
+    scenarios"): no per-upstream response-code counters or upstream_rq_time histograms."""
+    for router in _routers(config):
+        router["dynamic_stats"] = False
+
+
+def no_stats(config: dict[str, Any]) -> None:
+    config["stats_config"] = {"stats_matcher": {"reject_all": True}}
 
 
 @contextlib.contextmanager
@@ -406,6 +439,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-h2", action="store_true", help="skip the HTTP/2 (h2load) runs")
     parser.add_argument("--ablate", action="store_true",
                         help="also run envoykit with single defaults taken away, to price them")
+    parser.add_argument("--variants", default="",
+                        help="with --ablate: only these variants (comma-separated names)")
+    parser.add_argument("--paired", action="store_true",
+                        help="load envoykit and the hand-written config at the same time (and "
+                             "each --ablate variant with envoykit) instead of back to back")
     args = parser.parse_args(argv)
     tools = ("wrk", "nginx") if args.no_h2 else ("wrk", "nginx", "h2load")
     missing = [tool for tool in tools if shutil.which(tool) is None]
@@ -432,6 +470,10 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     "ek-all-stats": {"stats": "all"},
     "ek-before": {"ratelimit_headers_on_every_response": True, "request_id": True,
                   "stats": "all"},  # the defaults before issue 14
+    # what-ifs beyond EdgeDefaults, edits of the rendered config:
+    "ek-no-dynamic-stats": {"patch": no_dynamic_stats},
+    "ek-no-stats": {"patch": no_stats},
+    "ek-no-dyn-no-rl": {"patch": no_dynamic_stats, "rate_limit": False},
 }
 UPSTREAM_SATURATED = 0.9  # of one core: the 1-worker upstream would be the bottleneck
 
@@ -442,7 +484,12 @@ def run(work: Path, args: argparse.Namespace) -> int:
     script = work / "resolve.lua"
     script.write_text(WRK_SCRIPT)
     up = (free_port(UPSTREAM_IPS[0]), free_port(UPSTREAM_IPS[1]))
-    proxies = list(PROXIES) + (list(ABLATIONS) if args.ablate else [])
+    base = ["envoykit", "handwritten"] if args.paired else list(PROXIES)
+    chosen = [v for v in args.variants.split(",") if v] or list(ABLATIONS)
+    unknown = sorted(set(chosen) - set(ABLATIONS))
+    if unknown:
+        raise SystemExit(f"--variants: unknown {', '.join(unknown)}; known: {', '.join(ABLATIONS)}")
+    proxies = base + (chosen if args.ablate else [])
     ports = {p: (free_port(), free_port()) for p in proxies}  # (https, http)
     schemes = list(SCHEMES) + ([] if args.no_h2 else ["h2"])
     results: dict[tuple[str, str], list[Result]] = {(p, s): [] for p in proxies for s in schemes}
@@ -469,6 +516,8 @@ def run(work: Path, args: argparse.Namespace) -> int:
                 proc = stack.enter_context(envoy(work / proxy, text, [https, http]))
             pids[proxy] = proc.pid
         _check_routing(ports, ca.ca_file)
+        if args.paired:
+            return run_paired(args, proxies, schemes, ports, pids, work, script, upstream_pid)
         for rnd in range(args.rounds):
             k = rnd % len(proxies)
             order = proxies[k:] + proxies[:k]  # rotate who goes first
@@ -500,6 +549,55 @@ def run(work: Path, args: argparse.Namespace) -> int:
                           + (f"  ERRORS {result.errors}" if result.errors else ""),
                           flush=True)
     return report(results, proxies, schemes)
+
+
+def run_paired(args: argparse.Namespace, proxies: list[str], schemes: list[str],
+               ports: dict[str, tuple[int, int]], pids: dict[str, int], work: Path,
+               script: Path, upstream_pid: int) -> int:
+    """``--paired``: envoykit against the hand-written config, and each ablation against
+    envoykit, loaded at the same time (bench/_paired.py); rounds alternate the pairs."""
+    import _paired
+
+    def load(proxy: str, scheme: str, connections: int, duration: float) -> Result:
+        port = ports[proxy][1 if scheme == "http" else 0]
+        url = f"{'http' if scheme == 'http' else 'https'}://a.example.com:{port}/"
+        if scheme == "h2":
+            return h2load(url, port, 1, connections, duration, work / f"h2load-{proxy}.log")
+        return wrk(url, script, 1, connections, duration)
+
+    pairs = [_paired.Pair("envoykit", "handwritten", s) for s in schemes]
+    pairs += [_paired.Pair(p, "envoykit", s) for p in proxies[2:] for s in schemes]
+    for pair in pairs:  # warm-up, not counted
+        load(pair.a, pair.scheme, args.connections // 2, args.warmup)
+        load(pair.b, pair.scheme, args.connections // 2, args.warmup)
+    upstream_peak = 0.0
+    for _ in range(args.rounds):
+        for pair in pairs:
+            up_cpu, began = cpu_seconds(upstream_pid), time.monotonic()
+            _paired.measure(pair, load, lambda p: cpu_seconds(pids[p]), args.connections,
+                            args.duration)
+            upstream_peak = max(upstream_peak, (cpu_seconds(upstream_pid) - up_cpu)
+                                / (time.monotonic() - began))
+    _paired.table(pairs)
+    main_pairs = pairs[:len(schemes)]
+    met = all(p.ratio >= 1.0 for p in main_pairs)
+    errors = sum(p.errors for p in pairs)
+    print()
+    print(f"target: envoykit >= 1.0x handwritten on {', '.join(schemes)} (paired): "
+          + ", ".join(f"{p.scheme} {p.ratio:.2f}x" for p in main_pairs)
+          + (" - met" if met else " - NOT met"))
+    print(f"upstream (1 nginx worker) peak CPU while measuring: {upstream_peak:.2f} of a core "
+          f"(saturated at >= {UPSTREAM_SATURATED})")
+    failed = ([f"{errors} failed requests during the load"] if errors else []) + (
+        [f"the upstream was saturated ({upstream_peak:.2f} of a core)"]
+        if upstream_peak >= UPSTREAM_SATURATED else [])
+    for why in failed:
+        print(f"CANNOT MEASURE: {why}", file=sys.stderr)
+    figures = _paired.figures(pairs)
+    figures.update({"errors": errors, "upstream_cpu_peak": round(upstream_peak, 2),
+                    "target_met": met and not failed})
+    print(json.dumps(figures))
+    return 1 if failed else 0
 
 
 def _check_routing(ports: dict[str, tuple[int, int]], ca_file: str) -> None:

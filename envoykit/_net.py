@@ -31,9 +31,17 @@ def ipv6_loopback() -> bool:
         return False
 
 
-@functools.lru_cache(maxsize=4096)
 def is_ip(host: str) -> bool:
     """True for an IPv4 or IPv6 literal (not a host name)."""
+    try:
+        socket.inet_pton(socket.AF_INET, host)  # the common case, ~20x faster than ipaddress
+    except (OSError, ValueError, TypeError):
+        return _is_ip(host)
+    return True
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_ip(host: str) -> bool:
     try:
         ipaddress.ip_address(host)
     except ValueError:

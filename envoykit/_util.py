@@ -28,6 +28,7 @@ __all__ = [
     "lazy_exports",
     "listener_address",
     "private_directory",
+    "split_host_port",
     "url",
     "write_atomic",
 ]
@@ -87,6 +88,15 @@ def host_port(host: str, port: int) -> str:
     """``127.0.0.1:9901``; an IPv6 host in brackets: ``[::1]:9901``."""
     shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
     return f"{shown}:{port}"
+
+
+def split_host_port(address: str, what: str = "address") -> tuple[str, int]:
+    """``("127.0.0.1", 9901)`` from ``127.0.0.1:9901`` (``[::1]:9901`` gives ``"::1"``);
+    a ValueError naming ``what`` for anything else (``unix:/path``, no port)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ValueError(f"{what} {address!r}: expected host:port")
+    return host.strip("[]"), int(port)
 
 
 def listener_address(bound: Mapping[str, tuple[str, int]], listener: str) -> tuple[str, int]:

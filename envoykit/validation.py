@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from envoykit._net import is_ip, is_loopback
 from envoykit._tls_files import check_key_pair, known_cipher
@@ -47,6 +47,9 @@ from envoykit.config.tls import INTERMEDIATE_CIPHERS
 from envoykit.errors import EnvoyValidationError, Issue
 from envoykit.load import semantic_error
 from envoykit.render import ConfigLike, to_dict, to_json
+
+if TYPE_CHECKING:
+    from envoykit.builder import EdgeProxy
 
 __all__ = ["check", "envoy_refused", "envoy_validate_file", "validate"]
 
@@ -138,8 +141,12 @@ def _essence(output: str) -> str:
 # --- semantic checks ----------------------------------------------------------------------
 
 
-def check(bootstrap: Bootstrap) -> list[Issue]:
-    """Cross-resource problems envoy would refuse (or, worse, accept) — each with its path."""
+def check(bootstrap: Bootstrap | EdgeProxy) -> list[Issue]:
+    """Cross-resource problems envoy would refuse (or, worse, accept) — each with its path.
+    An :class:`~envoykit.EdgeProxy` is checked by :meth:`~envoykit.EdgeProxy.check` (its own
+    checks, then these, without compiling every route)."""
+    if not isinstance(bootstrap, Bootstrap):
+        return bootstrap.check()
     with gc_paused():  # a large config's walk allocates much and frees it all: no cycles
         return _check(bootstrap)
 

@@ -22,7 +22,7 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from envoykit import Bootstrap, to_yaml
+from envoykit import Bootstrap, EdgeProxy, to_yaml
 from envoykit.config import HttpConnectionManager
 from envoykit.render import ConfigLike
 from envoykit.testing.upstream import Upstream
@@ -48,9 +48,14 @@ def workdir(example: str) -> Iterator[Path]:
 
 
 def save_config(work: Path, name: str, config: ConfigLike) -> Path:
-    """Write ``config`` as Envoy YAML to ``work/<name>.envoy.yaml`` (what ``envoy -c`` reads)."""
+    """Write ``config`` as Envoy YAML to ``work/<name>.envoy.yaml`` (what ``envoy -c`` reads).
+    An :class:`EdgeProxy` renders by its fast path; that it writes what the typed model
+    writes is checked here on every example's edge."""
     path = work / f"{name}.envoy.yaml"
-    path.write_text(to_yaml(config), encoding="utf-8")
+    text = to_yaml(config)
+    if isinstance(config, EdgeProxy):
+        assert text == to_yaml(config.build()), f"{name}: the fast render differs from the model"
+    path.write_text(text, encoding="utf-8")
     return path
 
 

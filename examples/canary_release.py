@@ -36,7 +36,8 @@ def main() -> int:
             ])
             .http(port=0).admin(port=0)
         )
-        save_config(work, "canary", validate(edge))
+        validate(edge)  # our checks, then envoy --mode validate
+        save_config(work, "canary", edge)
         with Supervisor(edge.build(), log_level="warning") as envoy, httpx.Client() as client:
             url = envoy.url_of("http") + "/api/items"
             seen = Counter(client.get(url, headers={"host": "api.example.com"})

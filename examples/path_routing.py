@@ -41,7 +41,8 @@ def main() -> int:
             ])
             .http(port=0).admin(port=0)
         )
-        save_config(work, "shop", validate(edge))
+        validate(edge)  # our checks, then envoy --mode validate
+        save_config(work, "shop", edge)
         with Supervisor(edge.build(), log_level="warning") as envoy, httpx.Client() as client:
             url = envoy.url_of("http")
             title("request → what envoy did (and what resolve() predicted)")

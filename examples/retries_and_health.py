@@ -59,7 +59,8 @@ def retries(work: Any) -> None:
             .site("api.example.com", routes=[
                 HttpRoute("/", to="flaky", timeout="5s",
                       retries=Retry(attempts=2, statuses=(503,), per_try_timeout="1s"))]))
-    save_config(work, "retries", validate(edge))
+    validate(edge)  # our checks, then envoy --mode validate
+    save_config(work, "retries", edge)
     with Supervisor(edge.build(), log_level="warning") as envoy, httpx.Client() as client:
         statuses = [client.get(envoy.url_of("http") + "/", headers=HOST).status_code
                     for _ in range(10)]
@@ -80,7 +81,8 @@ def health(work: Any) -> None:
     edge = (EdgeProxy("health").http(port=0).admin(port=0)
             .service("api", a.address, b.address, health=check)
             .site("api.example.com", routes=[HttpRoute("/", to="api")]))
-    save_config(work, "health", validate(edge))
+    validate(edge)  # our checks, then envoy --mode validate
+    save_config(work, "health", edge)
     with Supervisor(edge.build(), log_level="warning") as envoy, httpx.Client() as client:
         def who() -> str:
             return client.get(envoy.url_of("http") + "/", headers=HOST).headers.get(
@@ -116,7 +118,8 @@ def outlier(work: Any) -> None:
                 .service("api", good.address, bad.address,
                          outlier=Outlier(consecutive_5xx=3, interval="100ms", ejection="60s"))
                 .site("api.example.com", routes=[HttpRoute("/", to="api")]))
-        save_config(work, "outlier", validate(edge))
+        validate(edge)  # our checks, then envoy --mode validate
+        save_config(work, "outlier", edge)
         with Supervisor(edge.build(), log_level="warning") as envoy, \
                 httpx.Client() as client:
             first = [client.get(envoy.url_of("http") + "/", headers=HOST).status_code

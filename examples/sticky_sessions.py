@@ -34,7 +34,8 @@ def main() -> int:
             .site("app.example.com", routes=[HttpRoute("/", to="app")])
             .http(port=0).admin(port=0)
         )
-        save_config(work, "sticky", validate(edge))
+        validate(edge)  # our checks, then envoy --mode validate
+        save_config(work, "sticky", edge)
         with Supervisor(edge.build(), log_level="warning") as envoy:
             url = envoy.url_of("http") + "/cart"
             with httpx.Client() as fresh:

@@ -58,7 +58,8 @@ def main() -> int:
                 .passthrough("legacy.example.com", "legacy")
                 .https(port=0).admin(port=0)
             )
-            save_config(work, "tcp", validate(edge))
+            validate(edge)  # our checks, then envoy --mode validate
+            save_config(work, "tcp", edge)
             with Supervisor(edge.build(), log_level="warning") as envoy:
                 title("TCP proxy")
                 with socket.create_connection(envoy.address_of("echo"), timeout=30) as conn:

@@ -2,9 +2,11 @@
 
     python examples/unit_testing_routes.py
 
-``edge.resolve(host, path, method, headers)`` follows Envoy's own routing rules (the
-property test ``tests/integration/test_resolve_property.py`` checks it against the real
-envoy on random route tables). Write routing tests as plain asserts — here, a table of
+``edge.resolve(host, path, method, headers)`` follows Envoy's own routing rules, including
+what the edge does to a request before routing (dot segments, double slashes, ``%2F``,
+escapes, a header with an underscore); the property test
+``tests/integration/test_resolve_property.py`` checks it against the real envoy on random
+route tables and requests. Write routing tests as plain asserts — here, a table of
 requests and the answer each must get — and run them in any test runner. The config is
 still saved and validated by the example suite, so the tested edge is the deployed edge.
 """
@@ -45,6 +47,14 @@ EXPECTED = [  # (host, path, method, headers) -> (where, what)
     (("shop.example.com", "/shop?ref=mail", "GET", {}),
      ("routes[4]", "301 http://shop.example.com/?ref=mail")),
     (("www.example.com", "/", "GET", {}), ("(no site)", "404")),
+    # the path as the edge normalises it before routing
+    (("shop.example.com", "/static/../admin/users", "GET", {}),
+     ("routes[3]", "403 admins only")),
+    (("shop.example.com", "//api//%63art", "GET", {}), ("routes[1]", "split api 95 / api-v2 5")),
+    (("shop.example.com", "/API/cart", "GET", {}), ("routes[5]", "web")),  # case-sensitive
+    (("shop.example.com", "/admin%2Fusers", "GET", {}), ("(before routing)", "307 /admin/users")),
+    (("shop.example.com", "/admin", "GET", {"x_admin_token": "t"}), ("(before routing)", "400")),
+    (("shop.example.com", "/shop#top", "GET", {}), ("(before routing)", "400")),
 ]
 
 
@@ -60,13 +70,14 @@ def describe(host: str, path: str, method: str, headers: dict[str, str],
         return where, f"{r.status} {r.location}"
     if r.action == "respond":
         return where, f"{r.status} {r.body}"
-    return where, "404"
+    return where, str(r.status)  # 404 (no site or route) or 400 (rejected before routing)
 
 
 def main() -> int:
     edge = shop()
     with workdir("unit_testing_routes") as work:
-        save_config(work, "shop", validate(edge))
+        validate(edge)  # our checks, then envoy --mode validate
+        save_config(work, "shop", edge)
     title("routing table tests (no envoy)")
     start = time.perf_counter()
     for request, expected in EXPECTED:

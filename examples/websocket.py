@@ -42,7 +42,8 @@ def main() -> int:
             ])
             .https(port=0).admin(port=0)
         )
-        save_config(work, "chat", validate(edge))
+        validate(edge)  # our checks, then envoy --mode validate
+        save_config(work, "chat", edge)
         with Supervisor(edge.build(), log_level="warning") as envoy:
             _, port = envoy.address_of("https")
             tls = ssl.create_default_context(cafile=ca.ca_file)

@@ -24,14 +24,17 @@ overridden through :class:`EdgeDefaults` or an argument.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any, Literal
 
+import pydantic
+
 from envoykit._net import is_loopback
-from envoykit.builder._checks import edge_issues, route_issues
+from envoykit.builder._checks import edge_issues, route_issues, table_is_clean
 from envoykit.builder._compile import compile_edge
 from envoykit.builder._intent import (
     LOOPBACK,
@@ -51,6 +54,7 @@ from envoykit.builder._intent import (
     parse_upstream,
     slug,
 )
+from envoykit.builder._render import Unspliceable, check_edge, render_edge
 from envoykit.builder._resolve import Resolution, resolve
 from envoykit.builder._routes import Header, HttpRoute, Redirect, Respond, Retry
 from envoykit.builder._services import (
@@ -71,7 +75,8 @@ from envoykit.config import (
     TypedConfig,
     gc_paused,
 )
-from envoykit.errors import ConfigError, SemanticError
+from envoykit.errors import ConfigError, Issue, SemanticError
+from envoykit.validation import check
 
 __all__ = [
     "Backend",
@@ -117,6 +122,11 @@ class EdgeProxy:
         self._filters: list[tuple[HttpFilter, frozenset[str] | None]] = []
         self._tcp: list[TcpService] = []
         self._passthrough: list[Passthrough] = []
+        # route tables given to site(), by identity (each entry keeps its object alive, so
+        # an id is never reused while it is here): the tuple made of a list, and whether a
+        # tuple was judged clean; a table shared by many sites is converted and judged once
+        self._tables: dict[int, tuple[Sequence[HttpRoute], tuple[HttpRoute, ...]]] = {}
+        self._clean: dict[int, tuple[tuple[HttpRoute, ...], bool]] = {}
 
     # -- services and sites ----------------------------------------------------------------
 
@@ -200,7 +210,8 @@ class EdgeProxy:
             aliases=tuple(check_host(f"{where}.aliases[{i}]", a) for i, a in enumerate(aliases)),
             rate_limit=rate_limit, client_ca=os.path.abspath(client_ca) if client_ca else None,
         )
-        issues = route_issues(where, site.routes, site.domains, self.defaults.route_timeout)
+        issues = self._route_issues(where, site) if routes else []
+        # (the shortcut's one route '/' to its own service: nothing to find)
         if issues:
             raise SemanticError(issues)
         if parsed:
@@ -222,13 +233,29 @@ class EdgeProxy:
         if timeout is not None or prefix_rewrite is not None or host_rewrite is not None:
             raise fail(where, "timeout=, prefix_rewrite= and host_rewrite= belong to each "
                               "HttpRoute(...) when routes= is given")
+        known = self._tables.get(id(routes))
+        if known is not None and known[0] is routes and len(known[1]) == len(routes) \
+                and all(a is b for a, b in zip(known[1], routes, strict=False)):
+            return known[1]  # the same table again (unchanged): one tuple for all its sites
         out = tuple(routes)
         for i, route in enumerate(out):
             if not isinstance(route, HttpRoute):
                 raise fail(f"{where}.routes[{i}]", f"expected HttpRoute(...), got {route!r}")
             if isinstance(route.rate_limit, RateLimit):
                 route.rate_limit.check(f"{where}.routes[{i}].rate_limit")
+        self._tables[id(routes)] = (routes, out)
         return out
+
+    def _route_issues(self, where: str, site: Site) -> list[Issue]:
+        """The route table's issues; whether the table is clean is asked once per tuple."""
+        table = site.routes
+        known = self._clean.get(id(table))
+        clean = known[1] if known is not None and known[0] is table else None
+        if clean is None:
+            clean = table_is_clean(table, self.defaults.route_timeout)
+            self._clean[id(table)] = (table, clean)
+        return route_issues(where, table, site.domains, self.defaults.route_timeout,
+                            clean=clean)
 
     # -- listeners ---------------------------------------------------------------------------
 
@@ -358,7 +385,37 @@ class EdgeProxy:
 
     def to_dict(self) -> dict[str, Any]:
         """The compiled bootstrap as Envoy JSON (so a builder renders like a model)."""
-        return self.build().to_dict()
+        result: dict[str, Any] = json.loads(self.render_json(None))
+        return result
+
+    def check(self) -> list[Issue]:
+        """What is wrong with this edge: the builder's own checks (as a list, where
+        :meth:`build` raises them) or else ``check(self.build())``'s issues, found without
+        compiling every route (``envoykit.check(edge)`` calls this)."""
+        edge = self.intent()
+        issues = edge_issues(edge)
+        if issues:
+            return issues
+        try:
+            with gc_paused():
+                return check_edge(edge)
+        except (ModelError, pydantic.ValidationError):
+            return check(self.build())  # raises the model path's error
+
+    def render_json(self, indent: int | None = 2) -> str:
+        """The compiled bootstrap's Envoy JSON (what ``to_json(self)`` writes, without its
+        last newline), byte for byte ``to_json(self.build())``: rendered without building
+        the typed model of every site (``envoykit.builder._render``)."""
+        edge = self.intent()
+        issues = edge_issues(edge)
+        if issues:
+            raise SemanticError(issues)
+        try:
+            with gc_paused():
+                return render_edge(edge, indent)
+        except (ModelError, pydantic.ValidationError, Unspliceable) as exc:
+            log.debug("edge %r: rendered by the model path (%s)", self.name, exc)
+        return self.build().model_dump_json(indent=indent, exclude_none=True, by_alias=True)
 
     def resolve(self, host: str, path: str, method: str = "GET",
                 headers: Mapping[str, str] | None = None) -> Resolution:

@@ -14,13 +14,15 @@ from envoykit.builder._regex import compile_re2, re2_error
 from envoykit.builder._routes import HttpRoute
 from envoykit.errors import Issue
 
-__all__ = ["edge_issues", "route_issues"]
+__all__ = ["edge_issues", "route_issues", "table_is_clean"]
 
 
 def route_issues(where: str, routes: tuple[HttpRoute, ...], domains: list[str],
-                 default_timeout: timedelta) -> list[Issue]:
-    """What is wrong in one site's ordered route table (without looking at services)."""
-    if _table_is_clean(routes, default_timeout):  # many sites share one table: judged once
+                 default_timeout: timedelta, *, clean: bool | None = None) -> list[Issue]:
+    """What is wrong in one site's ordered route table (without looking at services);
+    ``clean``: what :func:`table_is_clean` said of this table, if already asked."""
+    if clean if clean is not None else table_is_clean(routes, default_timeout):
+        # (many sites share one table: judged once)
         return [issue for i, route in enumerate(routes)
                 for issue in _loop_issues(f"{where}.routes[{i}]", route, domains)]
     issues: list[Issue] = []
@@ -32,7 +34,8 @@ def route_issues(where: str, routes: tuple[HttpRoute, ...], domains: list[str],
     return issues
 
 
-def _table_is_clean(routes: tuple[HttpRoute, ...], default_timeout: timedelta) -> bool:
+def table_is_clean(routes: tuple[HttpRoute, ...], default_timeout: timedelta) -> bool:
+    """Whether ``routes`` has no issue other than a redirect loop (which needs the site)."""
     try:
         return _clean_table(routes, default_timeout)
     except TypeError:  # a route holding an unhashable value (a typed config): judge it here

@@ -3,7 +3,7 @@ listeners (HTTPS by SNI, plain HTTP or a redirect, TCP), connection managers, TL
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from envoykit._edge_stats import edge_stats_matcher
@@ -16,6 +16,7 @@ from envoykit.config import (
     Admin,
     Bootstrap,
     CertificateValidationContext,
+    Cluster,
     CommonTlsContext,
     Cors,
     DataSource,
@@ -48,16 +49,28 @@ from envoykit.config import (
 )
 from envoykit.config.tls import INTERMEDIATE_CIPHERS, tls_transport_socket
 
-__all__ = ["compile_edge"]
+__all__ = ["VhostSpec", "VhostsOf", "compile_edge"]
+
+VhostSpec = tuple[Site, bool, str, LocalRateLimit | None]
+"""What one virtual host is made of: the site, over TLS or not, its stat prefix, and its own
+rate limit (a per-virtual-host config over plain HTTP)."""
+VhostsOf = Callable[[list[VhostSpec]], list[VirtualHost]]
+"""Makes the virtual hosts of one connection manager (the fast render puts placeholders)."""
 
 
-def compile_edge(edge: Edge) -> Bootstrap:
-    """The bootstrap of ``edge`` (the intent was checked before; models validate the rest)."""
+def compile_edge(edge: Edge, *, vhosts: VhostsOf | None = None,
+                 clusters: list[Cluster] | None = None) -> Bootstrap:
+    """The bootstrap of ``edge`` (the intent was checked before; models validate the rest).
+    ``vhosts`` and ``clusters`` replace the compiled virtual hosts and clusters (the fast
+    render compiles those itself and splices them into the rendered text)."""
+    make = vhosts or (lambda specs: [vhost(s, edge, tls=tls, stat_prefix=p, limit=limit)
+                                     for s, tls, p, limit in specs])
     return Bootstrap(
         admin=Admin(address=Address.tcp(*edge.admin)) if edge.admin else None,
         static_resources=StaticResources(
-            listeners=_listeners(edge),
-            clusters=[cluster(s, edge.defaults) for s in edge.services],
+            listeners=_listeners(edge, make),
+            clusters=clusters if clusters is not None
+            else [cluster(s, edge.defaults) for s in edge.services],
         ),
         layered_runtime=_layered_runtime(edge),
         overload_manager=_overload_manager(edge),
@@ -97,20 +110,20 @@ def _overload_manager(edge: Edge) -> OverloadManager:
     return OverloadManager(resource_monitors=[monitor])
 
 
-def _listeners(edge: Edge) -> list[Listener]:
+def _listeners(edge: Edge, make: VhostsOf) -> list[Listener]:
     listeners = []
     if edge.https is not None:
-        listeners.append(_https_listener(edge, *edge.https))
+        listeners.append(_https_listener(edge, make, *edge.https))
     if edge.http is not None:
-        listeners.append(_http_listener(edge, *edge.http))
+        listeners.append(_http_listener(edge, make, *edge.http))
     listeners += [_tcp_listener(edge, t) for t in edge.tcp]
     return listeners
 
 
 # -- HTTPS: one filter chain per site (SNI), TLS passthrough chains beside them -------------
 
-def _https_listener(edge: Edge, host: str, port: int) -> Listener:
-    chains = [_site_chain(edge, site) for site in edge.sites]
+def _https_listener(edge: Edge, make: VhostsOf, host: str, port: int) -> Listener:
+    chains = [_site_chain(edge, make, site) for site in edge.sites]
     chains += [_passthrough_chain(edge, p) for p in edge.passthrough]
     return Listener(
         name="https",
@@ -121,11 +134,11 @@ def _https_listener(edge: Edge, host: str, port: int) -> Listener:
     )
 
 
-def _site_chain(edge: Edge, site: Site) -> FilterChain:
+def _site_chain(edge: Edge, make: VhostsOf, site: Site) -> FilterChain:
     prefix = f"https_{site.slug}"
     limit = _limit_for(edge, site)
     filters = [HttpFilter.of(rate_limit_filter(prefix, limit, edge.defaults))] if limit else []
-    hcm = _hcm(edge, prefix, [vhost(site, edge, tls=True, stat_prefix=prefix)],
+    hcm = _hcm(edge, prefix, make([(site, True, prefix, None)]),
                _route_filters([site], filters) + _extra_filters(edge, [site]))
     return FilterChain(
         name=site.host,
@@ -163,14 +176,14 @@ def _downstream_tls(edge: Edge, site: Site) -> DownstreamTlsContext:
 
 # -- plain HTTP: the sites, or a redirect to HTTPS ----------------------------------------
 
-def _http_listener(edge: Edge, host: str, port: int) -> Listener:
+def _http_listener(edge: Edge, make: VhostsOf, host: str, port: int) -> Listener:
     if edge.redirect:
         limit = edge.rate_limit
         filters = [HttpFilter.of(rate_limit_filter("http", limit, edge.defaults))] \
             if limit else []
         hcm = _hcm(edge, "http", [_redirect_vhost(edge)], filters)
     else:
-        hcm = _plain_http_hcm(edge)
+        hcm = _plain_http_hcm(edge, make)
     return Listener(
         name="http",
         address=Address.tcp(host, port),
@@ -196,14 +209,13 @@ def _redirect_vhost(edge: Edge) -> VirtualHost:
     )
 
 
-def _plain_http_hcm(edge: Edge) -> HttpConnectionManager:
+def _plain_http_hcm(edge: Edge, make: VhostsOf) -> HttpConnectionManager:
     """Sites over plain HTTP share one connection manager, so the edge default is one
     bucket for the listener; a site with its own :class:`RateLimit` gets its own bucket
     (a per-virtual-host config) and ``rate_limit=False`` exempts a site."""
     default = edge.rate_limit
     own = {s.slug: _own_limit(edge, s) for s in edge.sites}
-    vhosts = [vhost(s, edge, tls=False, stat_prefix=f"http_{s.slug}", limit=own[s.slug])
-              for s in edge.sites]
+    vhosts = make([(s, False, f"http_{s.slug}", own[s.slug]) for s in edge.sites])
     if default is not None:
         filters = [HttpFilter.of(rate_limit_filter("http", default, edge.defaults))]
     elif any(own.values()):

@@ -7,6 +7,7 @@ names the argument). Services are in ``_services``, routes in ``_routes``.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import re
@@ -131,10 +132,11 @@ class Site:
     rate_limit: RateLimit | Literal[False] | None = None
     client_ca: str | None = None
 
-    @property
-    def slug(self) -> str:
-        """A stat- and name-safe form of the host: ``a.example.com`` → ``a_example_com``."""
-        return slug(self.host)
+    slug: str = dataclasses.field(init=False, repr=False, compare=False)
+    """A stat- and name-safe form of the host: ``a.example.com`` → ``a_example_com``."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "slug", slug(self.host))
 
     @property
     def domains(self) -> list[str]:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
 from envoykit.builder._clusters import hash_policy
 from envoykit.builder._intent import Edge, EdgeDefaults, RateLimit, Site
 from envoykit.builder._routes import REDIRECT_CODES, Header, HttpRoute
+from envoykit.builder._services import Service
 from envoykit.config import (
     HeaderValue,
     HeaderValueOption,
@@ -20,7 +21,7 @@ from envoykit.config import (
     VirtualHost,
 )
 
-__all__ = ["header", "rate_limit_filter", "vhost"]
+__all__ = ["header", "rate_limit_filter", "route_dict", "vhost", "vhost_extras"]
 
 CORS_FILTER = "envoy.filters.http.cors"
 
@@ -65,19 +66,30 @@ def exempt_filter(stat_prefix: str) -> LocalRateLimit:
 def vhost(site: Site, edge: Edge, *, tls: bool, stat_prefix: str,
           limit: LocalRateLimit | None = None) -> VirtualHost:
     """The virtual host of ``site`` (one validation pass over one dict, for speed)."""
-    hsts = edge.defaults.hsts if tls else None
     result: VirtualHost = VirtualHost.from_dict({
         "name": site.slug,
         "domains": site.domains,
-        "routes": [_route(r, i, edge, f"{stat_prefix}_r{i}") for i, r in enumerate(site.routes)],
-        "response_headers_to_add": [header("strict-transport-security", hsts)] if hsts else None,
-        # (HSTS only over HTTPS: browsers ignore it over plain HTTP)
-        "typed_per_filter_config": {LocalRateLimit.filter_name: limit} if limit else None,
+        "routes": [route_dict(r, i, edge, f"{stat_prefix}_r{i}")
+                   for i, r in enumerate(site.routes)],
+        **vhost_extras(edge, tls=tls, limit=limit),
     })
     return result
 
 
-def _route(route: HttpRoute, index: int, edge: Edge, stat_prefix: str) -> dict[str, Any]:
+def vhost_extras(edge: Edge, *, tls: bool, limit: LocalRateLimit | None) -> dict[str, Any]:
+    """The fields of a virtual host after its routes."""
+    hsts = edge.defaults.hsts if tls else None
+    return {
+        "response_headers_to_add": [header("strict-transport-security", hsts)] if hsts else None,
+        # (HSTS only over HTTPS: browsers ignore it over plain HTTP)
+        "typed_per_filter_config": {LocalRateLimit.filter_name: limit} if limit else None,
+    }
+
+
+def route_dict(route: HttpRoute, index: int, edge: Edge, stat_prefix: str,
+               service_of: Callable[[str], Service | None] | None = None) -> dict[str, Any]:
+    """The Envoy route of ``route`` (``service_of``: where the sticky sessions of the
+    services it forwards to are read, by default the edge's services)."""
     out: dict[str, Any] = {"name": f"routes[{index}]", "match": _match(route)}
     if route.redirect is not None:
         out["redirect"] = _redirect(route)
@@ -86,7 +98,7 @@ def _route(route: HttpRoute, index: int, edge: Edge, stat_prefix: str) -> dict[s
         out["direct_response"] = {"status": route.respond.status,
                                   "body": {"inline_string": body} if body is not None else None}
     else:
-        out["route"] = _action(route, edge)
+        out["route"] = _action(route, edge, service_of or edge.service)
     out["request_headers_to_add"] = [header(k, v) for k, v in route.added_request_headers] \
         or None
     out["request_headers_to_remove"] = list(route.remove_request_headers) or None
@@ -141,7 +153,8 @@ def _redirect(route: HttpRoute) -> dict[str, Any]:
             "response_code": REDIRECT_CODES[r.code], "strip_query": r.strip_query or None}
 
 
-def _action(route: HttpRoute, edge: Edge) -> dict[str, Any]:
+def _action(route: HttpRoute, edge: Edge, service_of: Callable[[str], Service | None]
+            ) -> dict[str, Any]:
     defaults = edge.defaults
     timeout: timedelta | None = route.timeout_value
     if timeout is None:  # an upgraded (WebSocket) stream lives beyond any request timeout
@@ -160,7 +173,7 @@ def _action(route: HttpRoute, edge: Edge) -> dict[str, Any]:
     }
     if route.service is not None:
         action["cluster"] = route.service
-        service = edge.service(route.service)
+        service = service_of(route.service)
         if service is not None and service.sticky is not None:
             action["hash_policy"] = [hash_policy(service.sticky)]
     else:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from envoykit._net import is_ip, is_loopback
+from envoykit._util import split_host_port
 from envoykit.render import ConfigLike, to_dict
 
 __all__ = ["XDS_CLUSTER", "MemberTLS", "fleet_member"]
@@ -42,7 +43,7 @@ def fleet_member(control_plane: str, *, node_id: str, cluster: str = "envoykit",
     ``retry_max_s`` caps the reconnect back-off, so a returning control plane is found
     within about that long. Admin defaults to 127.0.0.1 on a free port.
     """
-    host, port = _split_address(control_plane)
+    host, port = split_host_port(control_plane, "control plane address")
     boot: dict[str, Any] = {}
     if base is not None:
         given = to_dict(base)
@@ -68,13 +69,6 @@ def fleet_member(control_plane: str, *, node_id: str, cluster: str = "envoykit",
     }
     boot["static_resources"] = {"clusters": [_xds_cluster(host, port, tls)]}
     return boot
-
-
-def _split_address(address: str) -> tuple[str, int]:
-    host, sep, port = address.rpartition(":")
-    if not sep or not port.isdigit():
-        raise ValueError(f"control plane address {address!r}: expected host:port")
-    return host.strip("[]"), int(port)
 
 
 def _xds_cluster(host: str, port: int, tls: MemberTLS | None) -> dict[str, Any]:

@@ -60,24 +60,38 @@ exit 0
 
 
 class Watchdog:
-    """Owns the watchdog process of one supervisor; ``env()`` marks Envoy processes."""
+    """Owns the watchdog process of one supervisor; ``env()`` marks Envoy processes.
 
-    def __init__(self, run_dir: str | os.PathLike[str], *, owns_run_dir: bool) -> None:
+    ``start=False`` defers the process to the first :meth:`watch` (or :meth:`start`): the
+    supervisor launches Envoy first and the watchdog while Envoy boots, off ``start()``'s
+    path. Nothing is unguarded meanwhile: at its end the watchdog finds every process that
+    carries the token, registered or not, and Envoy's own parent-death signal covers a
+    parent that dies before the watchdog exists."""
+
+    def __init__(self, run_dir: str | os.PathLike[str], *, owns_run_dir: bool,
+                 start: bool = True) -> None:
         self.token = uuid.uuid4().hex
-        owned = "1" if owns_run_dir else "0"
-        self._proc = subprocess.Popen(
-            ["/bin/sh", "-c", _WATCHDOG_SCRIPT, "envoykit-watchdog", self.token,
-             os.fspath(run_dir), owned],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,  # a terminal Ctrl-C must not reach it first
-        )
+        self._argv = ["/bin/sh", "-c", _WATCHDOG_SCRIPT, "envoykit-watchdog", self.token,
+                      os.fspath(run_dir), "1" if owns_run_dir else "0"]
+        self._proc: subprocess.Popen[bytes] | None = None
+        if start:
+            self.start()
+
+    def start(self) -> None:
+        """Start the watchdog process (once)."""
+        if self._proc is None:
+            self._proc = subprocess.Popen(
+                self._argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,  # a terminal Ctrl-C must not reach it first
+            )
 
     @property
-    def pid(self) -> int:
-        """The watchdog's own pid."""
-        return self._proc.pid
+    def pid(self) -> int | None:
+        """The watchdog's own pid (None before it started)."""
+        return None if self._proc is None else self._proc.pid
 
     def env(self) -> dict[str, str]:
         """The environment for an Envoy process this watchdog guards."""
@@ -85,6 +99,7 @@ class Watchdog:
 
     def watch(self, pid: int) -> None:
         """Register an Envoy pid (also its process group: Envoy leads its own session)."""
+        self.start()
         self._send(f"+{pid}\n")
 
     def unwatch(self, pid: int) -> None:
@@ -93,6 +108,8 @@ class Watchdog:
 
     def close(self, timeout: float = 2.0) -> None:
         """Stop the watchdog; it kills whatever is still marked with our token."""
+        if self._proc is None:
+            return
         stdin = self._proc.stdin
         if stdin is not None and not stdin.closed:
             with contextlib.suppress(OSError):
@@ -104,6 +121,8 @@ class Watchdog:
             self._proc.wait()
 
     def _send(self, text: str) -> None:
+        if self._proc is None:
+            return
         stdin = self._proc.stdin
         if stdin is None or stdin.closed:
             return
@@ -111,4 +130,4 @@ class Watchdog:
             stdin.write(text.encode())
             stdin.flush()
         except OSError:
-            _log.warning("envoykit watchdog %d is gone; orphan protection is off", self.pid)
+            _log.warning("envoykit watchdog %d is gone; orphan protection is off", self._proc.pid)

@@ -41,7 +41,7 @@ from types import TracebackType
 from typing import Any
 
 from envoykit._redirect_ports import fill_redirect_ports, reserve_marked_ports
-from envoykit._util import listener_address, url, write_atomic
+from envoykit._util import listener_address, split_host_port, url, write_atomic
 from envoykit.admin import AdminClient
 from envoykit.binary import EnvoyBinary, find_envoy
 from envoykit.errors import (
@@ -194,6 +194,12 @@ class Supervisor:
     def admin_address(self) -> str:
         """``host:port`` (or ``unix:/path``) of the admin of the epoch serving now."""
         return self._live_epoch().admin_address or ""
+
+    @property
+    def admin_socket_address(self) -> tuple[str, int]:
+        """``(host, port)`` of the admin serving now: :attr:`admin_address` in the shape of
+        :meth:`address_of` (ValueError for an admin on a pipe, ``unix:/path``)."""
+        return split_host_port(self.admin_address, "admin address")
 
     @property
     def listeners(self) -> dict[str, tuple[str, int]]:
@@ -490,7 +496,9 @@ class Supervisor:
         if self._run_dir is None:
             self._run_dir, self._owns_run_dir = make_run_dir(self._requested_run_dir)
         if self._epochs.watchdog is None:
-            self._epochs.watchdog = Watchdog(self._run_dir, owns_run_dir=self._owns_run_dir)
+            # its process starts with the first envoy's (Watchdog.watch), while envoy boots
+            self._epochs.watchdog = Watchdog(self._run_dir, owns_run_dir=self._owns_run_dir,
+                                             start=False)
         if self._spawner is None:
             # Envoy sets PR_SET_PDEATHSIG(SIGTERM) on itself during startup, and that signal
             # fires when the *thread* that forked it exits: never fork from a caller's

@@ -1,6 +1,6 @@
 """Test helpers for code that runs behind Envoy (pytest plugin: ``envoykit.testing.plugin``).
 
-    from envoykit.testing import EnvoyProxy, TestCA, Upstream, envoy_proxy_fixture
+    from envoykit.testing import EnvoyProxy, TestCA, Upstream, envoy_proxy_fixture, wait_until
 
 The names are listed once in ``__init__.pyi`` and imported lazily, so loading the pytest
 plugin stays cheap for test suites that never use envoy.

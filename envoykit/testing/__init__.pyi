@@ -27,3 +27,7 @@ from .upstream import (
     RecordedRequest as RecordedRequest,
     Upstream as Upstream,
 )
+from .wait import (
+    async_wait_until as async_wait_until,
+    wait_until as wait_until,
+)

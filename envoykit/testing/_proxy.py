@@ -133,6 +133,11 @@ class EnvoyProxy:
         return self.supervisor.admin_address
 
     @property
+    def admin_socket_address(self) -> tuple[str, int]:
+        """``(host, port)`` of the admin interface, the shape of ``supervisor.address_of()``."""
+        return self.supervisor.admin_socket_address
+
+    @property
     def admin(self) -> AdminClient:
         """An admin client for this envoy (one per proxy, closed when it stops)."""
         if self._admin is None:

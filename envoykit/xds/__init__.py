@@ -8,7 +8,7 @@
 
 Lower-level pieces: :func:`to_dynamic` (split a static config into a bootstrap and
 resource files), :func:`compute_changes` (what differs, in what order to write it),
-:func:`write_atomic` (temp file + fsync + rename). See ``docs/dynamic.md``.
+:func:`write_atomic` (temp file + rename, fsync optional). See ``docs/dynamic.md``.
 """
 
 from envoykit._util import write_atomic

@@ -144,6 +144,11 @@ class DynamicProxy:
         """``host:port`` (or ``unix:/path``) of the admin of the Envoy serving now."""
         return self.supervisor.admin_address
 
+    @property
+    def admin_socket_address(self) -> tuple[str, int]:
+        """``(host, port)`` of the admin, the shape of :meth:`address_of`."""
+        return self.supervisor.admin_socket_address
+
     def admin(self, timeout: float = 5.0) -> AdminClient:
         """A new admin client for the Envoy serving now (close it, or use ``with``)."""
         return self.supervisor.admin(timeout)

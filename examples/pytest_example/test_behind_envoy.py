@@ -17,6 +17,7 @@ from envoykit.testing import (
     TestCA,
     UpstreamFactory,
     envoy_proxy_fixture,
+    wait_until,
 )
 
 
@@ -78,3 +79,24 @@ def test_logs_are_captured(envoy_proxy: EnvoyProxyFactory, upstream: UpstreamFac
     proxy = envoy_proxy(EdgeProxy("debug").site("svc.example.com", upstream("svc").address)
                         .http(port=0).admin(port=0))
     assert any("[debug]" in line for line in proxy.logs)
+
+
+# 4. Waiting for something that happens later: poll it with ``wait_until`` (no sleeps).
+def test_the_service_is_served_again_once_it_is_back(
+    envoy_proxy: EnvoyProxyFactory, upstream: UpstreamFactory
+) -> None:
+    service = upstream("svc")
+    proxy = envoy_proxy(EdgeProxy("comeback").site("svc.example.com", service.address)
+                        .http(port=0).admin(port=0))
+
+    def status() -> int:
+        return httpx.get(proxy.url("http"), headers={"host": "svc.example.com"}).status_code
+
+    assert status() == 200
+    host, port = service.host, service.port
+    service.close()
+    assert status() == 503  # envoy answers for the service that is gone
+    upstream("svc", host=host, port=port)  # back on the same address
+    # polls fast, then backs off; fails after 60 s naming what it waited for and the last
+    # status seen (an ``ignore=httpx.TransportError`` would let it retry refused connections)
+    assert wait_until(status, expected=200, what="the service served again") == 200

@@ -13,7 +13,6 @@ import json
 import socket
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ import httpx
 import trustme
 
 from envoykit.binary import find_envoy
+from envoykit.testing.wait import DEFAULT_TIMEOUT, wait_until
 
 HCM = (
     "type.googleapis.com/envoy.extensions.filters.network."
@@ -209,7 +209,8 @@ def _file_source(path: str) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def running_envoy(
-    workdir: Path, bootstrap: dict[str, Any], timeout: float = 20.0, *, wait_ready: bool = True
+    workdir: Path, bootstrap: dict[str, Any], timeout: float = DEFAULT_TIMEOUT, *,
+    wait_ready: bool = True,
 ) -> Iterator[Envoy]:
     """Start envoy on ``bootstrap``; yield once ``/ready`` is 200 (or, without ``wait_ready``,
     once admin answers); always kill it."""
@@ -235,16 +236,16 @@ def running_envoy(
 
 
 def _wait_ready(envoy: Envoy, timeout: float, wait_ready: bool) -> str:
-    deadline = time.monotonic() + timeout
     path = envoy.workdir / "admin.txt"
-    while time.monotonic() < deadline:
+
+    def ready_address() -> str:
         if envoy.process.poll() is not None:
             raise RuntimeError(f"envoy exited with {envoy.process.returncode}:\n{envoy.log_tail()}")
         address = path.read_text().strip() if path.exists() else ""
-        if address and _is_ready(address, wait_ready):
-            return address
-        time.sleep(0.05)
-    raise RuntimeError(f"envoy not ready after {timeout}s:\n{envoy.log_tail()}")
+        return address if address and _is_ready(address, wait_ready) else ""
+
+    return wait_until(ready_address, timeout=timeout, what="envoy admin ready",
+                      context=envoy.log_tail)
 
 
 def _is_ready(address: str, wait_ready: bool) -> bool:

@@ -13,7 +13,6 @@ import os
 import signal
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from envoykit.config import Bootstrap
 from envoykit.render import to_yaml
 from envoykit.testing.tls import TestCA
 from envoykit.testing.upstream import Upstream
+from envoykit.testing.wait import DEFAULT_TIMEOUT, wait_until
 
 HOSTS = ("a.example.com", "b.example.com")
 
@@ -70,7 +70,7 @@ def ensure_with_ports(bootstrap: Bootstrap) -> Bootstrap:
 
 @contextlib.contextmanager
 def running_envoy(workdir: Path, bootstrap: Bootstrap, *, concurrency: int = 1,
-                  timeout: float = 20.0, extra_args: tuple[str, ...] = ()
+                  timeout: float = DEFAULT_TIMEOUT, extra_args: tuple[str, ...] = ()
                   ) -> Iterator[RunningEnvoy]:
     """Start envoy on ``bootstrap`` (admin forced to port 0); yield once ``/ready`` is 200
     and the listener ports are known; always kill the whole process group."""
@@ -98,22 +98,19 @@ def running_envoy(workdir: Path, bootstrap: Bootstrap, *, concurrency: int = 1,
 
 
 def _wait_ready(envoy: RunningEnvoy, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
     path = envoy.workdir / "admin.txt"
-    while time.monotonic() < deadline:
+
+    def ready_address() -> str:
         if envoy.process.poll() is not None:
             raise RuntimeError(f"envoy exited with {envoy.process.returncode}:\n"
                                f"{envoy.log_tail()}")
         address = path.read_text().strip() if path.exists() else ""
-        if address:
-            try:
-                if httpx.get(f"http://{address}/ready", timeout=1.0).status_code == 200:
-                    envoy.admin_address = address
-                    return
-            except httpx.HTTPError:
-                pass
-        time.sleep(0.02)
-    raise RuntimeError(f"envoy not ready after {timeout}s:\n{envoy.log_tail()}")
+        if address and httpx.get(f"http://{address}/ready", timeout=1.0).status_code == 200:
+            return address
+        return ""
+
+    envoy.admin_address = wait_until(ready_address, timeout=timeout, what="envoy /ready",
+                                     ignore=httpx.HTTPError, context=envoy.log_tail)
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -139,13 +136,3 @@ def connect(port: int, host: str = "127.0.0.1", timeout: float = 5.0) -> socket.
     return socket.create_connection((host, port), timeout=timeout)
 
 
-def wait_until(predicate: object, timeout: float = 5.0, interval: float = 0.02) -> bool:
-    """Poll ``predicate()`` until true or ``timeout``; return its last truth."""
-    assert callable(predicate)
-    deadline = time.monotonic() + timeout
-    while True:
-        if predicate():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(interval)

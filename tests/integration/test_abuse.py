@@ -40,11 +40,12 @@ import pytest
 
 from envoykit import EdgeDefaults, EdgeProxy, RateLimit
 from envoykit.config import Bootstrap, DirectResponseAction, Route, RouteMatch
+from envoykit.testing import wait_until
 from envoykit.testing.http import resolving_client
 from envoykit.testing.tls import TestCA
 from envoykit.testing.upstream import Upstream
 from envoykit.validation import validate
-from tests.integration._edge_envoy import RunningEnvoy, running_envoy, wait_until
+from tests.integration._edge_envoy import RunningEnvoy, running_envoy
 
 pytestmark = pytest.mark.integration
 
@@ -423,14 +424,15 @@ def test_http2_stream_limit_is_advertised_and_enforced(
         block = _h2_headers("/hang")
         tls.sendall(_h2_frame(4, 1, 0) + b"".join(  # ack, then 100 streams: END_STREAM|HEADERS
             _h2_frame(1, 0x5, 2 * i + 1, block) for i in range(H2_STREAMS)))
-        assert wait_until(lambda: envoy.counter(active) == H2_STREAMS), envoy.counter(active)
+        wait_until(lambda: envoy.counter(active), expected=H2_STREAMS,
+                   what=f"{H2_STREAMS} active streams")
         tls.sendall(_h2_frame(1, 0x5, 2 * H2_STREAMS + 1, block))  # one stream too many
-        tls.settimeout(5)  # envoy closes (EOF) or resets; a TimeoutError fails the test
+        tls.settimeout(60)  # envoy closes (EOF) or resets; a TimeoutError fails the test
         with contextlib.suppress(ConnectionError, ssl.SSLError):
             while tls.recv(65536):
                 pass
     # the whole connection (and its 100 streams) is gone, not just the extra stream
-    assert wait_until(lambda: envoy.counter(active) == 0), envoy.counter(active)
+    wait_until(lambda: envoy.counter(active), expected=0, what="no active stream")
 
 
 # --- connection limit ---------------------------------------------------------------------
@@ -465,7 +467,8 @@ def test_idle_connections_are_bounded_by_the_connection_limit(
     for sock in idle:
         sock.setblocking(False)
     try:
-        assert wait_until(lambda: sum(map(_is_closed, idle)) >= opened - MAX_CONNECTIONS)
+        wait_until(lambda: sum(map(_is_closed, idle)) >= opened - MAX_CONNECTIONS,
+                   what="envoy closing the connections over the limit")
         alive = [s for s in idle if not _is_closed(s)]
         assert len(alive) <= MAX_CONNECTIONS
         assert envoy.counter("listener.127.0.0.1_0.downstream_global_cx_overflow") >= (
@@ -480,14 +483,12 @@ def test_idle_connections_are_bounded_by_the_connection_limit(
         for sock in idle:
             sock.close()
 
-    def served() -> bool:
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/", headers={"host": "a.example.com"},
-                             timeout=30).status_code == 200
-        except httpx.TransportError:
-            return False
+    def status() -> int:
+        return httpx.get(f"http://127.0.0.1:{port}/", headers={"host": "a.example.com"},
+                         timeout=30).status_code
 
-    assert wait_until(served), "service did not come back once the idle connections went"
+    wait_until(status, expected=200, ignore=httpx.TransportError,
+               what="service back once the idle connections went")
 
 
 def test_the_defaults_used_here_are_the_library_defaults() -> None:

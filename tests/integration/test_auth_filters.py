@@ -79,6 +79,7 @@ from envoykit.config.core import (
     StringMatcher,
 )
 from envoykit.config.route import RouteMatch
+from envoykit.testing import wait_until
 from envoykit.validation import envoy_validate_file
 
 pytestmark = pytest.mark.integration
@@ -234,28 +235,23 @@ def run_envoy(tmp_path: Path, config: dict[str, Any]) -> Iterator[RunningEnvoy]:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
     try:
-        deadline = time.monotonic() + 15
-        port = 0
-        admin = ""
-        while time.monotonic() < deadline:
+        def bound() -> tuple[str, int] | None:
             if proc.poll() is not None:
                 raise AssertionError(f"envoy exited {proc.returncode}:\n{log.read_text()[-3000:]}")
-            if not admin and admin_path.exists() and admin_path.read_text().strip():
-                admin = "http://" + admin_path.read_text().strip()
-            if admin:
-                with contextlib.suppress(httpx.HTTPError):
-                    ready = httpx.get(f"{admin}/ready", timeout=1).status_code == 200
-                    listeners = httpx.get(f"{admin}/listeners", params={"format": "json"},
-                                          timeout=1).json()
-                    for status in listeners.get("listener_statuses", []):
-                        if status["name"] == "main":
-                            port = int(status["local_address"]["socket_address"]
-                                       .get("port_value", 0))
-                    if ready and port:
-                        break
-            time.sleep(0.02)
-        else:
-            raise AssertionError(f"envoy not ready in 15s:\n{log.read_text()[-3000:]}")
+            address = admin_path.read_text().strip() if admin_path.exists() else ""
+            admin = "http://" + address
+            if not address or httpx.get(f"{admin}/ready", timeout=1).status_code != 200:
+                return None
+            listeners = httpx.get(f"{admin}/listeners", params={"format": "json"},
+                                  timeout=1).json()
+            for status in listeners.get("listener_statuses", []):
+                if status["name"] == "main":
+                    port = int(status["local_address"]["socket_address"].get("port_value", 0))
+                    return (admin, port) if port else None
+            return None
+
+        admin, port = wait_until(bound, ignore=httpx.HTTPError, what="envoy ready, main bound",
+                                 context=lambda: log.read_text()[-3000:])
         yield RunningEnvoy(proc, admin, port, log)
     finally:
         if proc.poll() is None:  # SIGTERM: envoy exits at once (and frees its shared memory)

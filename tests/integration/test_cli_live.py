@@ -12,8 +12,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ import yaml
 
 from envoykit.admin import AdminClient
 from envoykit.binary import find_envoy
+from envoykit.testing import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -75,17 +75,6 @@ def cli(*argv: str, cwd: Path | None = None,
     """Run ``python -m envoykit.cli ARGV`` to completion."""
     return subprocess.run([sys.executable, "-m", "envoykit.cli", *argv], capture_output=True,
                           text=True, timeout=timeout, cwd=cwd, check=False)
-
-
-def wait_for(probe: Callable[[], Any], timeout: float = 15.0, what: str = "") -> Any:
-    """Poll ``probe`` until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what or probe}")
 
 
 def read_text(path: Path) -> str:
@@ -148,10 +137,10 @@ def envoy(tmp_path: Path) -> Iterator[str]:
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     try:
-        address = wait_for(lambda: proc.poll() is None and read_text(admin_path),
-                           what="envoy's admin address")
+        address = wait_until(lambda: proc.poll() is None and read_text(admin_path),
+                             what="envoy's admin address")
         with AdminClient(address) as admin:
-            wait_for(admin.ready, what="envoy ready")
+            wait_until(admin.ready, what="envoy ready")
         yield address
     finally:
         kill_tree(proc.pid)
@@ -223,14 +212,14 @@ def test_run_hot_restart_and_graceful_stop(tmp_path: Path) -> None:
                                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
     seen: set[int] = set()
     try:
-        first = wait_for(lambda: read_text(admin_path), what="admin address of epoch 0")
+        first = wait_until(lambda: read_text(admin_path), what="admin address of epoch 0")
         assert epoch_and_body(first) == (0, "epoch-zero")
         seen |= envoy_pids(proc.pid)
 
         cfg.write_text(yaml.safe_dump(config("epoch-one")))
         proc.send_signal(signal.SIGHUP)
-        second = wait_for(lambda: (a := read_text(admin_path)) != first and a,
-                          what="admin address of epoch 1")
+        second = wait_until(lambda: (a := read_text(admin_path)) != first and a,
+                            what="admin address of epoch 1")
         assert epoch_and_body(second) == (1, "epoch-one")
         seen |= envoy_pids(proc.pid)
 
@@ -238,7 +227,7 @@ def test_run_hot_restart_and_graceful_stop(tmp_path: Path) -> None:
         broken["static_resources"]["clusters"] *= 2  # a duplicate name: epoch 1 keeps serving
         cfg.write_text(yaml.safe_dump(broken))
         proc.send_signal(signal.SIGHUP)
-        wait_for(lambda: "reload failed" in read_text(err), what="reload failure report")
+        wait_until(lambda: "reload failed" in read_text(err), what="reload failure report")
         assert epoch_and_body(second) == (1, "epoch-one")
 
         proc.send_signal(signal.SIGTERM)
@@ -268,11 +257,11 @@ def test_run_watch_reloads_on_file_change(tmp_path: Path) -> None:
             "--watch-interval", "0.1", "--admin-address-path", str(admin_path)]
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        first = wait_for(lambda: read_text(admin_path), what="admin address of epoch 0")
+        first = wait_until(lambda: read_text(admin_path), what="admin address of epoch 0")
         assert epoch_and_body(first) == (0, "before")
         cfg.write_text(yaml.safe_dump(config("after")))
-        second = wait_for(lambda: (a := read_text(admin_path)) != first and a,
-                          what="hot restart after the file changed")
+        second = wait_until(lambda: (a := read_text(admin_path)) != first and a,
+                            what="hot restart after the file changed")
         assert epoch_and_body(second) == (1, "after")
         proc.send_signal(signal.SIGINT)  # Ctrl-C
         assert proc.wait(timeout=20) == 0

@@ -7,12 +7,13 @@ import re
 import signal
 import subprocess
 import sys
-import time
 
 import psutil
 import pytest
 
+from envoykit.testing import wait_until
 from envoykit.testing.net import free_port
+from tests._processes import exited
 
 pytestmark = pytest.mark.integration
 
@@ -37,19 +38,18 @@ def test_demo_stops_on_sigterm_and_leaves_no_envoy() -> None:
     proc = subprocess.Popen(demo_argv(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
     assert proc.stdout is not None
-    pid = None
-    deadline = time.monotonic() + 30
-    while pid is None and time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        match = re.search(r"envoy pid (\d+)", line)
-        pid = int(match.group(1)) if match else None
+    stdout = proc.stdout
+
+    def envoy_pid() -> int | None:
+        line = stdout.readline()
         assert line or proc.poll() is None, "demo exited early"
-    assert pid is not None and psutil.pid_exists(pid)
+        match = re.search(r"envoy pid (\d+)", line)
+        return int(match.group(1)) if match else None
+
+    pid = wait_until(envoy_pid, what="the demo printing its envoy pid")
+    assert psutil.pid_exists(pid)
     os.kill(proc.pid, signal.SIGTERM)
     assert proc.wait(timeout=20) == 0
     proc.stdout.close()
-    gone_by = time.monotonic() + 5
-    while psutil.pid_exists(pid) and time.monotonic() < gone_by:
-        time.sleep(0.05)
-    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    wait_until(lambda: exited(pid), what=f"envoy pid {pid} gone after the demo stopped")
 

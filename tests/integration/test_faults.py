@@ -26,11 +26,12 @@ import pytest
 from envoykit import EdgeProxy
 from envoykit.errors import SemanticError
 from envoykit.process import Supervisor
+from envoykit.testing import wait_until
 from envoykit.testing.http import resolving_client
 from envoykit.testing.tls import CertFiles, TestCA
 from envoykit.testing.upstream import Upstream
 from envoykit.validation import validate
-from tests.integration._edge_envoy import HOSTS, RunningEnvoy, running_envoy, wait_until
+from tests.integration._edge_envoy import HOSTS, RunningEnvoy, running_envoy
 
 pytestmark = pytest.mark.integration
 
@@ -129,7 +130,8 @@ def test_a_dead_upstream_gives_503_for_its_site_only_and_service_returns(edge: E
     assert edge.get(HOSTS[1]).status_code == 200  # the other site is untouched
     revived = Upstream("A", *address)
     try:
-        assert wait_until(lambda: edge.get(HOSTS[0]).status_code == 200)
+        wait_until(lambda: edge.get(HOSTS[0]).status_code, expected=200,
+                   what="site a served again")
         assert edge.get(HOSTS[0]).headers["x-upstream"] == "A"
     finally:
         revived.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +22,7 @@ pytest.importorskip("envoy.service.discovery.v3.ads_pb2")
 from envoykit import EdgeProxy, Supervisor
 from envoykit.errors import PushRejected
 from envoykit.fleet import ControlPlane, fleet_member
-from envoykit.testing import free_port
+from envoykit.testing import free_port, wait_until
 from envoykit.testing.upstream import Upstream
 
 pytestmark = pytest.mark.integration
@@ -41,19 +41,6 @@ def bad_edge(upstream: Upstream) -> dict[str, Any]:
     config = edge(upstream).to_dict()
     config["static_resources"]["clusters"][0]["connect_timeout"] = "-1s"
     return config
-
-
-def eventually(probe: Callable[[], Any], expected: Any, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            seen = probe()
-        except (httpx.HTTPError, OSError) as exc:
-            seen = exc
-        if seen == expected or time.monotonic() > deadline:
-            assert seen == expected
-            return seen
-        time.sleep(0.05)  # polling interval of an event wait, not a synchronisation
 
 
 @dataclass
@@ -177,8 +164,8 @@ def test_envoys_serve_while_the_control_plane_is_down_and_reconverge(fleet: Flee
     fleet.plane.stop()
     assert set(fleet.all_served_by().values()) == {"a"}          # still serving, plane gone
     before = {n: fleet.connect_failures(n) for n in fleet.envoys}
-    eventually(lambda: all(fleet.connect_failures(n) >= before[n] + 4 for n in fleet.envoys),
-               True, timeout=90)                                 # each backed off 4 times
+    wait_until(lambda: all(fleet.connect_failures(n) >= before[n] + 4 for n in fleet.envoys),
+               what="each envoy backing off 4 times", timeout=90)
     fleet.plane = ControlPlane(fleet.address).start()
     back = time.monotonic()
     current = fleet.plane.set_snapshot(edge(fleet.b))
@@ -207,7 +194,7 @@ def test_twenty_pushes_under_load_fail_no_request(fleet: Fleet) -> None:
     worker = threading.Thread(target=load)
     worker.start()
     try:
-        eventually(lambda: len(results) > 0, True)
+        wait_until(lambda: len(results) > 0, what="the first answer of the load")
         for i in range(20):
             fleet.plane.push(edge(fleet.b if i % 2 == 0 else fleet.a), timeout=60)
     finally:

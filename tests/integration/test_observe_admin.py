@@ -14,7 +14,7 @@ import pytest
 from envoykit import EdgeProxy, to_dict
 from envoykit.admin import AdminClient, Bucket, Histogram
 from envoykit.process import Supervisor
-from envoykit.testing import Upstream
+from envoykit.testing import Upstream, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 OPTIONS: dict[str, Any] = {"concurrency": 1, "log_level": "warning"}
@@ -38,13 +38,9 @@ def slow() -> Iterator[Upstream]:
 
 
 def wait_for_samples(admin: AdminClient, name: str, count: int) -> Histogram:
-    """Poll until the detailed buckets of ``name`` hold ``count`` samples (after a flush)."""
-    deadline = time.monotonic() + 60
-    while True:
-        histogram = admin.histogram(name)
-        if histogram.count >= count or time.monotonic() > deadline:
-            return histogram
-        time.sleep(0.1)
+    """The histogram ``name`` once its detailed buckets hold ``count`` samples (a flush)."""
+    return wait_until(lambda: (h := admin.histogram(name)).count >= count and h,
+                      what=f"{count} samples in {name}")
 
 
 def median_bucket(buckets: tuple[Bucket, ...]) -> Bucket:

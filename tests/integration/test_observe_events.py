@@ -16,8 +16,9 @@ import pytest
 import yaml
 
 from envoykit.process import Supervisor, SupervisorState
+from envoykit.testing import wait_until
 from tests.integration._supervisor_helpers import bootstrap, upstream
-from tests.integration.test_cli_live import config, kill_tree, read_text, wait_for
+from tests.integration.test_cli_live import config, kill_tree, read_text
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 OPTIONS: dict[str, Any] = {"concurrency": 1, "log_level": "warning", "drain_time_s": 1,
@@ -63,7 +64,7 @@ def test_run_log_format_json_prints_one_object_per_line(tmp_path: Path) -> None:
         proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=stderr,
                                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
-        wait_for(lambda: read_text(admin_path), what="admin address")
+        wait_until(lambda: read_text(admin_path), what="admin address")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0, read_text(err)
     finally:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
@@ -20,12 +20,18 @@ import envoykit.testing._proxy
 import envoykit.testing.http
 import envoykit.testing.tls
 import envoykit.testing.upstream  # noqa: F401
+from envoykit.testing import wait_until
+from tests._processes import exited
 
 pytest_plugins = ["pytester"]
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]  # a deadline (loaded host)
 # the inner sessions run in file order: their checks read pids in the order tests ran
 # (pytest-randomly, a dev dependency, would shuffle them)
 INNER = ("-p", "no:cacheprovider", "-p", "no:randomly")
+# A subprocess run loads only envoykit's plugin: the others installed here (hypothesis,
+# xdist, cov, ...) cost seconds on a loaded host; hypothesis imports itself at the summary.
+NO_AUTOLOAD = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+ONLY_ENVOYKIT = ("-p", "envoykit.testing.plugin")
 
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,20 +61,6 @@ def recorded_pids(pytester: pytest.Pytester) -> list[int]:
     return [int(line) for line in path.read_text().split()] if path.exists() else []
 
 
-def gone(pid: int, within: float = 0.0) -> bool:
-    """True when ``pid`` no longer runs (a zombie counts as gone), waiting ``within`` s."""
-    deadline = time.monotonic() + within
-    while True:
-        try:
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                return True
-        except psutil.NoSuchProcess:
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.05)
-
-
 def envoy_children() -> set[int]:
     """Live envoy (and watchdog) processes started by this process."""
     found = set()
@@ -86,7 +78,7 @@ def envoy_children() -> set[int]:
 def test_the_example_passes_under_xdist(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess(str(EXAMPLE), "-n", "2", *INNER,
                                            timeout=60)
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=5)
     result.stdout.fnmatch_lines(["*2 workers*"])
 
 
@@ -108,6 +100,8 @@ shared = envoy_proxy_fixture(ADMIN_9901, scope="module")
 def test_shared_admin_port_is_ephemeral(shared):
     remember(shared)
     assert shared.admin.ready() and not shared.admin_address.endswith(":9901")
+    host, port = shared.admin_socket_address  # the same address as a (host, port) tuple
+    assert shared.admin_address == f"{host}:{port}" and port != 9901
 
 def test_fails(shared, envoy_proxy, upstream):
     proxy = envoy_proxy(plain(upstream), name="front")
@@ -120,7 +114,7 @@ def test_fails(shared, envoy_proxy, upstream):
     reprec.assertoutcome(passed=1, failed=1)
     shared, front = recorded_pids(pytester)
     for pid in (shared, front):
-        assert gone(pid), f"envoy pid {pid} still runs after the session"
+        assert exited(pid), f"envoy pid {pid} still runs after the session"
     assert envoy_children() <= before
     [report] = reprec.getfailures()
     sections = dict(report.sections)
@@ -174,41 +168,47 @@ def pytest_unconfigure(config):
         print("ENVOY-AFTER-TEARDOWN:", "alive" if alive else "gone")
 """)
     pytester.makepyfile(CONFIG + """
-import time
+import threading
 
 def test_waits(envoy_proxy, upstream):
     remember(envoy_proxy(plain(upstream)))
-    time.sleep(600)  # until the Ctrl-C below
+    # Until the Ctrl-C below, in slices: the kernel may hand the SIGINT to any thread of
+    # the process (the supervisor's, the upstream's); Python then runs the handler only
+    # when the main thread wakes, so signal.pause() or one long sleep could wait forever.
+    while not threading.Event().wait(0.1):
+        pass
 """)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pytest", *INNER, "-s"],
-        cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    log = pytester.path / "inner-run.log"
+    with log.open("wb") as out:  # a file, not a pipe: nothing waits for an EOF
+        proc = subprocess.Popen([sys.executable, "-m", "pytest", *INNER, *ONLY_ENVOYKIT, "-s"],
+                                cwd=pytester.path, stdout=out, stderr=subprocess.STDOUT,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1", **NO_AUTOLOAD},
+                                start_new_session=True)
+
+    def output() -> str:
+        return f"output of the inner run:\n{log.read_text(errors='replace')}"
+
+    def envoy_started() -> int | None:
+        assert proc.poll() is None, f"the inner run exited ({proc.returncode}) early"
+        return next(iter(recorded_pids(pytester)), None)
+
     try:
-        pid = _wait_for_pid(pytester, proc)
+        pid = wait_until(envoy_started, what="the inner test to start envoy", context=output)
         proc.send_signal(signal.SIGINT)
-        output, _ = proc.communicate(timeout=180)  # a deadline, not a speed claim
+        try:
+            wait_until(lambda: proc.poll() is not None, what="the interrupted run to exit")
+        except AssertionError as exc:  # show where it hangs: pytest's faulthandler dumps
+            proc.send_signal(signal.SIGABRT)  # every thread's stack on SIGABRT
+            wait_until(lambda: proc.poll() is not None, what="the aborted run to exit")
+            raise AssertionError(f"{exc}\n{output()}") from None
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == pytest.ExitCode.INTERRUPTED, output.decode(errors="replace")
-    assert b"KeyboardInterrupt" in output
-    assert b"ENVOY-AFTER-TEARDOWN: gone" in output, output.decode(errors="replace")
-    assert gone(pid, within=60.0), f"envoy pid {pid} survived the interrupted run"
-
-
-def _wait_for_pid(pytester: pytest.Pytester, proc: subprocess.Popen[bytes]) -> int:
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline and proc.poll() is None:
-        pids = recorded_pids(pytester)
-        if pids:
-            return pids[0]
-        time.sleep(0.05)
-    proc.kill()
-    output, _ = proc.communicate(timeout=10)
-    pytest.fail(f"the inner test never started envoy:\n{output.decode(errors='replace')}")
+        with contextlib.suppress(ProcessLookupError):  # the inner pytest and its children
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED, output()
+    assert "KeyboardInterrupt" in output()
+    assert "ENVOY-AFTER-TEARDOWN: gone" in output(), output()
+    wait_until(lambda: exited(pid), what=f"envoy pid {pid} gone after the interrupted run")
 
 
 def test_missing_binary_skips_or_fails_on_request(

@@ -12,7 +12,7 @@ import ssl
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -34,24 +34,13 @@ from envoykit import (
     validate,
 )
 from envoykit.process import Supervisor
+from envoykit.testing import wait_until
 from envoykit.testing.http import resolving_client
 from envoykit.testing.tls import TestCA
 from envoykit.testing.upstream import Upstream
 
 pytestmark = pytest.mark.integration
 
-DEADLINE = 60.0  # for events on a loaded machine; never a performance bound
-
-
-def wait_for(probe: Callable[[], Any], what: str, timeout: float = DEADLINE) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def served_by(reply: httpx.Response) -> str:
@@ -222,17 +211,19 @@ def test_active_health_check_takes_a_stopped_endpoint_out_and_back() -> None:
             def who() -> str:
                 return served_by(client.get(url, headers={"host": "shop.example.com"}))
 
-            wait_for(lambda: all(hosts_of(proxy, "api").values()), "both endpoints healthy")
+            wait_until(lambda: all(hosts_of(proxy, "api").values()),
+                       what="both endpoints healthy")
             assert {who() for _ in range(20)} == {"A", "B"}
             a.close()
             stopped = time.monotonic()
-            wait_for(lambda: hosts_of(proxy, "api")[port_a] is False, "A marked unhealthy")
+            wait_until(lambda: hosts_of(proxy, "api")[port_a] is False,
+                       what="A marked unhealthy")
             took = time.monotonic() - stopped
             answers = [who() for _ in range(50)]
             assert answers == ["B"] * 50, Counter(answers)  # no failed request after that
             a = Upstream("A", port=port_a)
-            wait_for(lambda: hosts_of(proxy, "api")[port_a], "A healthy again")
-            wait_for(lambda: "A" in {who() for _ in range(4)}, "A serving again")
+            wait_until(lambda: hosts_of(proxy, "api")[port_a], what="A healthy again")
+            wait_until(lambda: "A" in {who() for _ in range(4)}, what="A serving again")
             print(f"endpoint out after {took:.2f}s (interval x threshold = 0.5 s)")
     finally:
         a.close()
@@ -257,7 +248,7 @@ def test_outlier_detection_ejects_an_endpoint_answering_5xx() -> None:
                 status()
                 return not hosts_of(proxy, "api")[bad.port]
 
-            wait_for(ejected_after_another_request, "the 503 endpoint ejected")
+            wait_until(ejected_after_another_request, what="the 503 endpoint ejected")
             with proxy.admin() as admin:
                 ejected = admin.stats(filter="outlier_detection.ejections_enforced_total").number(
                     "cluster.api.outlier_detection.ejections_enforced_total")

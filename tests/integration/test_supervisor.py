@@ -16,8 +16,7 @@ import socket
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from envoykit.process._epoch import Epoch
 from envoykit.process._epochs import shm_path
 from envoykit.process._gate import WarmValidator
 from envoykit.process._orphan import TOKEN_ENV
+from envoykit.testing import wait_until
 from tests.integration._supervisor_helpers import bootstrap, envoy_pids_with, get, upstream
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
@@ -41,14 +41,6 @@ OPTIONS: dict[str, Any] = {"concurrency": 1, "log_level": "warning", "drain_time
 
 
 PATIENCE = 60.0  # seconds: a deadline for events, never a speed claim (the host is loaded)
-
-
-def wait_until(predicate: Callable[[], object], timeout: float = PATIENCE) -> None:
-    """Poll ``predicate`` until it is true; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"not true within {timeout:g}s: {predicate}"
-        time.sleep(0.02)
 
 
 @pytest.fixture
@@ -75,10 +67,7 @@ def _assert_nothing_left(run_dir: Path, base_ids: set[int]) -> None:
         shm = [shm_path(b) for b in base_ids if shm_path(b).exists()]
         return [*envoy_pids_with(str(run_dir)), *([run_dir] if run_dir.exists() else []), *shm]
 
-    deadline = time.monotonic() + PATIENCE
-    while leftovers() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert leftovers() == []
+    wait_until(leftovers, expected=[], what=f"nothing left of {run_dir}")
 
 
 def test_start_ready_serve_stop(up: int) -> None:
@@ -90,6 +79,10 @@ def test_start_ready_serve_stop(up: int) -> None:
         assert proxy.url_of("ingress").startswith("http://127.0.0.1:")
         with proxy.admin() as admin:
             assert admin.ready() and admin.server_info().restart_epoch == 0
+        host, port = proxy.admin_socket_address  # the shape of address_of()
+        assert proxy.admin_address == f"{host}:{port}" and host == "127.0.0.1"
+        with socket.create_connection((host, port), timeout=PATIENCE):
+            pass  # the admin listens there
         [info] = proxy.processes()
         assert info.current and info.alive and info.pid == proxy.pid
         assert info.rss_bytes and info.rss_bytes > 1_000_000
@@ -238,21 +231,21 @@ def test_gives_up_after_quick_crashes(up: int) -> None:
 
 def test_sigkill_of_the_python_parent_leaves_no_envoy(up: int, tmp_path: Path) -> None:
     script = (
-        "import sys, time\n"
+        "import sys\n"
         "from envoykit.process import Supervisor\n"
         "from tests.integration._supervisor_helpers import bootstrap\n"
         f"proxy = Supervisor(bootstrap({up}), concurrency=1, log_level='warning').start()\n"
         f"proxy.hot_restart(bootstrap({up}, tag='v2'))\n"
         "print(proxy.run_dir, proxy.base_id, flush=True)\n"
-        "time.sleep(60)\n"
+        "import signal; signal.pause()  # until the test SIGKILLs it\n"
     )
     parent = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE,
                               text=True)
     try:
         assert parent.stdout is not None
         run_dir, base_id = parent.stdout.readline().split()
-        wait_until(lambda: _validators(Path(run_dir)))  # prewarmed after the restart
-        validators = _validators(Path(run_dir))
+        validators = wait_until(lambda: _validators(Path(run_dir)),
+                                what="the validator prewarmed after the restart")
         epochs = [p for p in envoy_pids_with(run_dir) if p not in validators]
         assert len(epochs) == 2 and len(validators) == 1  # both epochs and the validator
         assert TOKEN_ENV in psutil.Process(validators[0]).environ()  # the watchdog's mark
@@ -341,7 +334,7 @@ def test_graceful_stop_lets_a_slow_request_finish(up: int) -> None:
     try:
         with proxy.admin(timeout=PATIENCE) as admin:
             connection.sendall(b"GET / HTTP/1.1\r\nhost: x\r\n")  # headers not finished
-            wait_until(lambda: gauge(admin, "http.ingress.downstream_cx_active") == 1)
+            wait_until(lambda: gauge(admin, "http.ingress.downstream_cx_active"), expected=1)
             stopper.start()
             wait_until(lambda: not admin.ready())  # the drain has begun (health check failed)
         connection.sendall(b"\r\n")
@@ -476,7 +469,7 @@ def test_graceful_stop_right_after_a_hot_restart_spares_the_old_epoch(up: int) -
     try:
         with proxy.admin(timeout=PATIENCE) as admin:
             connection.sendall(b"GET / HTTP/1.1\r\nhost: x\r\n")  # held by epoch 0
-            wait_until(lambda: gauge(admin, "http.ingress.downstream_cx_active") == 1)
+            wait_until(lambda: gauge(admin, "http.ingress.downstream_cx_active"), expected=1)
         proxy.hot_restart(bootstrap(up, tag="v2"))
         with proxy.admin(timeout=PATIENCE) as admin:
             stopper.start()
@@ -574,16 +567,19 @@ def test_refused_config_never_reaches_the_epoch_started_beside_validation(
     waiting: list[tuple[int, bool]] = []
     real = Supervisor._validate
 
+    def gated_children(path: Path) -> list[tuple[int, bool]]:
+        found = []
+        for proc in psutil.process_iter(["pid", "cmdline"]):
+            argv = proc.info["cmdline"] or []
+            if "--restart-epoch" in argv and argv[argv.index("--restart-epoch") + 1] == "1" \
+                    and str(Path(path).parent) in " ".join(argv):
+                config = Path(argv[argv.index("-c") + 1])
+                found.append((proc.pid, stat.S_ISFIFO(config.stat().st_mode)))
+        return found
+
     def watching(self: Supervisor, path: Path, timeout: float) -> None:
-        deadline = time.monotonic() + 20
-        while not waiting and time.monotonic() < deadline:  # the gated child, started beside
-            for proc in psutil.process_iter(["pid", "cmdline"]):
-                argv = proc.info["cmdline"] or []
-                if "--restart-epoch" in argv and argv[argv.index("--restart-epoch") + 1] == "1" \
-                        and str(Path(path).parent) in " ".join(argv):
-                    config = Path(argv[argv.index("-c") + 1])
-                    waiting.append((proc.pid, stat.S_ISFIFO(config.stat().st_mode)))
-            time.sleep(0.01)
+        waiting.extend(wait_until(lambda: gated_children(path),  # started beside validation
+                                  what="the next epoch waiting for its config"))
         real(self, path, timeout)
 
     monkeypatch.setattr(Supervisor, "_validate", watching)
@@ -613,13 +609,12 @@ def _validators(run_dir: Path) -> list[int]:
     return found
 
 
-def _one_validator(run_dir: Path, deadline: float = 10.0) -> list[int]:
+def _one_validator(run_dir: Path) -> list[int]:
     """The one prewarmed validator, once it has exec'd envoy (right after the fork its
     command line is still Python's)."""
-    end = time.monotonic() + deadline
-    while len(found := _validators(run_dir)) != 1 and time.monotonic() < end:
-        time.sleep(0.01)
-    return found
+    return wait_until(lambda: found if len(found := _validators(run_dir)) == 1 else [],
+                      what=f"one prewarmed validator in {run_dir}",
+                      context=lambda: f"validators now: {_validators(run_dir)}")
 
 
 def test_prewarmed_validator_waits_between_restarts_and_goes_with_stop(

@@ -13,17 +13,15 @@ import shutil
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 import pytest
 
 from envoykit import EdgeProxy, to_dict
 from envoykit.process import Supervisor
-from envoykit.testing import Upstream
+from envoykit.testing import Upstream, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 HEALTH_CHECK = {"timeout": "1s", "interval": "0.2s", "no_traffic_interval": "0.2s",
@@ -38,16 +36,6 @@ class Edge:
     def get(self, host: str, count: int = 1) -> list[int]:
         with httpx.Client(base_url=self.proxy.url_of("http"), timeout=30) as client:
             return [client.get("/", headers={"host": host}).status_code for _ in range(count)]
-
-
-def wait_until(probe: Callable[[], Any], what: str, timeout: float = 60,
-               show: Callable[[], str] = str) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := probe()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}\n{show()}")
-        time.sleep(0.1)
-    return value
 
 
 @pytest.fixture
@@ -66,10 +54,10 @@ def edge() -> Iterator[Edge]:
             b.close()
             with proxy.admin() as admin:
                 wait_until(lambda: not admin.clusters()["b_example_com"].hosts[0].healthy,
-                           "b's upstream to be unhealthy")
+                           what="b's upstream to be unhealthy")
                 assert result.get("b.example.com", 2) == [503] * 2
                 wait_until(lambda: admin.histogram("cluster.a_example_com.upstream_rq_time")
-                           .count == 5, "a's latency samples")
+                           .count, expected=5, what="a's latency samples")
             yield result
 
 
@@ -188,7 +176,7 @@ def test_top_in_tmux_under_load(edge: Edge, load: None, tmux: Callable[..., str]
         a, b = sites.get("a.example.com"), sites.get("b.example.com")
         return pane if a and b and float(a[1]) > float(b[1]) > 0 else None
 
-    pane = wait_until(looks_loaded, "top to show both sites with traffic", show=screen)
+    pane = wait_until(looks_loaded, what="top to show both sites with traffic", context=screen)
     sites = rows(pane, "SITES")
     assert next(iter(sites)) == "a.example.com", pane  # the hot site leads
     upstreams = rows(pane, "UPSTREAMS")
@@ -197,10 +185,10 @@ def test_top_in_tmux_under_load(edge: Edge, load: None, tmux: Callable[..., str]
     first_5xx = int(sites["b.example.com"][5])
     assert first_5xx >= 2
     wait_until(lambda: int(rows(screen(), "SITES")["b.example.com"][5]) > first_5xx,
-               "the 5xx column of b.example.com to move", show=screen)
+               what="the 5xx column of b.example.com to move", context=screen)
     tmux("send-keys", "-t", "top", "q")
     wait_until(lambda: "top" not in tmux("list-sessions", "-F", "#S").split(),
-               "top to quit on q")
+               what="top to quit on q")
 
 
 def test_json_streams_one_object_per_frame(edge: Edge) -> None:

@@ -10,8 +10,7 @@ import hashlib
 import shutil
 import socket
 import ssl
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from envoykit import EdgeProxy
 from envoykit.admin import AdminClient
 from envoykit.config import Bootstrap
 from envoykit.errors import EnvoyValidationError, SemanticError
+from envoykit.testing import wait_until
 from envoykit.testing.http import resolving_client
 from envoykit.testing.tls import CertFiles, TestCA
 from envoykit.testing.upstream import Upstream
@@ -38,14 +38,6 @@ ROUTER = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
 # --- helpers ------------------------------------------------------------------------------
 
 
-def eventually(probe: Callable[[], Any], expected: Any, timeout: float = 5.0) -> Any:
-    """Poll ``probe()`` until it returns ``expected``; return the last value."""
-    deadline = time.monotonic() + timeout
-    value = probe()
-    while value != expected and time.monotonic() < deadline:
-        time.sleep(0.005)
-        value = probe()
-    return value
 
 
 def snapshot(directory: Path) -> dict[str, bytes]:
@@ -148,12 +140,16 @@ def test_route_change_is_applied_without_restart(upstreams: dict[str, Upstream])
         url = proxy.url_of("http")
         pid, epoch = proxy.pid, proxy.epoch
         assert proxy.admin_address == proxy.supervisor.admin_address  # one shape: "host:port"
+        host, port = proxy.admin_socket_address  # and as a tuple, like address_of()
+        assert (host, port) == proxy.supervisor.admin_socket_address
+        assert proxy.admin_address == f"{host}:{port}"
         with AdminClient(proxy.admin_address) as admin:
             assert admin.server_info().restart_epoch == epoch
         with httpx.Client(headers={"host": HOST}, timeout=5) as client:
             assert client.get(f"{url}/x").json()["path"] == "/x"
             report = proxy.apply(changed)
-            seen = eventually(lambda: client.get(f"{url}/x").json()["path"], "/v2/x", 2.0)
+            seen = wait_until(lambda: client.get(f"{url}/x").json()["path"], expected="/v2/x",
+                              what="the rewritten route served")
         assert seen == "/v2/x"
         assert report.method == "files" and not report.restarted
         assert [str(c) for c in report.changes] == ["changed route 'http'"]
@@ -257,7 +253,8 @@ def test_certificate_rotation_serves_the_new_certificate(
         report = proxy.apply(edge(second))
         assert [str(c) for c in report.changes] == ["changed secret 'https.a.example.com.cert0'"]
         assert report.method == "files" and not report.restarted
-        served = eventually(lambda: served_fingerprint(address), file_fingerprint(second))
+        served = wait_until(lambda: served_fingerprint(address),
+                            expected=file_fingerprint(second), what="the second certificate")
         assert served == file_fingerprint(second)
         # in place: new PEM under the same file names, then rotate_certificates()
         third = ca.issue(HOST, name="third")
@@ -265,7 +262,8 @@ def test_certificate_rotation_serves_the_new_certificate(
         shutil.copyfile(third.key, second.key)
         rotated = proxy.rotate_certificates()
         assert [c.kind for c in rotated.changes] == ["secret"]
-        served = eventually(lambda: served_fingerprint(address), file_fingerprint(third))
+        served = wait_until(lambda: served_fingerprint(address),
+                            expected=file_fingerprint(third), what="the third certificate")
         assert served == file_fingerprint(third)
         with resolving_client({HOST: address[0]}, verify=ca.ca_file, timeout=5) as client:
             assert client.get(f"https://{HOST}:{address[1]}/").status_code == 200
@@ -371,8 +369,8 @@ def test_after_a_crash_envoy_comes_back_with_the_applied_config(
         assert crashed is not None
         os.kill(crashed, signal.SIGKILL)
         supervisor = proxy.supervisor
-        eventually(lambda: supervisor.pid not in (None, crashed)
-                   and supervisor.state is SupervisorState.LIVE, True, timeout=10)
+        wait_until(lambda: supervisor.pid not in (None, crashed)
+                   and supervisor.state is SupervisorState.LIVE, what="envoy restarted")
         assert proxy.pid != crashed and proxy.url_of("http") == url  # the port was pinned
         with httpx.Client(headers={"host": HOST}, timeout=5) as client:
             assert client.get(f"{url}/x").json()["path"] == "/v2/x"  # the files are the truth

@@ -39,7 +39,7 @@ from envoykit import (
     validate,
 )
 from envoykit.config import RBAC, HttpFilter, RouteRateLimit
-from envoykit.testing import TestCA, Upstream, free_port
+from envoykit.testing import TestCA, Upstream, async_wait_until, free_port, wait_until
 
 
 def build_an_edge(upstream: Upstream, ca: TestCA) -> Bootstrap:
@@ -65,6 +65,8 @@ def run_it(bootstrap: Bootstrap) -> int:
         assert_type(proxy, Supervisor)
         assert_type(proxy.state, SupervisorState)
         assert_type(proxy.address_of("http"), tuple[str, int])
+        assert_type(proxy.admin_socket_address, tuple[str, int])
+        assert_type(proxy.admin_address, str)
         assert_type(proxy.url_of("http"), str)
         admin = proxy.admin()
         assert_type(admin, AdminClient)
@@ -109,3 +111,10 @@ def errors(exc: EnvoykitError) -> list[str]:
 def deprecated_names_still_type_check() -> None:
     assert_type(envoykit.ValidationError, type[EnvoyValidationError])
     asyncio.run(run_it_async(Bootstrap()))
+
+
+async def waits_keep_the_probes_type(admin: AsyncAdminClient, sync_admin: AdminClient) -> None:
+    assert_type(wait_until(sync_admin.ready), bool)
+    assert_type(wait_until(lambda: sync_admin.server_info().state, expected="LIVE"), str)
+    assert_type(await async_wait_until(admin.ready, timeout=30.0, what="ready"), bool)
+    assert_type(await async_wait_until(lambda: 3, ignore=OSError), int)

@@ -12,6 +12,7 @@ from envoy.config.core.v3 import base_pb2
 from envoykit import EdgeProxy
 from envoykit.fleet import AsyncControlPlane, Snapshot
 from envoykit.fleet._streams import SotwStream
+from envoykit.testing import async_wait_until
 
 
 def snapshot(upstream: str) -> Snapshot:
@@ -112,8 +113,8 @@ def test_push_raises_the_nack_and_rolls_back_to_the_last_acked_snapshot() -> Non
             answer(stream, good)
             assert plane.status()[0].acked_version == good.version
             pushing = asyncio.ensure_future(plane.push(bad, timeout=30, rollback=True))
-            while plane.snapshot_for("n1") is not bad:  # push() sets it, then waits
-                await asyncio.sleep(0)
+            await async_wait_until(lambda: plane.snapshot_for("n1") is bad,  # push() sets it,
+                                   what="push() to set the snapshot")     # then waits
             answer(stream, bad, error="port taken")
             try:
                 await pushing

@@ -39,6 +39,7 @@ def test_a_change_to_the_async_client_makes_the_check_fail(
 
 def test_the_rules_turn_async_into_blocking_code() -> None:
     unasync = load_script()
+    # not synchronisation: the sleeps below are source text the generator rewrites
     text = unasync.generate('"""doc"""\nimport asyncio\n\nclass AsyncAdminClient:\n'
                             "    async def __aenter__(self) -> AsyncAdminClient:\n"
                             "        await asyncio.sleep(1)\n"

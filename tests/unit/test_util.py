@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
 
 import pytest
 
-from envoykit._util import host_port, listener_address, private_directory, url, write_atomic
+from envoykit._util import (
+    host_port,
+    listener_address,
+    private_directory,
+    split_host_port,
+    url,
+    write_atomic,
+)
 
 
 def mode(path: Path) -> int:
@@ -57,6 +65,17 @@ def test_host_port_brackets_ipv6() -> None:
     assert host_port("127.0.0.1", 9901) == "127.0.0.1:9901"
     assert host_port("::1", 9901) == "[::1]:9901"
     assert host_port("[::1]", 80) == "[::1]:80"
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost"])
+def test_split_host_port_undoes_host_port(host: str) -> None:
+    assert split_host_port(host_port(host, 9901)) == (host, 9901)
+
+
+@pytest.mark.parametrize("text", ["unix:/run/admin.sock", "127.0.0.1", ":9901", "a:b"])
+def test_split_host_port_names_what_it_refuses(text: str) -> None:
+    with pytest.raises(ValueError, match=rf"admin address {re.escape(repr(text))}: expected"):
+        split_host_port(text, "admin address")
     assert url("https", "::1", 443, "/x") == "https://[::1]:443/x"
 
 
