@@ -112,13 +112,9 @@ def _reader_error(exc: yaml.YAMLError, text: str, name: str) -> ConfigLoadError:
     """A YAML error without a mark (the reader's): the line from its character position."""
     position = getattr(exc, "position", None)
     line = text.count("\n", 0, position) + 1 if isinstance(position, int) else None
-    character = getattr(exc, "character", None)
-    if isinstance(character, str):
-        message = (f"unacceptable character #x{ord(character):04x}: control characters are "
-                   "not allowed in YAML")
-    else:
-        message = str(exc).splitlines()[0]
-    return ConfigLoadError(message, source=name, line=line)
+    # the first line of the reader's message, e.g. "unacceptable character #x0008: control
+    # characters are not allowed" (the next says "in <unicode string>, position N")
+    return ConfigLoadError(str(exc).splitlines()[0], source=name, line=line)
 
 
 def load_bootstrap(source: str | os.PathLike[str], *, allow_empty: bool = False) -> Bootstrap:
@@ -128,7 +124,7 @@ def load_bootstrap(source: str | os.PathLike[str], *, allow_empty: bool = False)
     try:
         result: Bootstrap = Bootstrap.from_dict(data)
     except ModelError as exc:
-        lines = _line_finder(text, name)
+        lines = _line_finder(text)
         issues = [Issue(_with_line(i.path, lines(i.path)), i.message) for i in exc.issues]
         raise ModelError(issues, model="Bootstrap", source=name) from None
     _remember(result, name, text)
@@ -148,7 +144,7 @@ def semantic_error(issues: Sequence[Issue], config: object) -> SemanticError:
     if entry is None or entry[0]() is not config:
         return SemanticError(issues)
     _, name, text = entry
-    lines = _line_finder(text, name)
+    lines = _line_finder(text)
     return SemanticError([Issue(_with_line(i.path, lines(i.path)), i.message) for i in issues],
                          source=name)
 
@@ -157,7 +153,7 @@ def _with_line(path: str, line: int | None) -> str:
     return f"{path} (line {line})" if line else path
 
 
-def _line_finder(text: str, name: str) -> Any:
+def _line_finder(text: str) -> Any:
     """A function: field path → 1-based line in the YAML text (or None)."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)

@@ -13,6 +13,25 @@ from envoykit.config import DataSource, TlsCertificate, TlsParameters
 from envoykit.testing.tls import TestCA
 
 
+@pytest.fixture(autouse=True)
+def _judged_afresh() -> None:
+    """The fields to walk are cached per model: each test here judges them itself."""
+    validation._fields_to_walk.cache_clear()
+
+
+def test_the_walk_skips_fields_that_cannot_hold_a_file_or_tls_setting() -> None:
+    from envoykit.config import Cluster, Listener, Route
+
+    kinds = (DataSource, TlsCertificate, TlsParameters)
+    assert validation._fields_to_walk(Listener, kinds) == (
+        "filter_chains", "default_filter_chain", "listener_filters", "access_log")
+    assert "direct_response" not in validation._fields_to_walk(Route, (TlsCertificate,))
+    assert "direct_response" in validation._fields_to_walk(Route, (DataSource,))
+    cluster = validation._fields_to_walk(Cluster, kinds)
+    assert "transport_socket" in cluster and "name" not in cluster
+    assert validation._fields_to_walk(Route, kinds)[:3] == ("match", "route", "direct_response")
+
+
 def test_the_pruned_walk_finds_what_a_full_walk_finds(tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     ca = TestCA(tmp_path)
