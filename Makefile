@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit integration bench bench-deps mutation docs dist clean
+.PHONY: demo test lint typecheck unit integration bench bench-deps mutation loaded docs dist clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ mutation: $(STAMP)
 	rm -rf mutants
 	$(VENV)/bin/mutmut run --max-children 2 >/dev/null
 	$(PY) scripts/mutation_score.py
+
+# the suite 5 times in a row beside two busy processes (docs/quality.md); logs in loaded-run*.log
+loaded: $(STAMP)
+	scripts/loaded_suite.sh 5
 
 DOCS_STAMP := $(VENV)/.docs-installed
 $(DOCS_STAMP): $(STAMP)
