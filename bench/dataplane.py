@@ -413,6 +413,15 @@ def h2load(url: str, port: int, threads: int, connections: int, duration: float,
                   int(done.group(1)))
 
 
+def load(scheme: str, port: int, threads: int, connections: int, duration: float,
+         script: Path, h2log: Path) -> Result:
+    """One load run on a proxy's listener: wrk (http, https) or h2load (h2, over TLS)."""
+    url = f"{'http' if scheme == 'http' else 'https'}://a.example.com:{port}/"
+    if scheme == "h2":
+        return h2load(url, port, threads, connections, duration, h2log)
+    return wrk(url, script, threads, connections, duration)
+
+
 def machine() -> str:
     model = ""
     with contextlib.suppress(OSError):
@@ -524,20 +533,13 @@ def run(work: Path, args: argparse.Namespace) -> int:
             for scheme in schemes:  # all proxies back to back: paired ratios
                 for proxy in order:
                     port = ports[proxy][1 if scheme == "http" else 0]
-                    url = f"{'http' if scheme == 'http' else 'https'}://a.example.com:{port}/"
-
-                    def load(duration: float, url: str = url, port: int = port,
-                             scheme: str = scheme) -> Result:
-                        if scheme == "h2":
-                            return h2load(url, port, args.threads, args.connections,
-                                          duration, work / "h2load.log")
-                        return wrk(url, script, args.threads, args.connections, duration)
-
                     if rnd == 0 and args.warmup > 0:
-                        load(args.warmup)
+                        load(scheme, port, args.threads, args.connections, args.warmup,
+                             script, work / "h2load.log")
                     cpu, up_cpu = cpu_seconds(pids[proxy]), cpu_seconds(upstream_pid)
                     began = time.monotonic()
-                    result = load(args.duration)
+                    result = load(scheme, port, args.threads, args.connections, args.duration,
+                                  script, work / "h2load.log")
                     wall = time.monotonic() - began
                     cpu = cpu_seconds(pids[proxy]) - cpu
                     result.cpu_us = cpu * 1e6 / max(result.requests, 1)
@@ -558,23 +560,20 @@ def run_paired(args: argparse.Namespace, proxies: list[str], schemes: list[str],
     envoykit, loaded at the same time (bench/_paired.py); rounds alternate the pairs."""
     import _paired
 
-    def load(proxy: str, scheme: str, connections: int, duration: float) -> Result:
-        port = ports[proxy][1 if scheme == "http" else 0]
-        url = f"{'http' if scheme == 'http' else 'https'}://a.example.com:{port}/"
-        if scheme == "h2":
-            return h2load(url, port, 1, connections, duration, work / f"h2load-{proxy}.log")
-        return wrk(url, script, 1, connections, duration)
+    def load_one(proxy: str, scheme: str, connections: int, duration: float) -> Result:
+        return load(scheme, ports[proxy][1 if scheme == "http" else 0], 1, connections,
+                    duration, script, work / f"h2load-{proxy}.log")
 
     pairs = [_paired.Pair("envoykit", "handwritten", s) for s in schemes]
     pairs += [_paired.Pair(p, "envoykit", s) for p in proxies[2:] for s in schemes]
     for pair in pairs:  # warm-up, not counted
-        load(pair.a, pair.scheme, args.connections // 2, args.warmup)
-        load(pair.b, pair.scheme, args.connections // 2, args.warmup)
+        load_one(pair.a, pair.scheme, args.connections // 2, args.warmup)
+        load_one(pair.b, pair.scheme, args.connections // 2, args.warmup)
     upstream_peak = 0.0
     for _ in range(args.rounds):
         for pair in pairs:
             up_cpu, began = cpu_seconds(upstream_pid), time.monotonic()
-            _paired.measure(pair, load, lambda p: cpu_seconds(pids[p]), args.connections,
+            _paired.measure(pair, load_one, lambda p: cpu_seconds(pids[p]), args.connections,
                             args.duration)
             upstream_peak = max(upstream_peak, (cpu_seconds(upstream_pid) - up_cpu)
                                 / (time.monotonic() - began))
