@@ -640,14 +640,7 @@ class Supervisor:
     def _monitor_loop(self) -> None:
         self._first_prewarm()
         while not self._stopping.wait(self.health_interval):
-            if not self._lock.acquire(timeout=self.health_interval):
-                continue  # an operation is in progress
-            try:
-                self._health_check()
-            except Exception:  # the monitor must outlive any surprise
-                _log.exception("health check failed")
-            finally:
-                self._lock.release()
+            self._run_locked(self._health_check, "health check failed")
             if self._state is State.FAILED:
                 return
 
@@ -657,14 +650,22 @@ class Supervisor:
         bench/startup.py on a quiet machine). A hot restart before it is ready validates
         another way."""
         while not self._stopping.is_set():
-            if self._lock.acquire(timeout=self.health_interval):
-                try:
-                    self._prewarm()
-                except Exception:  # the monitor must outlive any surprise
-                    _log.exception("could not start the prewarmed validator")
-                finally:
-                    self._lock.release()
+            if self._run_locked(self._prewarm, "could not start the prewarmed validator"):
                 return
+
+    def _run_locked(self, work: Callable[[], None], failure: str) -> bool:
+        """``work()`` under the supervisor's lock, if it is free within a health interval
+        (False if not: an operation is in progress); the monitor must outlive any surprise,
+        so an exception is logged, not raised."""
+        if not self._lock.acquire(timeout=self.health_interval):
+            return False
+        try:
+            work()
+        except Exception:
+            _log.exception("%s", failure)
+        finally:
+            self._lock.release()
+        return True
 
     def _health_check(self) -> None:
         epoch = self._epochs.current
