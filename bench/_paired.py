@@ -53,7 +53,8 @@ def measure(pair: Pair, load: Load, cpu: Callable[[str], float], connections: in
             errors.append(exc)
 
     before = {p: cpu(p) for p in (pair.a, pair.b)}
-    threads = [threading.Thread(target=drive, args=(p,)) for p in (pair.a, pair.b)]
+    first = (pair.a, pair.b) if len(pair.ratios) % 2 == 0 else (pair.b, pair.a)  # alternate
+    threads = [threading.Thread(target=drive, args=(p,)) for p in first]
     for t in threads:
         t.start()
     for t in threads:

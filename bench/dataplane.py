@@ -31,7 +31,10 @@ with the medians of every proxy and scheme (``<proxy>_<scheme>_rps``), the paire
 ``--paired`` measures differently (bench/_paired.py): envoykit and the hand-written config
 are loaded *at the same time*, half the connections each, so the noise of a shared machine
 falls on both alike; with ``--ablate`` each variant is paired with envoykit's defaults.
-Its JSON has ``<a>_vs_<b>_<scheme>`` ratios and ``..._cpu_us_diff`` (µs per request).
+An A/A control is always paired too: envoykit against itself in a second process
+(``envoykit-again``), whose ratio is the noise of the method on this machine. Rounds
+alternate which of a pair is started first. Its JSON has ``<a>_vs_<b>_<scheme>`` ratios
+and ``..._cpu_us_diff`` (µs per request).
 """
 
 from __future__ import annotations
@@ -459,6 +462,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(work, ignore_errors=True)
 
 
+AA = "envoykit-again"
 ABLATIONS: dict[str, dict[str, Any]] = {
     # envoykit with one default changed, to price it (``--ablate``)
     "ek-no-ratelimit": {"rate_limit": False},
@@ -475,6 +479,9 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     # what-ifs beyond EdgeDefaults, edits of the rendered config:
     "ek-no-stats": {"patch": no_stats},
     "ek-exact-balance": {"patch": exact_balance},
+    # the A/A control, always in --paired: envoykit's defaults again, in a second process;
+    # its ratio to envoykit is the noise of the method on this machine
+    AA: {},
 }
 UPSTREAM_SATURATED = 0.9  # of one core: the 1-worker upstream would be the bottleneck
 
@@ -490,7 +497,8 @@ def run(work: Path, args: argparse.Namespace) -> int:
     unknown = sorted(set(chosen) - set(ABLATIONS))
     if unknown:
         raise SystemExit(f"--variants: unknown {', '.join(unknown)}; known: {', '.join(ABLATIONS)}")
-    proxies = base + (chosen if args.ablate else [])
+    proxies = base + ([AA] if args.paired else []) + [
+        v for v in (chosen if args.ablate else []) if v != AA]
     ports = {p: (free_port(), free_port()) for p in proxies}  # (https, http)
     schemes = list(SCHEMES) + ([] if args.no_h2 else ["h2"])
     results: dict[tuple[str, str], list[Result]] = {(p, s): [] for p in proxies for s in schemes}
@@ -571,12 +579,16 @@ def run_paired(args: argparse.Namespace, proxies: list[str], schemes: list[str],
                                 / (time.monotonic() - began))
     _paired.table(pairs)
     main_pairs = pairs[:len(schemes)]
+    control = [p for p in pairs if p.a == AA]
     met = all(p.ratio >= 1.0 for p in main_pairs)
     errors = sum(p.errors for p in pairs)
     print()
     print(f"target: envoykit >= 1.0x handwritten on {', '.join(schemes)} (paired): "
           + ", ".join(f"{p.scheme} {p.ratio:.2f}x" for p in main_pairs)
           + (" - met" if met else " - NOT met"))
+    print("noise of the method (A/A control, envoykit against itself in a second process): "
+          + ", ".join(f"{p.scheme} {p.ratio:.3f}x [{min(p.ratios):.3f}-{max(p.ratios):.3f}], "
+                      f"{p.cpu_diff:+.1f} us/req" for p in control))
     print(f"upstream (1 nginx worker) peak CPU while measuring: {upstream_peak:.2f} of a core "
           f"(saturated at >= {UPSTREAM_SATURATED})")
     failed = ([f"{errors} failed requests during the load"] if errors else []) + (
