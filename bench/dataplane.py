@@ -3,9 +3,12 @@
 1. **envoykit** — ``EdgeProxy`` with its secure defaults (SNI chains, per-site local rate
    limit raised out of the way, HSTS, path normalisation, timeouts, buffer limits, overload
    manager), envoy ``--concurrency 2``;
-2. **handwritten** — the minimal Envoy YAML an expert would write for the same routes
-   (tls_inspector, one SNI chain per host, router only), envoy ``--concurrency 2``;
-3. **nginx** — the same two HTTPS server blocks and plain-HTTP servers, 2 workers,
+2. **handwritten** — the minimal Envoy YAML an expert would write for the same job
+   (tls_inspector, one SNI chain per host, the local rate limit the company asked for as
+   Envoy's docs write it, router), envoy ``--concurrency 2``; and **handwritten-minimal**,
+   the same without the rate limit (the baseline until 2026-11-30: a config that does less
+   than the job, so the flood limit's price is read from it);
+3. **nginx** — the same two HTTPS server blocks and plain-HTTP servers (no rate limit), 2 workers,
    upstream keepalive on, ``keepalive_requests`` raised like Envoy's (unlimited) default.
 
 Upstreams are a separate nginx (``return 200``) on 127.0.0.20 and 127.0.0.21, so the
@@ -72,7 +75,8 @@ from envoykit.validation import validate
 
 HOSTS = ("a.example.com", "b.example.com")
 UPSTREAM_IPS = ("127.0.0.20", "127.0.0.21")
-PROXIES = ("envoykit", "handwritten", "nginx")
+PROXIES = ("envoykit", "handwritten", "handwritten-minimal", "nginx")
+MINIMAL = "handwritten-minimal"
 SCHEMES = ("https", "http")
 
 WRK_SCRIPT = """\
@@ -213,9 +217,28 @@ HCM = """\
             virtual_hosts:
 {vhosts}
           http_filters:
-          - name: envoy.filters.http.router
+{limit}          - name: envoy.filters.http.router
             typed_config:
               "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"""
+
+# The flood limit the company asked for, as Envoy's local rate limit docs write it (the
+# bucket raised out of the way, like envoykit's in this bench).
+LIMIT = """\
+          - name: envoy.filters.http.local_ratelimit
+            typed_config:
+              "@type": LIMIT_TYPE
+              stat_prefix: http_local_rate_limiter
+              token_bucket: {max_tokens: 100000000, tokens_per_fill: 100000000, fill_interval: 1s}
+              filter_enabled:
+                runtime_key: local_rate_limit_enabled
+                default_value: {numerator: 100, denominator: HUNDRED}
+              filter_enforced:
+                runtime_key: local_rate_limit_enforced
+                default_value: {numerator: 100, denominator: HUNDRED}
+              response_headers_to_add:
+              - header: {key: x-local-rate-limit, value: "true"}
+""".replace("LIMIT_TYPE", "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3."
+                          "LocalRateLimit")
 
 HCM_TYPE = ("type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3."
             "HttpConnectionManager")
@@ -254,12 +277,16 @@ CLUSTER = """\
 
 
 def handwritten_yaml(https: int, http: int, up: tuple[int, int],
-                     certs: dict[str, tuple[str, str]]) -> str:
+                     certs: dict[str, tuple[str, str]], *, rate_limit: bool = True) -> str:
+    """The expert's config for the same job; ``rate_limit=False``: without the flood limit
+    (``handwritten-minimal``, the baseline before 2026-11-30 09:50)."""
+    limit = LIMIT if rate_limit else ""
     names = [h.replace(".", "_") for h in HOSTS]
     vhosts = [VHOST.format(name=n, host=h) for n, h in zip(names, HOSTS, strict=True)]
     chains = [
         CHAIN.format(host=h, cert=certs[h][0], key=certs[h][1],
-                     hcm=HCM.format(prefix=f"https_{n}", vhosts=v, hcm_type=HCM_TYPE),
+                     hcm=HCM.format(prefix=f"https_{n}", vhosts=v, hcm_type=HCM_TYPE,
+                                    limit=limit),
                      tls_type=TLS_TYPE)
         for h, n, v in zip(HOSTS, names, vhosts, strict=True)
     ]
@@ -267,7 +294,7 @@ def handwritten_yaml(https: int, http: int, up: tuple[int, int],
                 for n, ip, p in zip(names, UPSTREAM_IPS, up, strict=True)]
     return HANDWRITTEN.format(https=https, http=http, chains="\n".join(chains),
                               http_hcm=HCM.format(prefix="http", vhosts="\n".join(vhosts),
-                                                  hcm_type=HCM_TYPE),
+                                                  hcm_type=HCM_TYPE, limit=limit),
                               clusters="\n".join(clusters))
 
 
@@ -492,7 +519,7 @@ def run(work: Path, args: argparse.Namespace) -> int:
     script = work / "resolve.lua"
     script.write_text(WRK_SCRIPT)
     up = (free_port(UPSTREAM_IPS[0]), free_port(UPSTREAM_IPS[1]))
-    base = ["envoykit", "handwritten"] if args.paired else list(PROXIES)
+    base = ["envoykit", "handwritten", MINIMAL] if args.paired else list(PROXIES)
     chosen = [v for v in args.variants.split(",") if v] or list(ABLATIONS)
     unknown = sorted(set(chosen) - set(ABLATIONS))
     if unknown:
@@ -520,7 +547,8 @@ def run(work: Path, args: argparse.Namespace) -> int:
                                                  nginx_proxy_body(https, http, up, certs), 2,
                                                  [("127.0.0.1", https), ("127.0.0.1", http)]))
             else:
-                text = (handwritten_yaml(https, http, up, certs) if proxy == "handwritten"
+                text = (handwritten_yaml(https, http, up, certs, rate_limit=proxy != MINIMAL)
+                        if proxy.startswith("handwritten")
                         else envoykit_yaml(https, http, up, certs, **ABLATIONS.get(proxy, {})))
                 proc = stack.enter_context(envoy(work / proxy, text, [https, http]))
             pids[proxy] = proc.pid
@@ -565,7 +593,8 @@ def run_paired(args: argparse.Namespace, proxies: list[str], schemes: list[str],
                     duration, script, work / f"h2load-{proxy}.log")
 
     pairs = [_paired.Pair("envoykit", "handwritten", s) for s in schemes]
-    pairs += [_paired.Pair(p, "envoykit", s) for p in proxies[2:] for s in schemes]
+    pairs += [_paired.Pair("envoykit", MINIMAL, s) for s in schemes]
+    pairs += [_paired.Pair(p, "envoykit", s) for p in proxies[3:] for s in schemes]
     for pair in pairs:  # warm-up, not counted
         load_one(pair.a, pair.scheme, args.connections // 2, args.warmup)
         load_one(pair.b, pair.scheme, args.connections // 2, args.warmup)
