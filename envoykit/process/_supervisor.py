@@ -154,6 +154,7 @@ class Supervisor:
         self._stopping = threading.Event()
         self._epochs = EpochBook(self._lock, self._stopping)
         self._memo = ValidationMemo(self.options)  # configs envoy accepted, see validate()
+        self._started: dict[str, Any] | None = None  # the config start() ran, to memo
         self.prewarm_validation = prewarm_validation
         self._warm: WarmValidator | None = None  # see _prewarm()
         self._warm_lock = threading.Lock()
@@ -259,7 +260,7 @@ class Supervisor:
                 self._prepare_runtime()
                 self._epochs.current = self._cold_start(self._config, check_ports=self.check_ports)
                 self.backoff.reset()
-                self._memo.remember(self._memo.key(self._config))  # it started: it is valid
+                self._started = self._config  # valid: envoy runs it (memo'd by the monitor)
                 self._set_state(State.LIVE, "started",
                                 f"epoch {self._epochs.current.number} is live")
                 self._start_monitor()  # which prewarms the first validator
@@ -648,10 +649,17 @@ class Supervisor:
         """The first validator starts here, off ``start()``'s path: one more Envoy process
         start inside ``start()`` cost it 1.14x a bare envoy's start (0.95x without it,
         bench/startup.py on a quiet machine). A hot restart before it is ready validates
-        another way."""
+        another way. So does the memo of the config that started (its key renders and
+        hashes the config: about 1 ms that ``start()`` no longer waits for)."""
         while not self._stopping.is_set():
-            if self._run_locked(self._prewarm, "could not start the prewarmed validator"):
+            if self._run_locked(self._after_start, "could not start the prewarmed validator"):
                 return
+
+    def _after_start(self) -> None:
+        started, self._started = self._started, None
+        if started is not None:
+            self._memo.remember(self._memo.key(started))
+        self._prewarm()
 
     def _run_locked(self, work: Callable[[], None], failure: str) -> bool:
         """``work()`` under the supervisor's lock, if it is free within a health interval
