@@ -66,6 +66,7 @@ from envoykit.builder._services import (
     Service,
     Sticky,
 )
+from envoykit.builder._shared import unshared
 from envoykit.config import (
     AccessLog,
     Bootstrap,
@@ -226,10 +227,11 @@ class EdgeProxy:
                      prefix_rewrite: str | None, host_rewrite: str | None
                      ) -> tuple[HttpRoute, ...]:
         if upstreams:
-            return (HttpRoute(prefix="/", to=slug(slug_host), rewrite_prefix=prefix_rewrite,
-                          host_rewrite=host_rewrite,
-                          timeout=as_duration(f"{where}.timeout", timeout)
-                          if timeout is not None else None),)
+            # (a route of its own: made unshared, no other site's route is equal)
+            return (unshared(HttpRoute, prefix="/", to=slug(slug_host),
+                             rewrite_prefix=prefix_rewrite, host_rewrite=host_rewrite,
+                             timeout=as_duration(f"{where}.timeout", timeout)
+                             if timeout is not None else None),)
         if timeout is not None or prefix_rewrite is not None or host_rewrite is not None:
             raise fail(where, "timeout=, prefix_rewrite= and host_rewrite= belong to each "
                               "HttpRoute(...) when routes= is given")

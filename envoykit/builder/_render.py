@@ -285,6 +285,7 @@ class _Renderer:
             return self._route_text(route, i, prefix)
         sticky = self.edge.service(route.service).sticky if route.service else None  # type: ignore[union-attr]
         shape = dict(route.__dict__)  # the fields but the services' names
+        shape.pop("_hash", None)  # (a cache of the value's hash: see _shared)
         to = shape["to"]
         shape["to"] = tuple(w for _, w in to) if type(to) is tuple else type(to)
         shape["mirror"] = shape["mirror"] is None

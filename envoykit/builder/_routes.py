@@ -9,9 +9,10 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Literal, cast
+from typing import Any, ClassVar, Literal, cast
 
 from envoykit.builder._intent import RateLimit, as_duration, fail
+from envoykit.builder._shared import Shared, keep_by_identity, value_hash
 from envoykit.config import CorsPolicy, TypedConfig
 
 __all__ = ["Header", "HttpRoute", "Redirect", "Respond", "Retry"]
@@ -32,7 +33,7 @@ def _name(where: str, name: object) -> str:
 
 
 @dataclass(frozen=True)
-class Header:
+class Header(metaclass=Shared):
     """A header condition: equal to ``exact``, matching ``regex`` (RE2, whole value), or
     present (``present=True``) / absent (``present=False``); ``invert`` negates it."""
 
@@ -43,11 +44,11 @@ class Header:
     invert: bool = False
 
     def __post_init__(self) -> None:
-        where = f"Header({self.name!r})"
-        object.__setattr__(self, "name", _name(where, self.name))
-        given = [k for k in ("exact", "regex", "present") if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise fail(where, "give exactly one of exact=, regex=, present=")
+        d = self.__dict__
+        name = d["name"]
+        d["name"] = _name(f"Header({name!r})", name)
+        if (d["exact"] is not None) + (d["regex"] is not None) + (d["present"] is not None) != 1:
+            raise fail(f"Header({name!r})", "give exactly one of exact=, regex=, present=")
 
 
 def as_headers(where: str, value: Mapping[str, str | bool] | Sequence[Header]
@@ -66,7 +67,7 @@ def as_headers(where: str, value: Mapping[str, str | bool] | Sequence[Header]
 
 
 @dataclass(frozen=True)
-class Retry:
+class Retry(metaclass=Shared):
     """Retry a failed request up to ``attempts`` more times on the conditions in ``on``
     (Envoy's ``retry_on`` names), each try bounded by ``per_try_timeout``; ``statuses`` adds
     retriable status codes; ``backoff`` is (base, max) between tries."""
@@ -76,6 +77,8 @@ class Retry:
     per_try_timeout: timedelta | None = None
     statuses: tuple[int, ...] = ()
     backoff: tuple[timedelta, timedelta] | None = None
+
+    _copied_fields: ClassVar[tuple[str, ...]] = ("on", "statuses", "backoff")  # (see _shared)
 
     def __post_init__(self) -> None:
         if not isinstance(self.attempts, int) or isinstance(self.attempts, bool) \
@@ -105,7 +108,7 @@ class Retry:
 
 
 @dataclass(frozen=True)
-class Redirect:
+class Redirect(metaclass=Shared):
     """Answer with a redirect: change ``scheme``, ``host``, ``port``, the whole ``path`` or the
     matched ``prefix``; ``code`` is 301, 302, 303, 307 or 308."""
 
@@ -135,7 +138,7 @@ class Redirect:
 
 
 @dataclass(frozen=True)
-class Respond:
+class Respond(metaclass=Shared):
     """Answer directly with ``status`` and ``body`` (no upstream)."""
 
     status: int
@@ -150,7 +153,7 @@ Action = Literal["forward", "split", "redirect", "respond"]
 
 
 @dataclass(frozen=True)
-class HttpRoute:
+class HttpRoute(metaclass=Shared):
     """One route of a site: the first route that matches a request wins.
 
     Match: ``prefix`` (the default ``"/"``), exact ``path`` or whole-path ``regex`` (RE2);
@@ -183,6 +186,10 @@ class HttpRoute:
     cors: CorsPolicy | None = None
     websocket: bool = False
     mirror: str | None = None
+
+    _copied_fields: ClassVar[tuple[str, ...]] = (  # (made tuples: see _shared)
+        "methods", "headers", "query", "to", "request_headers", "remove_request_headers",
+        "response_headers", "remove_response_headers", "filters")
 
     def __post_init__(self) -> None:  # normalise the friendly forms to tuples (hashable)
         # (the hot path of a large edge: each field is read once from the instance dict,
@@ -331,7 +338,10 @@ def _fast_init(cls: type) -> None:
     cls.__init__ = init  # type: ignore[misc]
 
 
-_fast_init(HttpRoute)
+for _cls in (Header, Retry, Redirect, Respond, HttpRoute):
+    _fast_init(_cls)
+    value_hash(_cls)
+keep_by_identity(RateLimit)
 
 _KINDS: tuple[tuple[str, type], ...] = (("retries", Retry), ("redirect", Redirect),
                                         ("respond", Respond), ("cors", CorsPolicy))

@@ -1,0 +1,163 @@
+"""Equal frozen values made once: the builder's route values are shared, not rebuilt.
+
+A program that generates a large edge often makes the same routes again and again (10,000
+sites, each calling a helper that returns its five ``HttpRoute`` values). The values are
+frozen, so a call whose arguments equal an earlier call's can return the earlier value
+instead of normalising and validating the same arguments again. :class:`Shared` is the
+metaclass that does it for :class:`~envoykit.builder.HttpRoute`, ``Header``, ``Respond``,
+``Redirect`` and ``Retry``:
+
+* the *key* of a call is its arguments, each tagged with its exact type where equality would
+  hide a difference (``True == 1 == 1.0``, yet ``{"x-debug": True}`` means "present" and
+  ``{"x-debug": 1}`` means "equal to 1"); a container is keyed by its contents only where the
+  constructor copies it (a list or dict the value would keep is not shared); another shared
+  value (the ``Retry`` of a route) by its identity, which the new value keeps alive;
+* an argument of any other type (a typed filter config, a ``CorsPolicy``) makes the call
+  unshared: it is constructed as before;
+* a call that raises stores nothing, so the same bad arguments raise the same error again;
+* each class keeps at most :data:`CACHE_SIZE` values, least recently used dropped first.
+
+Sharing is unobservable except by ``is``: equal values were equal before. ``value_hash``
+caches a value's hash in the instance, so a route table (a tuple of routes) hashes in five
+lookups instead of hashing every field of every route.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+__all__ = ["CACHE_SIZE", "Shared", "cache_info", "clear_caches", "keep_by_identity",
+           "unshared", "value_hash"]
+
+CACHE_SIZE = 4096
+"""How many values each shared class keeps (an ``HttpRoute`` is about 1.5 KB: a few MB)."""
+
+_T = TypeVar("_T")
+_TAGGED = frozenset({int, float, bool, complex, bytes, timedelta})
+_BY_IDENTITY: set[type] = set()
+
+
+class _Unkeyable(Exception):
+    """An argument that cannot be part of a key: the call is not shared."""
+
+
+@dataclasses.dataclass(frozen=True)
+class _Kind:
+    names: tuple[str, ...]  # the parameters, in order (positional arguments are named)
+    copied: frozenset[str]  # parameters whose list or dict the constructor copies
+    cells: Callable[[tuple[Any, ...]], list[Any]]
+
+
+_KINDS: dict[type, _Kind] = {}
+
+
+def keep_by_identity(cls: type) -> None:
+    """Let values of ``cls`` (frozen, kept by the values made from them) be keyed by identity."""
+    _BY_IDENTITY.add(cls)
+
+
+class Shared(type):
+    """Metaclass of a frozen dataclass whose equal calls return one shared value.
+
+    The class may name, in ``_copied_fields``, the parameters whose list or dict its
+    constructor turns into tuples (only those may be given as a list or dict and shared).
+    """
+
+    def __init__(cls, name: str, bases: tuple[type, ...], namespace: dict[str, Any]) -> None:
+        super().__init__(name, bases, namespace)
+        _BY_IDENTITY.add(cls)
+
+    def __call__(cls: type[_T], *args: Any, **kwargs: Any) -> _T:
+        kind = _KINDS.get(cls) or _kind(cls)
+        try:
+            cell = kind.cells(_key(kind, args, kwargs))
+        except _Unkeyable:
+            return type.__call__(cls, *args, **kwargs)  # type: ignore[no-any-return]
+        if cell:
+            return cell[0]  # type: ignore[no-any-return]
+        value = type.__call__(cls, *args, **kwargs)
+        cell.append(value)
+        return value  # type: ignore[no-any-return]
+
+
+def unshared(cls: type[_T], /, *args: Any, **kwargs: Any) -> _T:
+    """A new value of the shared class ``cls``, neither looked up nor kept (for a value
+    known to be unlike any other, such as a site's own route)."""
+    return type.__call__(cls, *args, **kwargs)  # type: ignore[no-any-return]
+
+
+def _kind(cls: type) -> _Kind:
+    names = tuple(f.name for f in dataclasses.fields(cls) if f.init)
+    copied = frozenset(getattr(cls, "_copied_fields", ()))
+    kind = _KINDS[cls] = _Kind(names, copied, functools.lru_cache(maxsize=CACHE_SIZE)(_cell))
+    return kind
+
+
+def _cell(key: tuple[Any, ...]) -> list[Any]:
+    """An empty cell for a new key (filled with the value once it is made)."""
+    return []
+
+
+def _key(kind: _Kind, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+    if len(args) > len(kind.names):
+        raise _Unkeyable  # (the constructor says what is wrong)
+    out: list[Any] = []
+    copied = kind.copied
+    for name, value in (*zip(kind.names, args, strict=False), *kwargs.items()):
+        out += (name, value if type(value) is str else _part(value, name in copied))
+    return tuple(out)
+
+
+def _part(value: Any, copied: bool) -> Any:
+    """``value`` as part of a key: equal parts make equal values."""
+    if value is None:
+        return None
+    kind = type(value)
+    if kind is str:
+        return value
+    if kind in _TAGGED:
+        return kind, value
+    if kind is tuple:
+        return (tuple, *[_part(v, False) for v in value])
+    if copied and kind is dict:
+        return (dict, *[(_part(k, False), _part(v, False)) for k, v in value.items()])
+    if copied and kind is list:
+        return (list, *[_part(v, False) for v in value])
+    if kind in _BY_IDENTITY:
+        return kind, id(value)  # (kept alive by the value made from it, as its cell is)
+    raise _Unkeyable
+
+
+def cache_info(cls: type) -> functools._CacheInfo:
+    """The hits, misses, size and bound of ``cls``'s shared values (for tests and tuning)."""
+    kind = _KINDS.get(cls) or _kind(cls)
+    return kind.cells.cache_info()  # type: ignore[attr-defined,no-any-return]
+
+
+def clear_caches() -> None:
+    """Forget every shared value (the next calls construct afresh)."""
+    for kind in _KINDS.values():
+        kind.cells.cache_clear()  # type: ignore[attr-defined]
+
+
+def value_hash(cls: type) -> None:
+    """Make the (dataclass-generated) hash of ``cls`` computed once per instance."""
+    plain: Callable[[Any], int] = cls.__hash__  # type: ignore[assignment]
+
+    def __hash__(self: Any) -> int:
+        d = self.__dict__
+        known: int | None = d.get("_hash")
+        if known is None:
+            known = d["_hash"] = plain(self)
+        return known
+
+    def __getstate__(self: Any) -> dict[str, Any]:
+        # (a pickled value's hash is computed again where it is loaded: str hashes differ)
+        return {k: v for k, v in self.__dict__.items() if k != "_hash"}
+
+    cls.__hash__ = __hash__  # type: ignore[assignment]
+    cls.__getstate__ = __getstate__  # type: ignore[attr-defined]
