@@ -14,7 +14,8 @@ metaclass that does it for :class:`~envoykit.builder.HttpRoute`, ``Header``, ``R
   value (the ``Retry`` of a route) by its identity, which the new value keeps alive;
 * an argument of any other type (a typed filter config, a ``CorsPolicy``) makes the call
   unshared: it is constructed as before;
-* a call that raises stores nothing, so the same bad arguments raise the same error again;
+* a call that raises stores no value (its key's cell stays empty), so the same bad
+  arguments raise the same error again;
 * each class keeps at most :data:`CACHE_SIZE` values, least recently used dropped first.
 
 Sharing is unobservable except by ``is``: equal values were equal before. ``value_hash``
