@@ -239,7 +239,8 @@ def _own_limit(edge: Edge, site: Site) -> LocalRateLimit | None:
 def _route_filters(sites: Sequence[Site], filters: list[HttpFilter]) -> list[HttpFilter]:
     """``filters`` plus what per-route settings of ``sites`` need in the chain: the CORS
     filter, and a rate-limit filter that only per-route buckets configure."""
-    routes = [r for s in sites for r in s.routes]
+    tables = {id(s.routes): s.routes for s in sites}.values()  # (sites share tables)
+    routes = [r for table in tables for r in table]
     out = list(filters)
     if any(r.cors is not None for r in routes):
         out.insert(0, HttpFilter(name=CORS_FILTER, typed_config=Cors()))

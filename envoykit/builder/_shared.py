@@ -48,8 +48,9 @@ class _Unkeyable(Exception):
 
 @dataclasses.dataclass(frozen=True)
 class _Kind:
-    names: tuple[str, ...]  # the parameters, in order (positional arguments are named)
+    names: tuple[str, ...]  # the parameters, in order
     copied: frozenset[str]  # parameters whose list or dict the constructor copies
+    copied_at: frozenset[int]  # their positions
     cells: Callable[[tuple[Any, ...]], list[Any]]
 
 
@@ -74,8 +75,16 @@ class Shared(type):
 
     def __call__(cls: type[_T], *args: Any, **kwargs: Any) -> _T:
         kind = _KINDS.get(cls) or _kind(cls)
+        key: list[Any] = [args]  # (the hot path of a large edge: no call for a str)
         try:
-            cell = kind.cells(_key(kind, args, kwargs))
+            for value in args:
+                if type(value) is not str:
+                    key[0] = _args_part(kind, args)
+                    break
+            for name, value in kwargs.items():
+                key.append(name)
+                key.append(value if type(value) is str else _part(value, name in kind.copied))
+            cell = kind.cells(tuple(key))
         except _Unkeyable:
             return type.__call__(cls, *args, **kwargs)  # type: ignore[no-any-return]
         if cell:
@@ -94,7 +103,9 @@ def unshared(cls: type[_T], /, *args: Any, **kwargs: Any) -> _T:
 def _kind(cls: type) -> _Kind:
     names = tuple(f.name for f in dataclasses.fields(cls) if f.init)
     copied = frozenset(getattr(cls, "_copied_fields", ()))
-    kind = _KINDS[cls] = _Kind(names, copied, functools.lru_cache(maxsize=CACHE_SIZE)(_cell))
+    kind = _KINDS[cls] = _Kind(names, copied,
+                               frozenset(i for i, n in enumerate(names) if n in copied),
+                               functools.lru_cache(maxsize=CACHE_SIZE)(_cell))
     return kind
 
 
@@ -103,14 +114,10 @@ def _cell(key: tuple[Any, ...]) -> list[Any]:
     return []
 
 
-def _key(kind: _Kind, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+def _args_part(kind: _Kind, args: tuple[Any, ...]) -> tuple[Any, ...]:
     if len(args) > len(kind.names):
         raise _Unkeyable  # (the constructor says what is wrong)
-    out: list[Any] = []
-    copied = kind.copied
-    for name, value in (*zip(kind.names, args, strict=False), *kwargs.items()):
-        out += (name, value if type(value) is str else _part(value, name in copied))
-    return tuple(out)
+    return (len(args), *[_part(v, at in kind.copied_at) for at, v in enumerate(args)])
 
 
 def _part(value: Any, copied: bool) -> Any:

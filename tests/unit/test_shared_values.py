@@ -12,7 +12,20 @@ from datetime import timedelta
 
 import pytest
 
-from envoykit import ConfigError, Header, HttpRoute, RateLimit, Redirect, Respond, Retry
+from envoykit import (
+    ConfigError,
+    EdgeProxy,
+    Header,
+    HttpRoute,
+    RateLimit,
+    Redirect,
+    Respond,
+    Retry,
+    SemanticError,
+    builder,
+    check,
+    to_json,
+)
 from envoykit.builder import _shared
 from envoykit.builder._shared import CACHE_SIZE, cache_info, clear_caches, unshared
 
@@ -113,3 +126,82 @@ def test_a_shared_value_behaves_as_a_value() -> None:
     assert HttpRoute("/", to="a") == unshared(HttpRoute, "/", to="a")
     assert hash(HttpRoute("/", to="a")) == hash(unshared(HttpRoute, "/", to="a"))
     assert not _shared._KINDS[HttpRoute].copied - {f.name for f in dataclasses.fields(HttpRoute)}
+
+
+# --- route tables: equal tables given to site() are one table, judged once -----------------
+
+
+def _table(k: int) -> list[HttpRoute]:
+    return [HttpRoute("/api/", headers={"x-canary": "1"}, to=f"canary{k}"),
+            HttpRoute(path="/old", redirect=Redirect(path="/new")),
+            HttpRoute("/", to=f"web{k}")]
+
+
+def _edge(tables: int) -> EdgeProxy:
+    edge = EdgeProxy().http(8080)
+    for k in range(tables):
+        edge.service(f"canary{k}", "127.0.0.2:80").service(f"web{k}", "127.0.0.3:80")
+    return edge
+
+
+def test_equal_tables_are_one_table_judged_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    judged: list[tuple[HttpRoute, ...]] = []
+    real = builder.table_is_clean
+    monkeypatch.setattr(builder, "table_is_clean",
+                        lambda table, timeout: judged.append(table) or real(table, timeout))
+    edge = _edge(3)
+    for i in range(30):
+        edge.site(f"s{i}.example.com", routes=_table(i % 3))  # a fresh list each time
+    assert len(judged) == 3
+    assert all(edge.sites[i].routes is edge.sites[i % 3].routes for i in range(30))
+    assert edge.sites[0].routes is not edge.sites[1].routes
+    assert edge.sites[4].routes == tuple(_table(1))
+    clear_caches()  # equal routes made afresh (not the same objects): still one table
+    edge.site("late.example.com", routes=_table(2))
+    assert edge.sites[-1].routes is edge.sites[2].routes and len(judged) == 3
+    assert to_json(edge) == to_json(edge.build())
+
+
+def test_a_bad_shared_table_is_reported_for_each_site() -> None:
+    edge = _edge(1)
+    loop = [HttpRoute(path="/a", redirect=Redirect(prefix="/a")), HttpRoute("/", to="web0")]
+    for host in ("a.example.com", "b.example.com"):
+        with pytest.raises(SemanticError, match=rf"site\('{host}'\)\.routes\[0\]: the "
+                                                r"redirect leads back to this same route"):
+            edge.site(host, routes=list(loop))
+    bad_type = [HttpRoute("/", to="web0"), "/x"]
+    for host in ("c.example.com", "d.example.com"):
+        with pytest.raises(ConfigError, match=rf"site\('{host}'\)\.routes\[1\]: expected "
+                                              r"HttpRoute\(\.\.\.\), got '/x'"):
+            edge.site(host, routes=list(bad_type))  # type: ignore[arg-type]
+    limited = [HttpRoute("/", to="web0", rate_limit=RateLimit(0))]
+    for host in ("e.example.com", "f.example.com"):
+        with pytest.raises(ConfigError, match=rf"site\('{host}'\)\.routes\[0\]\.rate_limit"):
+            edge.site(host, routes=list(limited))
+    unknown = [HttpRoute("/", to={"web0": 1, "nowhere": 1})]
+    edge.site("g.example.com", routes=unknown).site("h.example.com", routes=list(unknown))
+    assert [(i.path, i.message) for i in check(edge)] == [
+        (f"site('{h}.example.com').routes[0]", "unknown service 'nowhere': declare it with "
+                                               ".service('nowhere', 'host:port')")
+        for h in "gh"]
+
+
+def test_a_redirect_to_a_host_is_judged_for_each_site_of_a_shared_table() -> None:
+    edge = _edge(1)
+    table = [HttpRoute(path="/a", redirect=Redirect(host="b.example.com")),
+             HttpRoute("/", to="web0")]
+    edge.site("a.example.com", routes=list(table))
+    with pytest.raises(SemanticError, match=r"site\('b.example.com'\)\.routes\[0\].*loop"):
+        edge.site("b.example.com", routes=list(table))
+    edge.site("c.example.com", routes=list(table))
+    assert edge.sites[0].routes is edge.sites[1].routes
+
+
+def test_a_table_of_unhashable_routes_is_shared_by_identity() -> None:
+    config = {"@type": "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBACPerRoute"}
+    route = HttpRoute("/", to="web0", filters={"envoy.filters.http.rbac": config})
+    edge = _edge(1).site("a.example.com", routes=[route]).site("b.example.com", routes=[route])
+    assert edge.sites[0].routes is edge.sites[1].routes
+    other = HttpRoute("/", to="web0", filters={"envoy.filters.http.rbac": dict(config)})
+    edge.site("c.example.com", routes=[other])
+    assert edge.sites[2].routes is not edge.sites[0].routes
