@@ -9,7 +9,7 @@ import os
 from collections import Counter
 from datetime import timedelta
 
-from envoykit.builder._intent import Edge, Site
+from envoykit.builder._intent import Edge, Site, tables_by_id
 from envoykit.builder._regex import compile_re2, re2_error
 from envoykit.builder._routes import HttpRoute
 from envoykit.errors import Issue
@@ -245,14 +245,14 @@ def _service_issues(edge: Edge) -> list[Issue]:
                                        "'host:port' upstreams makes a service named after it)")
                for n, c in names.items() if c > 1]
     unknown: dict[int, list[tuple[int, str]]] = {}  # per route table (many sites share one)
-    for site in edge.sites:
-        table = site.routes
-        names_of = unknown.get(id(table))
-        if names_of is None:
-            names_of = unknown[id(table)] = [(i, name) for i, route in enumerate(table)
-                                             for name in route.services if name not in names]
-        if names_of:
-            issues += [Issue(f"{site.where}.routes[{i}]", _unknown(name)) for i, name in names_of]
+    for key, table in tables_by_id(edge.sites).items():
+        for i, route in enumerate(table):
+            for name in route.services:
+                if name not in names:
+                    unknown.setdefault(key, []).append((i, name))
+    if unknown:
+        issues += [Issue(f"{site.where}.routes[{i}]", _unknown(name)) for site in edge.sites
+                   for i, name in unknown.get(id(site.routes), ())]
     for tcp in edge.tcp:
         if tcp.service not in names:
             issues.append(Issue(f"tcp({tcp.name!r})", f"unknown service {tcp.service!r}"))

@@ -9,7 +9,7 @@ from typing import Any
 from envoykit._edge_stats import edge_stats_matcher
 from envoykit._redirect_ports import port_mark
 from envoykit.builder._clusters import cluster
-from envoykit.builder._intent import Edge, Passthrough, RateLimit, Site, TcpService
+from envoykit.builder._intent import Edge, Passthrough, RateLimit, Site, TcpService, tables_by_id
 from envoykit.builder._vhosts import CORS_FILTER, exempt_filter, rate_limit_filter, vhost
 from envoykit.config import (
     Address,
@@ -239,13 +239,14 @@ def _own_limit(edge: Edge, site: Site) -> LocalRateLimit | None:
 def _route_filters(sites: Sequence[Site], filters: list[HttpFilter]) -> list[HttpFilter]:
     """``filters`` plus what per-route settings of ``sites`` need in the chain: the CORS
     filter, and a rate-limit filter that only per-route buckets configure."""
-    tables = {id(s.routes): s.routes for s in sites}.values()  # (sites share tables)
-    routes = [r for table in tables for r in table]
+    routes = [r for table in tables_by_id(sites).values() for r in table]
+    cors = any(r.cors is not None for r in routes)
+    limited = any(isinstance(r.rate_limit, RateLimit) for r in routes)
     out = list(filters)
-    if any(r.cors is not None for r in routes):
+    if cors:
         out.insert(0, HttpFilter(name=CORS_FILTER, typed_config=Cors()))
     has_limit = any(f.name == LocalRateLimit.filter_name for f in filters)
-    if not has_limit and any(isinstance(r.rate_limit, RateLimit) for r in routes):
+    if not has_limit and limited:
         out.append(HttpFilter.of(LocalRateLimit(stat_prefix="routes")))
     return out
 

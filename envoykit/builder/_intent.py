@@ -11,11 +11,13 @@ import dataclasses
 import functools
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from envoykit._net import is_ip
+from envoykit.builder._shared import fast_init
 from envoykit.config import (
     CertificateValidationContext,
     CommonTlsContext,
@@ -136,7 +138,7 @@ class Site:
     """A stat- and name-safe form of the host: ``a.example.com`` → ``a_example_com``."""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "slug", slug(self.host))
+        self.__dict__["slug"] = slug(self.host)
 
     @property
     def domains(self) -> list[str]:
@@ -145,6 +147,14 @@ class Site:
     @property
     def where(self) -> str:
         return f"site({self.host!r})"
+
+
+fast_init(Site)
+
+
+def tables_by_id(sites: Iterable[Site]) -> dict[int, tuple[HttpRoute, ...]]:
+    """The distinct route tables of ``sites`` (many sites share one), by identity."""
+    return {id(s.routes): s.routes for s in sites}
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ and headers. Frozen values; ``_vhosts`` compiles them, ``_checks`` finds the mis
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -12,7 +11,7 @@ from datetime import timedelta
 from typing import Any, ClassVar, Literal, cast
 
 from envoykit.builder._intent import RateLimit, as_duration, fail
-from envoykit.builder._shared import Shared, keep_by_identity, value_hash
+from envoykit.builder._shared import Shared, fast_init, keep_by_identity, value_hash
 from envoykit.config import CorsPolicy, TypedConfig
 
 __all__ = ["Header", "HttpRoute", "Redirect", "Respond", "Retry"]
@@ -319,27 +318,8 @@ class HttpRoute(metaclass=Shared):
         return bool(self.method_list or self.header_matchers or self.query_matchers)
 
 
-def _fast_init(cls: type) -> None:
-    """Give the frozen dataclass ``cls`` an ``__init__`` with the same parameters that fills
-    the instance dict in one update (the generated one sets each field through
-    ``object.__setattr__``: half the cost of a route when a large edge makes 50,000)."""
-    fields = [f for f in dataclasses.fields(cls) if f.init]
-    defaults = {f"_d_{f.name}": f.default for f in fields}
-    params = ", ".join(f"{f.name}=_d_{f.name}" for f in fields)
-    values = ", ".join(f"{f.name!r}: {f.name}" for f in fields)
-    source = (f"def __init__(self, {params}):\n"
-              f"    self.__dict__.update({{{values}}})\n"
-              f"    self.__post_init__()\n")
-    namespace: dict[str, Any] = {}
-    exec(source, defaults, namespace)  # (source built from the field names above)
-    init = namespace["__init__"]
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
-    init.__doc__ = vars(cls)["__init__"].__doc__
-    cls.__init__ = init  # type: ignore[misc]
-
-
 for _cls in (Header, Retry, Redirect, Respond, HttpRoute):
-    _fast_init(_cls)
+    fast_init(_cls)
     value_hash(_cls)
 keep_by_identity(RateLimit)
 

@@ -17,6 +17,7 @@ from envoykit.builder._intent import (
     fail,
     parse_upstream,
 )
+from envoykit.builder._shared import fast_init
 
 __all__ = ["Backend", "Health", "LbPolicy", "Limits", "Outlier", "Service", "Sticky"]
 
@@ -196,8 +197,8 @@ class Service:
             raise fail(where, "a service name is letters, digits, '_', '.', '-' (1-100)")
         if not self.endpoints:
             raise fail(where, "give at least one endpoint 'host:port'")
-        object.__setattr__(self, "endpoints", tuple(
-            Backend.parse(f"{where}.endpoints[{i}]", e) for i, e in enumerate(self.endpoints)))
+        self.__dict__["endpoints"] = tuple(
+            Backend.parse(f"{where}.endpoints[{i}]", e) for i, e in enumerate(self.endpoints))
         check_choice(f"{where}.lb", self.lb, LB_POLICIES)
         if self.sticky is not None and self.lb not in HASHING:
             raise fail(f"{where}.sticky", f"sticky sessions need lb='ring_hash' or 'maglev' "
@@ -208,9 +209,13 @@ class Service:
             if value is not None and not isinstance(value, kind):
                 raise fail(f"{where}.{name}", f"expected {kind.__name__}(...), got {value!r}")
         if self.connect_timeout is not None:
-            object.__setattr__(self, "connect_timeout", _duration(
-                f"{where}.connect_timeout", self.connect_timeout))
+            self.__dict__["connect_timeout"] = _duration(f"{where}.connect_timeout",
+                                                         self.connect_timeout)
 
     @property
     def all_ips(self) -> bool:
         return all(is_ip(e.host) for e in self.endpoints)
+
+
+for _cls in (Backend, Service):
+    fast_init(_cls)
