@@ -62,7 +62,14 @@ from envoykit.builder._intent import (
 )
 from envoykit.builder._render import Unspliceable, check_edge, render_edge
 from envoykit.builder._resolve import Resolution, resolve
-from envoykit.builder._routes import Header, HttpRoute, Redirect, Respond, Retry
+from envoykit.builder._routes import (
+    Header,
+    HttpRoute,
+    Redirect,
+    Respond,
+    Retry,
+    forward_route,
+)
 from envoykit.builder._services import (
     Backend,
     Health,
@@ -72,7 +79,6 @@ from envoykit.builder._services import (
     Service,
     Sticky,
 )
-from envoykit.builder._shared import unshared
 from envoykit.config import (
     AccessLog,
     Bootstrap,
@@ -244,10 +250,10 @@ class EdgeProxy:
                    ) -> tuple[HttpRoute, ...]:
         """The one route of the shortcut ``site(host, "ip:port")`` (made unshared: no other
         site's route is equal)."""
-        return (unshared(HttpRoute, prefix="/", to=slug(host), rewrite_prefix=prefix_rewrite,
-                         host_rewrite=host_rewrite,
-                         timeout=as_duration(f"{where}.timeout", timeout)
-                         if timeout is not None else None),)
+        return (forward_route(slug(host), rewrite_prefix=prefix_rewrite,
+                              host_rewrite=host_rewrite,
+                              timeout=as_duration(f"{where}.timeout", timeout)
+                              if timeout is not None else None),)
 
     def _judged(self, where: str, routes: Sequence[HttpRoute]) -> _Judged:
         """The table of ``routes`` (the one tuple of all equal tables given so far), whether

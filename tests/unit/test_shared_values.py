@@ -205,3 +205,19 @@ def test_a_table_of_unhashable_routes_is_shared_by_identity() -> None:
     other = HttpRoute("/", to="web0", filters={"envoy.filters.http.rbac": dict(config)})
     edge.site("c.example.com", routes=[other])
     assert edge.sites[2].routes is not edge.sites[0].routes
+
+
+@pytest.mark.parametrize(("timeout", "prefix_rewrite", "host_rewrite"),
+                         [(None, None, None), ("3s", "/v2/", "api.internal"), (0, None, "x")])
+def test_the_site_shortcut_route_is_the_checked_route(
+        timeout: str | int | None, prefix_rewrite: str | None, host_rewrite: str | None) -> None:
+    """The shortcut's own route is made without HttpRoute's checks (they cannot fail for
+    it): it is the very value the checked construction makes."""
+    edge = EdgeProxy().http(8080).site("a.example.com", "127.0.0.2:80", timeout=timeout,
+                                       prefix_rewrite=prefix_rewrite, host_rewrite=host_rewrite)
+    route = edge.sites[0].routes[0]
+    checked = unshared(HttpRoute, prefix="/", to="a_example_com", timeout=timeout,
+                       rewrite_prefix=prefix_rewrite, host_rewrite=host_rewrite)
+    assert route == checked and hash(route) == hash(checked)
+    assert {k: v for k, v in vars(route).items() if k != "_hash"} == \
+        {k: v for k, v in vars(checked).items() if k != "_hash"}
