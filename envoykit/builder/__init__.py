@@ -217,8 +217,8 @@ class EdgeProxy:
                 raise fail(f"{where}.rate_limit", f"expected RateLimit(...) or False, "
                                                   f"got {rate_limit!r}")
             rate_limit = rate_limit.check(f"{where}.rate_limit")
-        parsed = tuple(parse_upstream(f"{where}.upstreams[{i}]", u)
-                       for i, u in enumerate(upstreams))
+        parsed = tuple([parse_upstream(f"{where}.upstreams[{i}]", u)
+                        for i, u in enumerate(upstreams)]) if upstreams else ()
         if routes and (timeout is not None or prefix_rewrite is not None
                        or host_rewrite is not None):
             raise fail(where, "timeout=, prefix_rewrite= and host_rewrite= belong to each "
@@ -229,10 +229,12 @@ class EdgeProxy:
             routes=judged[0] if judged else self._own_route(where, name, timeout,
                                                             prefix_rewrite, host_rewrite),
             upstreams=parsed, cert=as_cert(f"{where}.cert", cert),
-            aliases=tuple(check_host(f"{where}.aliases[{i}]", a) for i, a in enumerate(aliases)),
+            aliases=tuple([check_host(f"{where}.aliases[{i}]", a) for i, a in enumerate(aliases)])
+            if aliases else (),
             rate_limit=rate_limit, client_ca=os.path.abspath(client_ca) if client_ca else None,
         )
-        if judged:  # (the shortcut's one route '/' to its own service: nothing to find)
+        if judged and not (judged[1] and not judged[2]):  # (a clean table without a
+            # redirect that could loop, or the shortcut's one route: nothing to find)
             issues = route_issues(where, site.routes, site.domains, self.defaults.route_timeout,
                                   clean=judged[1], plan=judged[2])
             if issues:
