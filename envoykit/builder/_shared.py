@@ -35,7 +35,8 @@ __all__ = ["CACHE_SIZE", "Shared", "cache_info", "clear_caches", "fast_init",
            "keep_by_identity", "unshared", "value_hash"]
 
 CACHE_SIZE = 4096
-"""How many values each shared class keeps (an ``HttpRoute`` is about 1.5 KB: a few MB)."""
+"""How many values each shared class keeps (an ``HttpRoute`` with its key is about 2 KB: under
+10 MB for the routes, measured with tracemalloc)."""
 
 _T = TypeVar("_T")
 _TAGGED = frozenset({int, float, bool, complex, bytes, timedelta})
