@@ -32,8 +32,9 @@ unit: $(STAMP)
 	$(PY) -m pytest tests/unit
 
 bench: $(STAMP) bench-deps
-	@for b in bench/*.py; do case "$$(basename $$b)" in _*) continue;; esac; \
-	  echo "== $$b"; $(PY) $$b || exit 1; done
+	@failed=""; for b in bench/*.py; do case "$$(basename $$b)" in _*) continue;; esac; \
+	  echo "== $$b"; $(PY) $$b || failed="$$failed $$b"; done; \
+	  if [ -n "$$failed" ]; then echo "== missed a target or failed:$$failed" >&2; exit 1; fi
 
 # nginx, wrk and h2load for bench/dataplane.py (Debian packages; installing needs root)
 bench-deps:

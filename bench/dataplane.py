@@ -291,20 +291,9 @@ def envoykit_yaml(https: int, http: int, up: tuple[int, int],
     return yaml.safe_dump(config, sort_keys=False)
 
 
-def _routers(config: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def exact_balance(config: dict[str, Any]) -> None:
     for listener in config["static_resources"]["listeners"]:
-        for chain in listener["filter_chains"]:
-            for hcm in chain["filters"]:
-                for f in hcm["typed_config"].get("http_filters", []):
-                    if f["name"] == "envoy.filters.http.router":
-                        yield f["typed_config"]
-
-
-def no_dynamic_stats(config: dict[str, Any]) -> None:
-    """The router's ``dynamic_stats: false`` (Envoy: "can be disabled in high performance
-    scenarios"): no per-upstream response-code counters or upstream_rq_time histograms."""
-    for router in _routers(config):
-        router["dynamic_stats"] = False
+        listener["connection_balance_config"] = {"exact_balance": {}}
 
 
 def no_stats(config: dict[str, Any]) -> None:
@@ -478,11 +467,14 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     "ek-request-id": {"request_id": True},
     "ek-all-stats": {"stats": "all"},
     "ek-before": {"ratelimit_headers_on_every_response": True, "request_id": True,
+                  "dynamic_stats": True,
                   "stats": "all"},  # the defaults before issue 14
+    "ek-dynamic-stats": {"dynamic_stats": True},  # the router's per-upstream stats everywhere
+    "ek-no-dynamic-stats": {"dynamic_stats": False},  # ... and not on plain HTTP either
+    "ek-no-dyn-no-rl": {"dynamic_stats": False, "rate_limit": False},
     # what-ifs beyond EdgeDefaults, edits of the rendered config:
-    "ek-no-dynamic-stats": {"patch": no_dynamic_stats},
     "ek-no-stats": {"patch": no_stats},
-    "ek-no-dyn-no-rl": {"patch": no_dynamic_stats, "rate_limit": False},
+    "ek-exact-balance": {"patch": exact_balance},
 }
 UPSTREAM_SATURATED = 0.9  # of one core: the 1-worker upstream would be the bottleneck
 

@@ -9,8 +9,9 @@ the rest of the cluster family with an inclusion list:
 - everything under ``server.``, ``listener.``, ``http.`` (per site over HTTPS: requests,
   response classes, latency, the auth filters' allowed/denied, route updates), the
   managers, the codecs' protocol errors, TLS and SDS; the rate-limited requests;
-- per upstream cluster: requests, response codes and classes, latency, active requests,
-  retries, timeouts, overflows,
+- per upstream cluster: requests, response codes and classes and latency (where the
+  router computes them: ``EdgeDefaults.dynamic_stats``), active requests, retries,
+  timeouts, overflows,
   connect failures, health (membership, health checks, outlier detection), config updates.
 
 Cluster traffic stats are also created lazily (Envoy's ``enable_deferred_creation_stats``):

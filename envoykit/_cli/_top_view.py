@@ -67,9 +67,9 @@ def _sites(sites: list[dict[str, Any]]) -> Table:
     for s in sites:
         name = s["site"] if s["route"] is None else f"{s['site']} [{s['route']}]"
         table.add_row(
-            Text(name), f"{s['rps']:.1f}", str(s["2xx"]), str(s["3xx"]), str(s["4xx"]),
-            Text(str(s["5xx"]), style="bold red" if s["5xx"] else ""),
-            "-" if s["rate_limited"] is None else str(s["rate_limited"]),
+            Text(name), f"{s['rps']:.1f}", _count(s["2xx"]), _count(s["3xx"]),
+            _count(s["4xx"]), Text(_count(s["5xx"]), style="bold red" if s["5xx"] else ""),
+            _count(s["rate_limited"]),
             _ms(s["p50"]), _ms(s["p95"]), _ms(s["p99"]),
             Text(sparkline(s["history"]), style="cyan"))
     if not sites:
@@ -91,6 +91,10 @@ def _upstreams(upstreams: list[dict[str, Any]]) -> Table:
             str(u["active_requests"]), str(u["retries"]), str(u["ejections"]), str(u["5xx"]),
             Text(", ".join(u["unhealthy"]) or "-", style="" if ok else "red"))
     return table
+
+
+def _count(value: int | None) -> str:
+    return "-" if value is None else str(value)
 
 
 def _ms(value: float | None) -> str:

@@ -3,9 +3,14 @@
 Each interval one sample is taken (stats, ``/server_info``, ``/clusters``; the route
 table from ``/config_dump`` now and then) and turned into a *frame*: a JSON-ready dict
 with the server, one row per site and one per upstream cluster. A site is a virtual host
-that routes to a cluster; its figures are the cluster's (response classes, latency from
-``cluster.<name>.upstream_rq_time``) plus the local rate limit counters named after it.
-A route with a ``stat_prefix`` gets its own row from envoy's route stats
+that routes to a cluster. Where the site has a connection manager of its own whose router
+keeps no per-upstream stats (envoykit's HTTPS sites by default), its row is that
+connection manager's (``http.<prefix>.downstream_rq_<class>``, ``downstream_rq_time``:
+every answer of the site, its clusters named together); otherwise one row per cluster it
+routes to, from the cluster's ``upstream_rq_<class>`` and ``upstream_rq_time`` (the
+router's dynamic stats; without them only ``upstream_rq_total`` is known and the classes
+are ``None``). Each row adds the local rate limit counters named after the site. A route
+with a ``stat_prefix`` gets its own row from envoy's route stats
 (``vhost.<vhost>.route.<stat_prefix>.*``). The frame is drawn by
 :mod:`envoykit._cli._top_view`, printed once (``--once``) or written as one JSON object
 per line (``--json``).
@@ -29,6 +34,7 @@ from envoykit.admin import AdminClient, ClusterStatus, Histogram, StatsSnapshot
 __all__ = ["Sampler", "register", "run"]
 
 STATS_FILTER = (r"^(cluster\.|server\.|vhost\.[^.]+\.route\.)"
+                r"|^http\.[^.]+\.downstream_rq_(?:[1-5]xx|time)$"
                 r"|\.http_local_rate_limit\.rate_limited$")
 HISTORY = 60  # sparkline points: the last minute at one frame a second
 ROUTES_EVERY = 10  # re-read the route table every N frames (xDS may change it)
@@ -122,20 +128,31 @@ class Sampler:
 
     def _site(self, target: Target, now: StatsSnapshot, before: StatsSnapshot,
               elapsed: float) -> dict[str, Any]:
-        base = target.base
-        codes = {c: now.counters.get(f"{base}.upstream_rq_{c}", 0) for c in CLASSES}
-        answered = sum(codes.values())
-        answered_before = sum(before.counters.get(f"{base}.upstream_rq_{c}", 0) for c in CLASSES)
+        codes, answered = _answers(target, now)
+        answered_before = _answers(target, before)[1]
         rps = round((answered - answered_before) / elapsed, 2) if before is not now else 0.0
-        history = self._history.setdefault(base, deque(maxlen=HISTORY))
+        history = self._history.setdefault(target.base, deque(maxlen=HISTORY))
         if before is not now:
             history.append(rps)
-        latency = now.histograms.get(f"{base}.upstream_rq_time")
-        limited = rate_limited(now, target.cluster) if target.route is None else None
+        latency = now.histograms.get(f"{target.base}.{target.kind}_rq_time")
+        limited = None if target.route is not None else \
+            rate_limited(now, target.base[len("http."):]) if target.front else \
+            rate_limited(now, target.cluster)
         return {"site": target.site, "route": target.route, "cluster": target.cluster,
                 "rps": rps, "requests": answered, **codes, "rate_limited": limited,
                 **{f"p{q:g}": _quantile(latency, q) for q in (50, 95, 99)},
                 "history": list(history)}
+
+
+def _answers(target: Target, stats: StatsSnapshot) -> tuple[dict[str, int | None], int]:
+    """The row's response classes and its count of answered requests. Without per-class
+    counters (a router without dynamic stats) the classes are ``None`` and the count is
+    the requests sent upstream."""
+    names = {c: f"{target.base}.{target.kind}_rq_{c}" for c in CLASSES}
+    if target.front or any(n in stats.counters for n in names.values()):
+        codes = {c: stats.counters.get(n, 0) for c, n in names.items()}
+        return dict(codes), sum(codes.values())
+    return dict.fromkeys(CLASSES), stats.counters.get(f"{target.base}.upstream_rq_total", 0)
 
 
 def _quantile(histogram: Histogram | None, q: float) -> float | None:
@@ -170,7 +187,8 @@ def upstream_row(cluster: ClusterStatus, stats: StatsSnapshot) -> dict[str, Any]
         "active_requests": stats.number(f"{base}.upstream_rq_active", 0),
         "retries": stats.number(f"{base}.upstream_rq_retry", 0),
         "ejections": stats.number(f"{base}.outlier_detection.ejections_active", 0),
-        "5xx": stats.number(f"{base}.upstream_rq_5xx", 0),
+        "5xx": stats.number(f"{base}.upstream_rq_5xx",
+                            sum(h.stats.get("rq_error", 0) for h in cluster.hosts)),
     }
 
 
@@ -182,32 +200,82 @@ def _address(address: tuple[str, int]) -> str:
 @dataclass(frozen=True)
 class Target:
     """One row of the sites table: a site (its first domain and cluster) or, for a route
-    with a ``stat_prefix``, that route; ``base`` is where its ``upstream_rq_*`` stats live."""
+    with a ``stat_prefix``, that route; ``base`` is where its stats live. ``front``: the
+    base is the site's own connection manager (``http.<prefix>``, the ``downstream_rq_*``
+    stats) and ``cluster`` names all the clusters it routes to."""
 
     site: str
     cluster: str
     route: str | None
     base: str
+    front: bool = False
+
+    @property
+    def kind(self) -> str:
+        """The stats' first word: ``downstream`` (front) or ``upstream``."""
+        return "downstream" if self.front else "upstream"
 
 
 def sites_of(config_dump: Mapping[str, Any]) -> list[Target]:
     """A row for every virtual host that routes to a cluster and for every route with a
     ``stat_prefix``, wherever the route table lives (inline in a listener, static or
-    dynamic route configs)."""
+    dynamic route configs): one row per site from its own connection manager where it
+    has one without the router's per-upstream stats, else one per site and cluster."""
+    fronts = _fronts(config_dump)
     found: dict[Target, None] = {}
     for vhost in _virtual_hosts(config_dump):
         domains = vhost.get("domains") or [vhost.get("name", "?")]
+        site = str(domains[0])
+        clusters = [str(c) for c in _clusters(vhost)]
+        front = fronts.get(id(vhost))
+        if front and clusters:
+            found[Target(site, ", ".join(dict.fromkeys(clusters)), None, f"http.{front}",
+                         front=True)] = None
         for route in vhost.get("routes", []):
             cluster = (route.get("route") or {}).get("cluster")
             if not cluster:
                 continue
-            site = str(domains[0])
-            found[Target(site, str(cluster), None, f"cluster.{cluster}")] = None
+            if not front:
+                found[Target(site, str(cluster), None, f"cluster.{cluster}")] = None
             if route.get("stat_prefix"):
                 prefix = str(route["stat_prefix"])
                 base = f"vhost.{vhost.get('name', '')}.route.{prefix}"
                 found[Target(site, str(cluster), prefix, base)] = None
     return list(found)
+
+
+def _clusters(vhost: Mapping[str, Any]) -> Iterator[Any]:
+    for route in vhost.get("routes", []):
+        cluster = (route.get("route") or {}).get("cluster")
+        if cluster:
+            yield cluster
+
+
+def _fronts(node: Any) -> dict[int, str]:
+    """``id(virtual host)`` → stat prefix, for the virtual hosts alone in an inline route
+    table of a connection manager whose router has ``dynamic_stats: false``."""
+    found: dict[int, str] = {}
+    for hcm in _connection_managers(node):
+        hosts = (hcm.get("route_config") or {}).get("virtual_hosts") or []
+        if len(hosts) == 1 and isinstance(hosts[0], Mapping) and _no_dynamic_stats(hcm):
+            found[id(hosts[0])] = str(hcm["stat_prefix"])
+    return found
+
+
+def _no_dynamic_stats(hcm: Mapping[str, Any]) -> bool:
+    return any((f.get("typed_config") or {}).get("dynamic_stats") is False
+               for f in hcm.get("http_filters", []) if isinstance(f, Mapping))
+
+
+def _connection_managers(node: Any) -> Iterator[Mapping[str, Any]]:
+    if isinstance(node, Mapping):
+        if "stat_prefix" in node and "http_filters" in node:
+            yield node
+        for value in node.values():
+            yield from _connection_managers(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _connection_managers(item)
 
 
 def _virtual_hosts(node: Any) -> Iterator[Mapping[str, Any]]:

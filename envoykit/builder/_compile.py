@@ -4,7 +4,7 @@ listeners (HTTPS by SNI, plain HTTP or a redirect, TCP), connection managers, TL
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from envoykit._edge_stats import edge_stats_matcher
 from envoykit._redirect_ports import port_mark
@@ -223,7 +223,8 @@ def _plain_http_hcm(edge: Edge, make: VhostsOf) -> HttpConnectionManager:
     else:
         filters = []
     filters = _route_filters(edge.sites, filters)
-    return _hcm(edge, "http", vhosts, filters + _extra_filters(edge, edge.sites))
+    return _hcm(edge, "http", vhosts, filters + _extra_filters(edge, edge.sites),
+                shared=True)
 
 
 def _own_limit(edge: Edge, site: Site) -> LocalRateLimit | None:
@@ -264,14 +265,18 @@ def _limit_for(edge: Edge, site: Site) -> RateLimit | None:
 
 
 def _hcm(edge: Edge, stat_prefix: str, vhosts: list[VirtualHost],
-         filters: list[HttpFilter]) -> HttpConnectionManager:
+         filters: list[HttpFilter], *, shared: bool = False) -> HttpConnectionManager:
+    """``shared``: the connection manager forwards for all the sites (plain HTTP), so its
+    own stats are not per site (even with one site today: adding a site must not change
+    the listener, which would drain its connections)."""
     d = edge.defaults
     return HttpConnectionManager(
         stat_prefix=stat_prefix,
         codec_type="AUTO",
         route_config=RouteConfiguration(name=stat_prefix, virtual_hosts=vhosts),
         http_filters=[*filters, HttpFilter.of(
-            Router(suppress_envoy_headers=d.suppress_envoy_headers or None))],
+            Router(suppress_envoy_headers=d.suppress_envoy_headers or None,
+                   dynamic_stats=_dynamic_stats(d.dynamic_stats, shared)))],
         access_log=[edge.access_log] if edge.access_log else None,
         generate_request_id=_request_id(edge),
         use_remote_address=d.use_remote_address,
@@ -291,6 +296,17 @@ def _hcm(edge: Edge, stat_prefix: str, vhosts: list[VirtualHost],
             initial_connection_window_size=d.initial_connection_window_size,
         ),
     )
+
+
+def _dynamic_stats(choice: Literal["auto"] | bool, shared: bool) -> bool | None:
+    """The router's per-upstream response-code counters and latency histograms (Envoy's
+    default: on). ``"auto"`` keeps them only where they are a site's only per-site codes:
+    in the plain-HTTP connection manager that forwards for every site. A site's own
+    connection manager (each HTTPS site has one) counts its answers and latency itself
+    (``http.<prefix>.downstream_rq_<class>``, ``downstream_rq_time``), and the router's
+    copies cost a few µs per request (docs/performance.md)."""
+    on = shared if choice == "auto" else choice
+    return None if on else False
 
 
 # -- TCP --------------------------------------------------------------------------------

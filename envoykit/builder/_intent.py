@@ -235,6 +235,7 @@ class EdgeDefaults:
     ratelimit_headers_on_every_response: bool = False
     request_id: bool | None = None
     stats: Literal["edge", "all"] = "edge"
+    dynamic_stats: Literal["auto"] | bool = "auto"
 
     def __post_init__(self) -> None:
         for name in ("connect_timeout", "request_headers_timeout", "stream_idle_timeout",
@@ -247,6 +248,9 @@ class EdgeDefaults:
                 raise fail(f"EdgeDefaults.{name}", f"must be a positive integer, got {value!r}")
         check_choice("EdgeDefaults.tls_profile", self.tls_profile, ("intermediate", "modern"))
         check_choice("EdgeDefaults.stats", self.stats, ("edge", "all"))
+        if self.dynamic_stats not in ("auto", True, False):
+            raise fail("EdgeDefaults.dynamic_stats",
+                       f"must be 'auto', True or False, got {self.dynamic_stats!r}")
         check_choice("EdgeDefaults.redirect_code", self.redirect_code,
                       ("MOVED_PERMANENTLY", "PERMANENT_REDIRECT"))
         if isinstance(self.alpn, str) or not all(isinstance(p, str) for p in self.alpn):

@@ -13,6 +13,8 @@ import pytest
 
 from envoykit import EdgeDefaults, EdgeProxy
 from envoykit.testing import Upstream
+from envoykit.testing.http import resolving_client
+from envoykit.testing.tls import TestCA
 from tests.integration._edge_envoy import running_envoy
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
@@ -67,3 +69,30 @@ def test_edge_stats_keep_what_an_operator_needs(tmp_path: Path, stats: str) -> N
                 "traffic stats of a site without requests are created lazily"
         else:
             assert present == DROPPED
+
+
+def test_https_sites_count_their_answers_in_their_own_connection_manager(
+        tmp_path: Path, test_ca: TestCA) -> None:
+    """By default (``dynamic_stats="auto"``) an HTTPS site's router keeps no per-upstream
+    code counters or latency: the site's own connection manager has them, including the
+    answers no upstream gave (429s); the cluster keeps its request count and health."""
+    with Upstream("A", "127.0.0.1", 0) as a, Upstream("B", "127.0.0.1", 0) as b:
+        edge = EdgeProxy("stats").https(0).admin(0).rate_limit(requests=2, per="60s")
+        for host, up in zip(SITES, (a, b), strict=True):
+            edge.site(host, up.address, cert=test_ca.issue(host).as_cert())
+        with running_envoy(tmp_path, edge.build()) as envoy, \
+                resolving_client(SITES, verify=test_ca.ca_file, timeout=5) as client:
+            url = f"https://{SITES[0]}:{envoy.ports['https']}/"
+            assert [client.get(url).status_code for _ in range(3)] == [200, 200, 429]
+            names = _names(envoy.admin_address)
+            prefix = "http.https_a_example_com"
+            assert envoy.counter(f"{prefix}.downstream_rq_2xx") == 2
+            assert envoy.counter(f"{prefix}.downstream_rq_4xx") == 1
+            assert envoy.counter("https_a_example_com.http_local_rate_limit.rate_limited") == 1
+            assert envoy.counter("cluster.a_example_com.upstream_rq_total") == 2
+            assert f"{prefix}.downstream_rq_time" in names
+            assert not [n for n in names if n.startswith("cluster.a_example_com.upstream_rq_2")
+                        or n == "cluster.a_example_com.upstream_rq_time"]
+            assert not [n for n in names if n.startswith("http.https_b_example_com.downstream_rq_2")
+                        and envoy.counter(n)]
+

@@ -343,3 +343,25 @@ def test_hsts_only_over_https(certs: dict[str, Cert]) -> None:
     vhosts = plain["route_config"]["virtual_hosts"]
     assert [v["domains"] for v in vhosts] == [["a.example.com"]]  # the site, not a redirect
     assert all("response_headers_to_add" not in v for v in vhosts)
+
+
+def test_router_dynamic_stats_only_where_they_are_a_sites_only_codes(
+        certs: dict[str, Cert]) -> None:
+    """``dynamic_stats="auto"``: off in each HTTPS site's own connection manager and in the
+    redirect, on in the plain-HTTP one shared by the sites (whatever their number, so adding
+    a site does not change the listener); ``True``/``False`` everywhere."""
+    def routers(choice: object, redirect: bool) -> dict[str, list[object]]:
+        edge = EdgeProxy(defaults=dataclasses.replace(EdgeDefaults(), dynamic_stats=choice))
+        edge.site("a.example.com", "127.0.0.20:8080", cert=certs["a.example.com"]).https(8443)
+        edge.redirect_http(8080) if redirect else edge.http(8080)
+        boot = edge.build()
+        return {name: [hcm_of(c).to_dict()["http_filters"][-1]["typed_config"]
+                       .get("dynamic_stats") for c in boot.listener(name).filter_chains or []]
+                for name in ("https", "http")}
+
+    assert routers("auto", False) == {"https": [False], "http": [None]}
+    assert routers("auto", True) == {"https": [False], "http": [False]}
+    assert routers(True, False) == {"https": [None], "http": [None]}
+    assert routers(False, False) == {"https": [False], "http": [False]}
+    with pytest.raises(ConfigError, match=r"EdgeDefaults\.dynamic_stats: must be 'auto', True"):
+        EdgeDefaults(dynamic_stats="on")  # type: ignore[arg-type]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import re
 from types import SimpleNamespace
 from typing import Any
 
 from envoykit._cli import _top_view as view
 from envoykit._cli import top
-from envoykit.admin import ClusterStatus, Histogram, StatsSnapshot
+from envoykit.admin import ClusterStatus, Histogram, HostStatus, StatsSnapshot
 
 DUMP = {"configs": [
     {"dynamic_listeners": [{"active_state": {"listener": {"filter_chains": [{"filters": [
@@ -167,3 +169,79 @@ def test_keys_sort_filter_and_quit() -> None:
     assert state.filter == ""
     assert state.keys().startswith("sort: 5xx (s)")
     assert state.handle("q")
+
+
+ROUTER_NO_DYNAMIC = {"name": "envoy.filters.http.router",
+                     "typed_config": {"dynamic_stats": False}}
+FRONT_DUMP = {"configs": [{"static_listeners": [{"listener": {"filter_chains": [
+    {"filters": [{"typed_config": {  # an HTTPS site's own connection manager
+        "stat_prefix": "https_shop_example_com", "http_filters": [ROUTER_NO_DYNAMIC],
+        "route_config": {"virtual_hosts": [
+            {"name": "shop", "domains": ["shop.example.com"], "routes": [
+                {"match": {"prefix": "/api"}, "route": {"cluster": "api"}, "stat_prefix": "a"},
+                {"match": {"prefix": "/"}, "route": {"cluster": "web"}},
+                {"match": {"prefix": "/x"}, "route": {"cluster": "api"}}]}]}}}]},
+    {"filters": [{"typed_config": {  # shared by two sites: no per-site stats of its own
+        "stat_prefix": "http", "http_filters": [ROUTER_NO_DYNAMIC],
+        "route_config": {"virtual_hosts": [
+            {"name": "p", "domains": ["p.example.com"],
+             "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "p"}}]},
+            {"name": "q", "domains": ["q.example.com"],
+             "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "q"}}]}]}}}]},
+]}}]}]}
+
+
+def test_a_site_with_its_own_connection_manager_is_one_row_from_its_stats() -> None:
+    assert top.sites_of(FRONT_DUMP) == [
+        top.Target("shop.example.com", "api, web", None, "http.https_shop_example_com",
+                   front=True),
+        top.Target("shop.example.com", "api", "a", "vhost.shop.route.a"),
+        top.Target("p.example.com", "p", None, "cluster.p"),
+        top.Target("q.example.com", "q", None, "cluster.q"),
+    ]
+    dynamic = {"name": "envoy.filters.http.router", "typed_config": {}}
+    with_dynamic = json.loads(json.dumps(FRONT_DUMP).replace(
+        json.dumps(ROUTER_NO_DYNAMIC), json.dumps(dynamic)))
+    assert [t.cluster for t in top.sites_of(with_dynamic)][:3] == ["api", "api", "web"]
+
+
+class FrontAdmin(FakeAdmin):
+    def config_dump(self) -> Any:
+        return SimpleNamespace(raw=FRONT_DUMP)
+
+    def stats(self, filter: str) -> StatsSnapshot:
+        assert re.search(filter, "http.https_shop_example_com.downstream_rq_5xx")
+        assert re.search(filter, "http.https_shop_example_com.downstream_rq_time")
+        self.samples += 1
+        n = self.samples
+        return StatsSnapshot(
+            counters={"http.https_shop_example_com.downstream_rq_2xx": 10 * n,
+                      "http.https_shop_example_com.downstream_rq_4xx": 3,
+                      "https_shop_example_com.http_local_rate_limit.rate_limited": 3,
+                      "cluster.p.upstream_rq_total": 6 * n},
+            gauges={}, histograms={"http.https_shop_example_com.downstream_rq_time": Histogram(
+                "http.https_shop_example_com.downstream_rq_time", {50.0: 2.0, 99.0: 8.0},
+                {50.0: 1.0, 99.0: 7.0})})
+
+    def clusters(self) -> dict[str, ClusterStatus]:
+        hosts = tuple(HostStatus(("127.0.0.20", 80), "HEALTHY", frozenset(), {"rq_error": e})
+                      for e in (2, 3))
+        return {"p": ClusterStatus("p", hosts)}
+
+
+def test_rows_from_a_sites_connection_manager_and_without_per_class_counters() -> None:
+    sampler = top.Sampler(FrontAdmin())  # type: ignore[arg-type]
+    sampler.sample()
+    frame = sampler.sample()
+    rows = {(r["site"], r["route"]): r for r in frame["sites"]}
+    shop = rows[("shop.example.com", None)]
+    assert (shop["cluster"], shop["requests"], shop["2xx"], shop["4xx"], shop["5xx"]) == \
+        ("api, web", 23, 20, 3, 0)
+    assert (shop["rate_limited"], shop["p50"], shop["p99"]) == (3, 1.0, 7.0)
+    assert shop["rps"] > 0
+    p = rows[("p.example.com", None)]  # shared connection manager, no dynamic stats
+    assert (p["requests"], p["2xx"], p["5xx"], p["p99"]) == (12, None, None, None)
+    assert p["rps"] > 0
+    assert frame["upstreams"][0]["5xx"] == 5  # the hosts' rq_error without the counter
+    line = next(x for x in view.text(frame).splitlines() if x.split()[:1] == ["p.example.com"])
+    assert line.split()[2:7] == ["-", "-", "-", "-", "0"]
