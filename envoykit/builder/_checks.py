@@ -9,7 +9,7 @@ import os
 from collections import Counter
 from datetime import timedelta
 
-from envoykit.builder._intent import Edge, Site, tables_by_id
+from envoykit.builder._intent import Edge, Site
 from envoykit.builder._regex import compile_re2, re2_error
 from envoykit.builder._routes import HttpRoute
 from envoykit.errors import Issue
@@ -245,7 +245,7 @@ def _service_issues(edge: Edge) -> list[Issue]:
                                        "'host:port' upstreams makes a service named after it)")
                for n, c in names.items() if c > 1]
     unknown: dict[int, list[tuple[int, str]]] = {}  # per route table (many sites share one)
-    for key, table in tables_by_id(edge.sites).items():
+    for key, table in edge.tables.items():
         for i, route in enumerate(table):
             for name in route.services:
                 if name not in names:

@@ -11,7 +11,6 @@ import dataclasses
 import functools
 import os
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -152,11 +151,6 @@ class Site:
 fast_init(Site)
 
 
-def tables_by_id(sites: Iterable[Site]) -> dict[int, tuple[HttpRoute, ...]]:
-    """The distinct route tables of ``sites`` (many sites share one), by identity."""
-    return {id(s.routes): s.routes for s in sites}
-
-
 @dataclass(frozen=True)
 class TcpService:
     """A TCP listener whose connections go to a service (``tcp_proxy``)."""
@@ -201,6 +195,11 @@ class Edge:
     @functools.cached_property
     def _service_map(self) -> dict[str, Service]:
         return {s.name: s for s in self.services}
+
+    @functools.cached_property
+    def tables(self) -> dict[int, tuple[HttpRoute, ...]]:
+        """The distinct route tables of the sites (many sites share one), by identity."""
+        return {id(s.routes): s.routes for s in self.sites}
 
 
 @dataclass(frozen=True)

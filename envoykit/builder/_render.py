@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 from envoykit._net import is_ip
 from envoykit.builder._clusters import cluster
 from envoykit.builder._compile import VhostSpec, compile_edge
-from envoykit.builder._intent import Edge, Site, tables_by_id
+from envoykit.builder._intent import Edge, Site
 from envoykit.builder._routes import HttpRoute
 from envoykit.builder._services import Backend, Service
 from envoykit.builder._vhosts import route_dict, vhost_extras
@@ -370,7 +370,7 @@ def check_edge(edge: Edge) -> list[Issue]:
     on the intent), and each cluster without TLS by its name (``check`` finds files and keys
     only under TLS); without any such clash or TLS cluster, none stands in at all. A
     per-route filter config may hold files: such an edge is checked on its whole model."""
-    if any(route.filter_configs for table in tables_by_id(edge.sites).values()
+    if any(route.filter_configs for table in edge.tables.values()
            for route in table):
         return check(compile_edge(edge))
     clusters = [cluster(s, edge.defaults) if s.tls is not None
