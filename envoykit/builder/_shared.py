@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -73,6 +74,12 @@ class Shared(type):
     def __init__(cls, name: str, bases: tuple[type, ...], namespace: dict[str, Any]) -> None:
         super().__init__(name, bases, namespace)
         _BY_IDENTITY.add(cls)
+
+    @property
+    def __signature__(cls) -> inspect.Signature:
+        """The parameters of the class (``inspect.signature`` would show ``__call__``'s)."""
+        init = inspect.signature(cls.__init__)  # type: ignore[misc]
+        return init.replace(parameters=list(init.parameters.values())[1:])  # (but self)
 
     def __call__(cls: type[_T], *args: Any, **kwargs: Any) -> _T:
         kind = _KINDS.get(cls) or _kind(cls)
@@ -161,6 +168,7 @@ def fast_init(cls: type) -> None:
     init = namespace["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     init.__doc__ = vars(cls)["__init__"].__doc__
+    init.__signature__ = inspect.signature(vars(cls)["__init__"])  # (with the annotations)
     cls.__init__ = init  # type: ignore[misc]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import inspect
 import pickle
 from collections.abc import Iterator
 from datetime import timedelta
@@ -26,7 +27,7 @@ from envoykit import (
     check,
     to_json,
 )
-from envoykit.builder import _shared
+from envoykit.builder import Site, _shared
 from envoykit.builder._shared import CACHE_SIZE, cache_info, clear_caches, unshared
 
 
@@ -221,3 +222,13 @@ def test_the_site_shortcut_route_is_the_checked_route(
     assert route == checked and hash(route) == hash(checked)
     assert {k: v for k, v in vars(route).items() if k != "_hash"} == \
         {k: v for k, v in vars(checked).items() if k != "_hash"}
+
+
+def test_the_classes_keep_their_signatures() -> None:
+    """``inspect.signature`` (help(), IDEs) shows the parameters, not the metaclass's
+    ``(*args, **kwargs)`` nor the one-update ``__init__``'s unannotated ones."""
+    assert str(inspect.signature(Respond)) == "(status: 'int', body: 'str | None' = None) -> None"
+    route = inspect.signature(HttpRoute).parameters
+    assert list(route)[:3] == ["prefix", "path", "regex"]
+    assert route["to"].annotation == "str | Mapping[str, int] | Sequence[tuple[str, int]] | None"
+    assert str(inspect.signature(Site)).startswith("(host: 'str', routes: 'tuple[HttpRoute, ...]'")
