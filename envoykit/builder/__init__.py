@@ -114,8 +114,9 @@ __all__ = [
 
 log = logging.getLogger("envoykit.builder")
 
-_Judged = tuple[tuple[HttpRoute, ...], bool, LoopPlan]
-"""A route table given to ``site()``, whether it is clean, its loop plan (see ``_checks``)."""
+_Judged = tuple[tuple[HttpRoute, ...], bool, LoopPlan, timedelta]
+"""A route table given to ``site()``, whether it is clean and its loop plan (see ``_checks``)
+under the default route timeout that follows."""
 
 
 class EdgeProxy:
@@ -267,14 +268,18 @@ class EdgeProxy:
         except TypeError:  # a route holding an unhashable value (a typed config)
             by_id = tuple(map(id, table))
             known = self._unhashable.get(by_id)
+        timeout = self.defaults.route_timeout
         if known is not None:
-            return known
-        for i, route in enumerate(table):
-            if not isinstance(route, HttpRoute):
-                raise fail(f"{where}.routes[{i}]", f"expected HttpRoute(...), got {route!r}")
-            if isinstance(route.rate_limit, RateLimit):
-                route.rate_limit.check(f"{where}.routes[{i}].rate_limit")
-        judged = (table, table_is_clean(table, self.defaults.route_timeout), loop_plan(table))
+            if known[3] == timeout:
+                return known
+            table = known[0]  # (the defaults were replaced since: judged again)
+        else:
+            for i, route in enumerate(table):
+                if not isinstance(route, HttpRoute):
+                    raise fail(f"{where}.routes[{i}]", f"expected HttpRoute(...), got {route!r}")
+                if isinstance(route.rate_limit, RateLimit):
+                    route.rate_limit.check(f"{where}.routes[{i}].rate_limit")
+        judged = (table, table_is_clean(table, timeout), loop_plan(table), timeout)
         if by_id is None:
             self._tables[table] = judged
         else:

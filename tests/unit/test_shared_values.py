@@ -232,3 +232,14 @@ def test_the_classes_keep_their_signatures() -> None:
     assert list(route)[:3] == ["prefix", "path", "regex"]
     assert route["to"].annotation == "str | Mapping[str, int] | Sequence[tuple[str, int]] | None"
     assert str(inspect.signature(Site)).startswith("(host: 'str', routes: 'tuple[HttpRoute, ...]'")
+
+
+def test_a_shared_table_is_judged_again_under_new_defaults() -> None:
+    edge = _edge(1)
+    table = [HttpRoute("/", to="web0", retries=Retry(attempts=2, per_try_timeout="2s"))]
+    edge.site("a.example.com", routes=list(table))  # 3 tries of 2s fit the default 15s
+    edge.defaults = dataclasses.replace(edge.defaults, route_timeout=timedelta(seconds=5))
+    with pytest.raises(SemanticError, match=r"site\('b.example.com'\)\.routes\[0\]\.retries: "
+                                            r"3 tries of 2s need 6s, longer than the route "
+                                            r"timeout of 5s"):
+        edge.site("b.example.com", routes=list(table))
