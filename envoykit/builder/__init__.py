@@ -229,7 +229,7 @@ class EdgeProxy:
             host=name,
             routes=judged[0] if judged else self._own_route(where, name, timeout,
                                                             prefix_rewrite, host_rewrite),
-            upstreams=parsed, cert=as_cert(f"{where}.cert", cert),
+            upstreams=parsed, cert=as_cert(f"{where}.cert", cert) if cert is not None else None,
             aliases=tuple([check_host(f"{where}.aliases[{i}]", a) for i, a in enumerate(aliases)])
             if aliases else (),
             rate_limit=rate_limit, client_ca=os.path.abspath(client_ca) if client_ca else None,

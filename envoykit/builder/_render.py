@@ -233,7 +233,7 @@ class _Renderer:
             frame = self.frames[tls] = self.frame(tls, None)
         p0, p1, p2, p3 = frame.pieces
         domains = _join([_quote(d) for d in site.domains], frame.domains, self.indent,
-                        nested=False)
+                        nested=False) if site.aliases else _quote(site.host)
         return "".join((p0, _quote(site.slug), p1, domains, p2,
                         self.routes(site, prefix, frame.routes), p3))
 
