@@ -85,13 +85,13 @@ class Shared(type):
         kind = _KINDS.get(cls) or _kind(cls)
         key: list[Any] = [args]  # (the hot path of a large edge: no call for a str)
         try:
-            for value in args:
-                if type(value) is not str:
+            for arg in args:
+                if type(arg) is not str:
                     key[0] = _args_part(kind, args)
                     break
-            for name, value in kwargs.items():
+            for name, arg in kwargs.items():
                 key.append(name)
-                key.append(value if type(value) is str else _part(value, name in kind.copied))
+                key.append(arg if type(arg) is str else _part(arg, name in kind.copied))
             cell = kind.cells(tuple(key))
         except _Unkeyable:
             return type.__call__(cls, *args, **kwargs)  # type: ignore[no-any-return]
@@ -132,19 +132,19 @@ def _part(value: Any, copied: bool) -> Any:
     """``value`` as part of a key: equal parts make equal values."""
     if value is None:
         return None
-    kind = type(value)
-    if kind is str:
+    of = type(value)
+    if of is str:
         return value
-    if kind in _TAGGED:
-        return kind, value
-    if kind is tuple:
+    if of in _TAGGED:
+        return of, value
+    if of is tuple:
         return (tuple, *[_part(v, False) for v in value])
-    if copied and kind is dict:
+    if copied and of is dict:
         return (dict, *[(_part(k, False), _part(v, False)) for k, v in value.items()])
-    if copied and kind is list:
+    if copied and of is list:
         return (list, *[_part(v, False) for v in value])
-    if kind in _BY_IDENTITY:
-        return kind, id(value)  # (kept alive by the value made from it, as its cell is)
+    if of in _BY_IDENTITY:
+        return of, id(value)  # (kept alive by the value made from it, which its cell keeps)
     raise _Unkeyable
 
 
