@@ -53,7 +53,8 @@ def measure(pair: Pair, load: Load, cpu: Callable[[str], float], connections: in
             errors.append(exc)
 
     before = {p: cpu(p) for p in (pair.a, pair.b)}
-    threads = [threading.Thread(target=drive, args=(p,)) for p in (pair.a, pair.b)]
+    first = (pair.a, pair.b) if len(pair.ratios) % 2 == 0 else (pair.b, pair.a)  # alternate
+    threads = [threading.Thread(target=drive, args=(p,)) for p in first]
     for t in threads:
         t.start()
     for t in threads:
@@ -74,12 +75,12 @@ def table(pairs: list[Pair]) -> None:
     print()
     print("paired: both proxies loaded at once; ratio = median of per-round rps(a)/rps(b) "
           "[min-max]; cpu = medians of proxy CPU time per request")
-    print(f"| {'a':<22} | {'b':<12} | {'scheme':<6} | {'ratio':>6} | {'range':>13} | "
+    print(f"| {'a':<22} | {'b':<19} | {'scheme':<6} | {'ratio':>6} | {'range':>13} | "
           f"{'cpu a':>6} | {'cpu b':>6} | {'a - b':>6} |")
-    print(f"|{'-' * 24}|{'-' * 14}|{'-' * 8}|{'-' * 8}|{'-' * 15}|{'-' * 8}|{'-' * 8}|"
+    print(f"|{'-' * 24}|{'-' * 21}|{'-' * 8}|{'-' * 8}|{'-' * 15}|{'-' * 8}|{'-' * 8}|"
           f"{'-' * 8}|")
     for p in pairs:
-        print(f"| {p.a:<22} | {p.b:<12} | {p.scheme:<6} | {p.ratio:>5.3f}x | "
+        print(f"| {p.a:<22} | {p.b:<19} | {p.scheme:<6} | {p.ratio:>5.3f}x | "
               f"{min(p.ratios):>5.3f}-{max(p.ratios):>5.3f}x | "
               f"{statistics.median(p.cpu_a):>6.1f} | {statistics.median(p.cpu_b):>6.1f} | "
               f"{p.cpu_diff:>+6.1f} |")

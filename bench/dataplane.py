@@ -3,9 +3,12 @@
 1. **envoykit** — ``EdgeProxy`` with its secure defaults (SNI chains, per-site local rate
    limit raised out of the way, HSTS, path normalisation, timeouts, buffer limits, overload
    manager), envoy ``--concurrency 2``;
-2. **handwritten** — the minimal Envoy YAML an expert would write for the same routes
-   (tls_inspector, one SNI chain per host, router only), envoy ``--concurrency 2``;
-3. **nginx** — the same two HTTPS server blocks and plain-HTTP servers, 2 workers,
+2. **handwritten** — the minimal Envoy YAML an expert would write for the same job
+   (tls_inspector, one SNI chain per host, the local rate limit the company asked for as
+   Envoy's docs write it, router), envoy ``--concurrency 2``; and **handwritten-minimal**,
+   the same without the rate limit (the baseline until 2026-11-30: a config that does less
+   than the job, so the flood limit's price is read from it);
+3. **nginx** — the same two HTTPS server blocks and plain-HTTP servers (no rate limit), 2 workers,
    upstream keepalive on, ``keepalive_requests`` raised like Envoy's (unlimited) default.
 
 Upstreams are a separate nginx (``return 200``) on 127.0.0.20 and 127.0.0.21, so the
@@ -31,7 +34,10 @@ with the medians of every proxy and scheme (``<proxy>_<scheme>_rps``), the paire
 ``--paired`` measures differently (bench/_paired.py): envoykit and the hand-written config
 are loaded *at the same time*, half the connections each, so the noise of a shared machine
 falls on both alike; with ``--ablate`` each variant is paired with envoykit's defaults.
-Its JSON has ``<a>_vs_<b>_<scheme>`` ratios and ``..._cpu_us_diff`` (µs per request).
+An A/A control is always paired too: envoykit against itself in a second process
+(``envoykit-again``), whose ratio is the noise of the method on this machine. Rounds
+alternate which of a pair is started first. Its JSON has ``<a>_vs_<b>_<scheme>`` ratios
+and ``..._cpu_us_diff`` (µs per request).
 """
 
 from __future__ import annotations
@@ -69,7 +75,8 @@ from envoykit.validation import validate
 
 HOSTS = ("a.example.com", "b.example.com")
 UPSTREAM_IPS = ("127.0.0.20", "127.0.0.21")
-PROXIES = ("envoykit", "handwritten", "nginx")
+PROXIES = ("envoykit", "handwritten", "handwritten-minimal", "nginx")
+MINIMAL = "handwritten-minimal"
 SCHEMES = ("https", "http")
 
 WRK_SCRIPT = """\
@@ -210,9 +217,28 @@ HCM = """\
             virtual_hosts:
 {vhosts}
           http_filters:
-          - name: envoy.filters.http.router
+{limit}          - name: envoy.filters.http.router
             typed_config:
               "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"""
+
+# The flood limit the company asked for, as Envoy's local rate limit docs write it (the
+# bucket raised out of the way, like envoykit's in this bench).
+LIMIT = """\
+          - name: envoy.filters.http.local_ratelimit
+            typed_config:
+              "@type": LIMIT_TYPE
+              stat_prefix: http_local_rate_limiter
+              token_bucket: {max_tokens: 100000000, tokens_per_fill: 100000000, fill_interval: 1s}
+              filter_enabled:
+                runtime_key: local_rate_limit_enabled
+                default_value: {numerator: 100, denominator: HUNDRED}
+              filter_enforced:
+                runtime_key: local_rate_limit_enforced
+                default_value: {numerator: 100, denominator: HUNDRED}
+              response_headers_to_add:
+              - header: {key: x-local-rate-limit, value: "true"}
+""".replace("LIMIT_TYPE", "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3."
+                          "LocalRateLimit")
 
 HCM_TYPE = ("type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3."
             "HttpConnectionManager")
@@ -251,12 +277,16 @@ CLUSTER = """\
 
 
 def handwritten_yaml(https: int, http: int, up: tuple[int, int],
-                     certs: dict[str, tuple[str, str]]) -> str:
+                     certs: dict[str, tuple[str, str]], *, rate_limit: bool = True) -> str:
+    """The expert's config for the same job; ``rate_limit=False``: without the flood limit
+    (``handwritten-minimal``, the baseline before 2026-11-30 09:50)."""
+    limit = LIMIT if rate_limit else ""
     names = [h.replace(".", "_") for h in HOSTS]
     vhosts = [VHOST.format(name=n, host=h) for n, h in zip(names, HOSTS, strict=True)]
     chains = [
         CHAIN.format(host=h, cert=certs[h][0], key=certs[h][1],
-                     hcm=HCM.format(prefix=f"https_{n}", vhosts=v, hcm_type=HCM_TYPE),
+                     hcm=HCM.format(prefix=f"https_{n}", vhosts=v, hcm_type=HCM_TYPE,
+                                    limit=limit),
                      tls_type=TLS_TYPE)
         for h, n, v in zip(HOSTS, names, vhosts, strict=True)
     ]
@@ -264,7 +294,7 @@ def handwritten_yaml(https: int, http: int, up: tuple[int, int],
                 for n, ip, p in zip(names, UPSTREAM_IPS, up, strict=True)]
     return HANDWRITTEN.format(https=https, http=http, chains="\n".join(chains),
                               http_hcm=HCM.format(prefix="http", vhosts="\n".join(vhosts),
-                                                  hcm_type=HCM_TYPE),
+                                                  hcm_type=HCM_TYPE, limit=limit),
                               clusters="\n".join(clusters))
 
 
@@ -459,6 +489,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(work, ignore_errors=True)
 
 
+AA = "envoykit-again"
 ABLATIONS: dict[str, dict[str, Any]] = {
     # envoykit with one default changed, to price it (``--ablate``)
     "ek-no-ratelimit": {"rate_limit": False},
@@ -475,6 +506,9 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     # what-ifs beyond EdgeDefaults, edits of the rendered config:
     "ek-no-stats": {"patch": no_stats},
     "ek-exact-balance": {"patch": exact_balance},
+    # the A/A control, always in --paired: envoykit's defaults again, in a second process;
+    # its ratio to envoykit is the noise of the method on this machine
+    AA: {},
 }
 UPSTREAM_SATURATED = 0.9  # of one core: the 1-worker upstream would be the bottleneck
 
@@ -485,12 +519,13 @@ def run(work: Path, args: argparse.Namespace) -> int:
     script = work / "resolve.lua"
     script.write_text(WRK_SCRIPT)
     up = (free_port(UPSTREAM_IPS[0]), free_port(UPSTREAM_IPS[1]))
-    base = ["envoykit", "handwritten"] if args.paired else list(PROXIES)
+    base = ["envoykit", "handwritten", MINIMAL] if args.paired else list(PROXIES)
     chosen = [v for v in args.variants.split(",") if v] or list(ABLATIONS)
     unknown = sorted(set(chosen) - set(ABLATIONS))
     if unknown:
         raise SystemExit(f"--variants: unknown {', '.join(unknown)}; known: {', '.join(ABLATIONS)}")
-    proxies = base + (chosen if args.ablate else [])
+    proxies = base + ([AA] if args.paired else []) + [
+        v for v in (chosen if args.ablate else []) if v != AA]
     ports = {p: (free_port(), free_port()) for p in proxies}  # (https, http)
     schemes = list(SCHEMES) + ([] if args.no_h2 else ["h2"])
     results: dict[tuple[str, str], list[Result]] = {(p, s): [] for p in proxies for s in schemes}
@@ -512,7 +547,8 @@ def run(work: Path, args: argparse.Namespace) -> int:
                                                  nginx_proxy_body(https, http, up, certs), 2,
                                                  [("127.0.0.1", https), ("127.0.0.1", http)]))
             else:
-                text = (handwritten_yaml(https, http, up, certs) if proxy == "handwritten"
+                text = (handwritten_yaml(https, http, up, certs, rate_limit=proxy != MINIMAL)
+                        if proxy.startswith("handwritten")
                         else envoykit_yaml(https, http, up, certs, **ABLATIONS.get(proxy, {})))
                 proc = stack.enter_context(envoy(work / proxy, text, [https, http]))
             pids[proxy] = proc.pid
@@ -557,7 +593,8 @@ def run_paired(args: argparse.Namespace, proxies: list[str], schemes: list[str],
                     duration, script, work / f"h2load-{proxy}.log")
 
     pairs = [_paired.Pair("envoykit", "handwritten", s) for s in schemes]
-    pairs += [_paired.Pair(p, "envoykit", s) for p in proxies[2:] for s in schemes]
+    pairs += [_paired.Pair("envoykit", MINIMAL, s) for s in schemes]
+    pairs += [_paired.Pair(p, "envoykit", s) for p in proxies[3:] for s in schemes]
     for pair in pairs:  # warm-up, not counted
         load_one(pair.a, pair.scheme, args.connections // 2, args.warmup)
         load_one(pair.b, pair.scheme, args.connections // 2, args.warmup)
@@ -571,12 +608,16 @@ def run_paired(args: argparse.Namespace, proxies: list[str], schemes: list[str],
                                 / (time.monotonic() - began))
     _paired.table(pairs)
     main_pairs = pairs[:len(schemes)]
+    control = [p for p in pairs if p.a == AA]
     met = all(p.ratio >= 1.0 for p in main_pairs)
     errors = sum(p.errors for p in pairs)
     print()
     print(f"target: envoykit >= 1.0x handwritten on {', '.join(schemes)} (paired): "
           + ", ".join(f"{p.scheme} {p.ratio:.2f}x" for p in main_pairs)
           + (" - met" if met else " - NOT met"))
+    print("noise of the method (A/A control, envoykit against itself in a second process): "
+          + ", ".join(f"{p.scheme} {p.ratio:.3f}x [{min(p.ratios):.3f}-{max(p.ratios):.3f}], "
+                      f"{p.cpu_diff:+.1f} us/req" for p in control))
     print(f"upstream (1 nginx worker) peak CPU while measuring: {upstream_peak:.2f} of a core "
           f"(saturated at >= {UPSTREAM_SATURATED})")
     failed = ([f"{errors} failed requests during the load"] if errors else []) + (
