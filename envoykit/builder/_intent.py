@@ -16,7 +16,6 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from envoykit._net import is_ip
-from envoykit.builder._shared import fast_init
 from envoykit.config import (
     CertificateValidationContext,
     CommonTlsContext,
@@ -137,7 +136,7 @@ class Site:
     """A stat- and name-safe form of the host: ``a.example.com`` → ``a_example_com``."""
 
     def __post_init__(self) -> None:
-        self.__dict__["slug"] = slug(self.host)
+        object.__setattr__(self, "slug", slug(self.host))
 
     @property
     def domains(self) -> list[str]:
@@ -146,9 +145,6 @@ class Site:
     @property
     def where(self) -> str:
         return f"site({self.host!r})"
-
-
-fast_init(Site)
 
 
 @dataclass(frozen=True)
