@@ -34,7 +34,13 @@ from typing import Any, Literal
 import pydantic
 
 from envoykit._net import is_loopback
-from envoykit.builder._checks import edge_issues, route_issues, table_is_clean
+from envoykit.builder._checks import (
+    LoopPlan,
+    edge_issues,
+    loop_plan,
+    route_issues,
+    table_is_clean,
+)
 from envoykit.builder._compile import compile_edge
 from envoykit.builder._intent import (
     LOOPBACK,
@@ -56,7 +62,14 @@ from envoykit.builder._intent import (
 )
 from envoykit.builder._render import Unspliceable, check_edge, render_edge
 from envoykit.builder._resolve import Resolution, resolve
-from envoykit.builder._routes import Header, HttpRoute, Redirect, Respond, Retry
+from envoykit.builder._routes import (
+    Header,
+    HttpRoute,
+    Redirect,
+    Respond,
+    Retry,
+    forward_route,
+)
 from envoykit.builder._services import (
     Backend,
     Health,
@@ -101,6 +114,10 @@ __all__ = [
 
 log = logging.getLogger("envoykit.builder")
 
+_Judged = tuple[tuple[HttpRoute, ...], bool, LoopPlan, timedelta]
+"""A route table given to ``site()``, whether it is clean and its loop plan (see ``_checks``)
+under the default route timeout that follows."""
+
 
 class EdgeProxy:
     """Build an edge proxy: services, sites by host name with ordered routes, HTTPS by SNI,
@@ -122,11 +139,12 @@ class EdgeProxy:
         self._filters: list[tuple[HttpFilter, frozenset[str] | None]] = []
         self._tcp: list[TcpService] = []
         self._passthrough: list[Passthrough] = []
-        # route tables given to site(), by identity (each entry keeps its object alive, so
-        # an id is never reused while it is here): the tuple made of a list, and whether a
-        # tuple was judged clean; a table shared by many sites is converted and judged once
-        self._tables: dict[int, tuple[Sequence[HttpRoute], tuple[HttpRoute, ...]]] = {}
-        self._clean: dict[int, tuple[tuple[HttpRoute, ...], bool]] = {}
+        # the route tables given to site(), each judged once: by value (an equal table is the
+        # same table, made into one tuple shared by its sites), or by the identity of its
+        # routes when one holds an unhashable value (the entry keeps them alive: ids stay
+        # unique); each with whether it is clean and its loop plan (see _checks)
+        self._tables: dict[tuple[HttpRoute, ...], _Judged] = {}
+        self._unhashable: dict[tuple[int, ...], _Judged] = {}
 
     # -- services and sites ----------------------------------------------------------------
 
@@ -200,20 +218,28 @@ class EdgeProxy:
                 raise fail(f"{where}.rate_limit", f"expected RateLimit(...) or False, "
                                                   f"got {rate_limit!r}")
             rate_limit = rate_limit.check(f"{where}.rate_limit")
-        parsed = tuple(parse_upstream(f"{where}.upstreams[{i}]", u)
-                       for i, u in enumerate(upstreams))
+        parsed = tuple([parse_upstream(f"{where}.upstreams[{i}]", u)
+                        for i, u in enumerate(upstreams)]) if upstreams else ()
+        if routes and (timeout is not None or prefix_rewrite is not None
+                       or host_rewrite is not None):
+            raise fail(where, "timeout=, prefix_rewrite= and host_rewrite= belong to each "
+                              "HttpRoute(...) when routes= is given")
+        judged = self._judged(where, routes) if routes else None
         site = Site(
             host=name,
-            routes=self._site_routes(where, name, parsed, routes, timeout, prefix_rewrite,
-                                     host_rewrite),
-            upstreams=parsed, cert=as_cert(f"{where}.cert", cert),
-            aliases=tuple(check_host(f"{where}.aliases[{i}]", a) for i, a in enumerate(aliases)),
+            routes=judged[0] if judged else self._own_route(where, name, timeout,
+                                                            prefix_rewrite, host_rewrite),
+            upstreams=parsed, cert=as_cert(f"{where}.cert", cert) if cert is not None else None,
+            aliases=tuple([check_host(f"{where}.aliases[{i}]", a) for i, a in enumerate(aliases)])
+            if aliases else (),
             rate_limit=rate_limit, client_ca=os.path.abspath(client_ca) if client_ca else None,
         )
-        issues = self._route_issues(where, site) if routes else []
-        # (the shortcut's one route '/' to its own service: nothing to find)
-        if issues:
-            raise SemanticError(issues)
+        if judged and not (judged[1] and not judged[2]):  # (a clean table without a
+            # redirect that could loop, or the shortcut's one route: nothing to find)
+            issues = route_issues(where, site.routes, site.domains, self.defaults.route_timeout,
+                                  clean=judged[1], plan=judged[2])
+            if issues:
+                raise SemanticError(issues)
         if parsed:
             self.service(site.slug, *parsed, tls=upstream_tls, http2=http2_upstream,
                          dns_lookup_family=dns_lookup_family)
@@ -221,41 +247,44 @@ class EdgeProxy:
         self._hosts.add(name)
         return self
 
-    def _site_routes(self, where: str, slug_host: str, upstreams: tuple[tuple[str, int], ...],
-                     routes: Sequence[HttpRoute], timeout: str | float | timedelta | None,
-                     prefix_rewrite: str | None, host_rewrite: str | None
-                     ) -> tuple[HttpRoute, ...]:
-        if upstreams:
-            return (HttpRoute(prefix="/", to=slug(slug_host), rewrite_prefix=prefix_rewrite,
-                          host_rewrite=host_rewrite,
-                          timeout=as_duration(f"{where}.timeout", timeout)
-                          if timeout is not None else None),)
-        if timeout is not None or prefix_rewrite is not None or host_rewrite is not None:
-            raise fail(where, "timeout=, prefix_rewrite= and host_rewrite= belong to each "
-                              "HttpRoute(...) when routes= is given")
-        known = self._tables.get(id(routes))
-        if known is not None and known[0] is routes and len(known[1]) == len(routes) \
-                and all(a is b for a, b in zip(known[1], routes, strict=False)):
-            return known[1]  # the same table again (unchanged): one tuple for all its sites
-        out = tuple(routes)
-        for i, route in enumerate(out):
-            if not isinstance(route, HttpRoute):
-                raise fail(f"{where}.routes[{i}]", f"expected HttpRoute(...), got {route!r}")
-            if isinstance(route.rate_limit, RateLimit):
-                route.rate_limit.check(f"{where}.routes[{i}].rate_limit")
-        self._tables[id(routes)] = (routes, out)
-        return out
+    @staticmethod
+    def _own_route(where: str, host: str, timeout: str | float | timedelta | None,
+                   prefix_rewrite: str | None, host_rewrite: str | None
+                   ) -> tuple[HttpRoute, ...]:
+        """The one route of the shortcut ``site(host, "ip:port")`` (made unshared: no other
+        site's route is equal)."""
+        return (forward_route(slug(host), rewrite_prefix=prefix_rewrite,
+                              host_rewrite=host_rewrite,
+                              timeout=as_duration(f"{where}.timeout", timeout)
+                              if timeout is not None else None),)
 
-    def _route_issues(self, where: str, site: Site) -> list[Issue]:
-        """The route table's issues; whether the table is clean is asked once per tuple."""
-        table = site.routes
-        known = self._clean.get(id(table))
-        clean = known[1] if known is not None and known[0] is table else None
-        if clean is None:
-            clean = table_is_clean(table, self.defaults.route_timeout)
-            self._clean[id(table)] = (table, clean)
-        return route_issues(where, table, site.domains, self.defaults.route_timeout,
-                            clean=clean)
+    def _judged(self, where: str, routes: Sequence[HttpRoute]) -> _Judged:
+        """The table of ``routes`` (the one tuple of all equal tables given so far), whether
+        it is clean and its loop plan; its values' types are checked at its first sight."""
+        table = tuple(routes)
+        by_id: tuple[int, ...] | None = None
+        try:
+            known = self._tables.get(table)
+        except TypeError:  # a route holding an unhashable value (a typed config)
+            by_id = tuple(map(id, table))
+            known = self._unhashable.get(by_id)
+        timeout = self.defaults.route_timeout
+        if known is not None:
+            if known[3] == timeout:
+                return known
+            table = known[0]  # (the defaults were replaced since: judged again)
+        else:
+            for i, route in enumerate(table):
+                if not isinstance(route, HttpRoute):
+                    raise fail(f"{where}.routes[{i}]", f"expected HttpRoute(...), got {route!r}")
+                if isinstance(route.rate_limit, RateLimit):
+                    route.rate_limit.check(f"{where}.routes[{i}].rate_limit")
+        judged = (table, table_is_clean(table, timeout), loop_plan(table), timeout)
+        if by_id is None:
+            self._tables[table] = judged
+        else:
+            self._unhashable[by_id] = judged
+        return judged
 
     # -- listeners ---------------------------------------------------------------------------
 

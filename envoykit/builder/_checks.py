@@ -14,17 +14,26 @@ from envoykit.builder._regex import compile_re2, re2_error
 from envoykit.builder._routes import HttpRoute
 from envoykit.errors import Issue
 
-__all__ = ["edge_issues", "route_issues", "table_is_clean"]
+__all__ = ["LOOP", "LoopPlan", "edge_issues", "loop_plan", "route_issues", "table_is_clean"]
+
+
+LoopPlan = tuple[tuple[int, bool], ...]
+"""The redirect routes of a table that may loop: (index, True) loops on every site, (index,
+False) depends on the site's domains (see :func:`loop_plan`)."""
+LOOP = "the redirect leads back to this same route (a redirect loop)"
 
 
 def route_issues(where: str, routes: tuple[HttpRoute, ...], domains: list[str],
-                 default_timeout: timedelta, *, clean: bool | None = None) -> list[Issue]:
+                 default_timeout: timedelta, *, clean: bool | None = None,
+                 plan: LoopPlan | None = None) -> list[Issue]:
     """What is wrong in one site's ordered route table (without looking at services);
-    ``clean``: what :func:`table_is_clean` said of this table, if already asked."""
+    ``clean``: what :func:`table_is_clean` said of this table, ``plan``: its
+    :func:`loop_plan`, if already asked."""
     if clean if clean is not None else table_is_clean(routes, default_timeout):
-        # (many sites share one table: judged once)
-        return [issue for i, route in enumerate(routes)
-                for issue in _loop_issues(f"{where}.routes[{i}]", route, domains)]
+        # (many sites share one table: judged once; only a redirect to a host is per site)
+        return [Issue(f"{where}.routes[{i}]", LOOP)
+                for i, always in (plan if plan is not None else loop_plan(routes))
+                if always or _redirects_to_itself(routes[i], domains)]
     issues: list[Issue] = []
     for i, route in enumerate(routes):
         at = f"{where}.routes[{i}]"
@@ -32,6 +41,20 @@ def route_issues(where: str, routes: tuple[HttpRoute, ...], domains: list[str],
         issues += _loop_issues(at, route, domains)
         issues += _shadow_issues(at, routes, i)
     return issues
+
+
+def loop_plan(routes: tuple[HttpRoute, ...]) -> LoopPlan:
+    """Which redirects of ``routes`` lead back to themselves: whatever the site's domains
+    (True), or to be asked of each site because the redirect names a host (False)."""
+    plan: list[tuple[int, bool]] = []
+    for i, route in enumerate(routes):
+        if route.redirect is None:
+            continue
+        if route.redirect.host is not None:
+            plan.append((i, False))
+        elif _redirects_to_itself(route, []):
+            plan.append((i, True))
+    return tuple(plan)
 
 
 def table_is_clean(routes: tuple[HttpRoute, ...], default_timeout: timedelta) -> bool:
@@ -58,7 +81,7 @@ def _table_issues(at: str, routes: tuple[HttpRoute, ...], i: int,
 
 def _loop_issues(at: str, route: HttpRoute, domains: list[str]) -> list[Issue]:
     if route.redirect is not None and _redirects_to_itself(route, domains):
-        return [Issue(at, "the redirect leads back to this same route (a redirect loop)")]
+        return [Issue(at, LOOP)]
     return []
 
 
@@ -211,19 +234,25 @@ def _cert_file_issues(site: Site) -> list[Issue]:
             for path in (cert.cert, cert.key) if not os.path.isfile(path)]
 
 
+def _unknown(name: str) -> str:
+    return f"unknown service {name!r}: declare it with .service({name!r}, 'host:port')"
+
+
 def _service_issues(edge: Edge) -> list[Issue]:
     issues: list[Issue] = []
     names = Counter(s.name for s in edge.services)
     issues += [Issue(f"service({n!r})", "two services have this name (a site given "
                                        "'host:port' upstreams makes a service named after it)")
                for n, c in names.items() if c > 1]
-    for site in edge.sites:
-        for i, route in enumerate(site.routes):
+    unknown: dict[int, list[tuple[int, str]]] = {}  # per route table (many sites share one)
+    for key, table in edge.tables.items():
+        for i, route in enumerate(table):
             for name in route.services:
                 if name not in names:
-                    issues.append(Issue(f"{site.where}.routes[{i}]",
-                                        f"unknown service {name!r}: declare it with "
-                                        f".service({name!r}, 'host:port')"))
+                    unknown.setdefault(key, []).append((i, name))
+    if unknown:
+        issues += [Issue(f"{site.where}.routes[{i}]", _unknown(name)) for site in edge.sites
+                   for i, name in unknown.get(id(site.routes), ())]
     for tcp in edge.tcp:
         if tcp.service not in names:
             issues.append(Issue(f"tcp({tcp.name!r})", f"unknown service {tcp.service!r}"))

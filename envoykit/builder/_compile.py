@@ -3,13 +3,14 @@ listeners (HTTPS by SNI, plain HTTP or a redirect, TCP), connection managers, TL
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
 
 from envoykit._edge_stats import edge_stats_matcher
 from envoykit._redirect_ports import port_mark
 from envoykit.builder._clusters import cluster
 from envoykit.builder._intent import Edge, Passthrough, RateLimit, Site, TcpService
+from envoykit.builder._routes import HttpRoute
 from envoykit.builder._vhosts import CORS_FILTER, exempt_filter, rate_limit_filter, vhost
 from envoykit.config import (
     Address,
@@ -139,7 +140,7 @@ def _site_chain(edge: Edge, make: VhostsOf, site: Site) -> FilterChain:
     limit = _limit_for(edge, site)
     filters = [HttpFilter.of(rate_limit_filter(prefix, limit, edge.defaults))] if limit else []
     hcm = _hcm(edge, prefix, make([(site, True, prefix, None)]),
-               _route_filters([site], filters) + _extra_filters(edge, [site]))
+               _route_filters([site.routes], filters) + _extra_filters(edge, [site]))
     return FilterChain(
         name=site.host,
         filter_chain_match=FilterChainMatch(server_names=site.domains),
@@ -222,7 +223,7 @@ def _plain_http_hcm(edge: Edge, make: VhostsOf) -> HttpConnectionManager:
         filters = [HttpFilter.of(LocalRateLimit(stat_prefix="http"))]  # per-vhost only
     else:
         filters = []
-    filters = _route_filters(edge.sites, filters)
+    filters = _route_filters(edge.tables.values(), filters)
     return _hcm(edge, "http", vhosts, filters + _extra_filters(edge, edge.sites),
                 shared=True)
 
@@ -237,10 +238,11 @@ def _own_limit(edge: Edge, site: Site) -> LocalRateLimit | None:
     return None
 
 
-def _route_filters(sites: Sequence[Site], filters: list[HttpFilter]) -> list[HttpFilter]:
-    """``filters`` plus what per-route settings of ``sites`` need in the chain: the CORS
+def _route_filters(tables: Iterable[tuple[HttpRoute, ...]], filters: list[HttpFilter]
+                   ) -> list[HttpFilter]:
+    """``filters`` plus what per-route settings of ``tables`` need in the chain: the CORS
     filter, and a rate-limit filter that only per-route buckets configure."""
-    routes = [r for s in sites for r in s.routes]
+    routes = [r for table in tables for r in table]
     out = list(filters)
     if any(r.cors is not None for r in routes):
         out.insert(0, HttpFilter(name=CORS_FILTER, typed_config=Cors()))

@@ -192,6 +192,11 @@ class Edge:
     def _service_map(self) -> dict[str, Service]:
         return {s.name: s for s in self.services}
 
+    @functools.cached_property
+    def tables(self) -> dict[int, tuple[HttpRoute, ...]]:
+        """The distinct route tables of the sites (many sites share one), by identity."""
+        return {id(s.routes): s.routes for s in self.sites}
+
 
 @dataclass(frozen=True)
 class EdgeDefaults:

@@ -145,9 +145,11 @@ class _Template:
     slots: tuple[int, ...]  # which value goes after each piece but the last
 
     def fill(self, values: Sequence[str]) -> str:
-        out = [self.pieces[0]]
-        for piece, slot in zip(self.pieces[1:], self.slots, strict=True):
-            out += (values[slot], piece)
+        pieces = self.pieces
+        out = [pieces[0]]
+        for k, slot in enumerate(self.slots, 1):
+            out.append(values[slot])
+            out.append(pieces[k])
         return "".join(out)
 
 
@@ -231,7 +233,7 @@ class _Renderer:
             frame = self.frames[tls] = self.frame(tls, None)
         p0, p1, p2, p3 = frame.pieces
         domains = _join([_quote(d) for d in site.domains], frame.domains, self.indent,
-                        nested=False)
+                        nested=False) if site.aliases else _quote(site.host)
         return "".join((p0, _quote(site.slug), p1, domains, p2,
                         self.routes(site, prefix, frame.routes), p3))
 
@@ -253,6 +255,8 @@ class _Renderer:
         """The text of ``site``'s route table (computed once per table, unless a route
         has its own rate limit, whose stat prefix names the site)."""
         table = site.routes
+        if site.upstreams:  # the shortcut's own route '/' to its own service: like no other
+            return self._routes_text(table, prefix, slot)
         same = self.by_id.get(id(table))  # the very tuple of an earlier site: no hashing
         if same is not None and same[0] is table:
             text = same[1]
@@ -280,14 +284,26 @@ class _Renderer:
         """A route's text: its template (the route with its services' names left out) filled
         with the names; a route with its own rate limit (its stat prefix names the site) or
         an unhashable value is rendered whole."""
-        names = route.services
-        if route.rate_limit is not None:
+        d = route.__dict__  # (read directly: this runs for every route of a large edge)
+        if d["rate_limit"] is not None:
             return self._route_text(route, i, prefix)
-        sticky = self.edge.service(route.service).sticky if route.service else None  # type: ignore[union-attr]
-        shape = dict(route.__dict__)  # the fields but the services' names
-        to = shape["to"]
-        shape["to"] = tuple(w for _, w in to) if type(to) is tuple else type(to)
-        shape["mirror"] = shape["mirror"] is None
+        shape = dict(d)  # the fields but the services' names
+        shape.pop("_hash", None)  # (a cache of the value's hash: see _shared)
+        to, mirror = d["to"], d["mirror"]
+        sticky = None
+        if type(to) is str:
+            sticky = self.edge.service(to).sticky  # type: ignore[union-attr]  # (checked)
+            names = [_quote(to)]
+            shape["to"] = str
+        elif type(to) is tuple:
+            names = [_quote(n) for n, _ in to]
+            shape["to"] = tuple(w for _, w in to)
+        else:
+            names = []
+            shape["to"] = type(to)
+        if mirror:
+            names.append(_quote(mirror))
+        shape["mirror"] = mirror is None
         try:
             key = (i, sticky, *shape.values())
             template = self.route_templates.get(key)
@@ -295,7 +311,7 @@ class _Renderer:
             return self._route_text(route, i, prefix)
         if template is None:
             template = self.route_templates[key] = self._route_template(route, i, prefix)
-        return template.fill([_quote(n) for n in names])
+        return template.fill(names)
 
     def _route_text(self, route: HttpRoute, i: int, prefix: str,
                     service_of: Any = None) -> str:
@@ -322,14 +338,13 @@ class _Renderer:
             return dump(cluster(service, self.edge.defaults), self.indent)
         host = endpoints[0].host
         ip = is_ip(host)
-        key = (ip, *[getattr(service, f) for f in _SERVICE_FIELDS])
+        key = (ip, *map(service.__dict__.__getitem__, _SERVICE_FIELDS))
         try:
-            known = key in self.cluster_templates
+            template: _Template | None = self.cluster_templates.get(key, _MISSING)
         except TypeError:
             return dump(cluster(service, self.edge.defaults), self.indent)
-        if not known:
-            self.cluster_templates[key] = self._cluster_template(service, ip)
-        template = self.cluster_templates[key]
+        if template is _MISSING:
+            template = self.cluster_templates[key] = self._cluster_template(service, ip)
         if template is None:
             return dump(cluster(service, self.edge.defaults), self.indent)
         return template.fill([_quote(service.name), _quote(host), str(endpoints[0].port)])
@@ -355,7 +370,7 @@ def check_edge(edge: Edge) -> list[Issue]:
     on the intent), and each cluster without TLS by its name (``check`` finds files and keys
     only under TLS); without any such clash or TLS cluster, none stands in at all. A
     per-route filter config may hold files: such an edge is checked on its whole model."""
-    if any(route.filter_configs for table in {id(s.routes): s.routes for s in edge.sites}.values()
+    if any(route.filter_configs for table in edge.tables.values()
            for route in table):
         return check(compile_edge(edge))
     clusters = [cluster(s, edge.defaults) if s.tls is not None

@@ -17,6 +17,7 @@ from envoykit.builder._intent import (
     fail,
     parse_upstream,
 )
+from envoykit.builder._shared import fast_init
 
 __all__ = ["Backend", "Health", "LbPolicy", "Limits", "Outlier", "Service", "Sticky"]
 
@@ -191,26 +192,34 @@ class Service:
     dns_lookup_family: DnsFamily | None = None
 
     def __post_init__(self) -> None:
-        where = f"service({self.name!r})"
-        if not isinstance(self.name, str) or not _SERVICE_NAME.match(self.name):
+        d = self.__dict__  # (read directly: a large edge makes a service per site)
+        name = d["name"]
+        where = f"service({name!r})"
+        if not isinstance(name, str) or not _SERVICE_NAME.match(name):
             raise fail(where, "a service name is letters, digits, '_', '.', '-' (1-100)")
-        if not self.endpoints:
+        if not d["endpoints"]:
             raise fail(where, "give at least one endpoint 'host:port'")
-        object.__setattr__(self, "endpoints", tuple(
-            Backend.parse(f"{where}.endpoints[{i}]", e) for i, e in enumerate(self.endpoints)))
-        check_choice(f"{where}.lb", self.lb, LB_POLICIES)
-        if self.sticky is not None and self.lb not in HASHING:
+        d["endpoints"] = tuple([Backend.parse(f"{where}.endpoints[{i}]", e)
+                                for i, e in enumerate(d["endpoints"])])
+        lb = d["lb"]
+        check_choice(f"{where}.lb", lb, LB_POLICIES)
+        if d["sticky"] is not None and lb not in HASHING:
             raise fail(f"{where}.sticky", f"sticky sessions need lb='ring_hash' or 'maglev' "
-                                          f"(lb is {self.lb!r})")
-        for name, kind in (("sticky", Sticky), ("health", Health), ("outlier", Outlier),
-                           ("limits", Limits), ("tls", UpstreamTLS)):
-            value = getattr(self, name)
+                                          f"(lb is {lb!r})")
+        for field, kind in _KINDS:
+            value = d[field]
             if value is not None and not isinstance(value, kind):
-                raise fail(f"{where}.{name}", f"expected {kind.__name__}(...), got {value!r}")
-        if self.connect_timeout is not None:
-            object.__setattr__(self, "connect_timeout", _duration(
-                f"{where}.connect_timeout", self.connect_timeout))
+                raise fail(f"{where}.{field}", f"expected {kind.__name__}(...), got {value!r}")
+        if d["connect_timeout"] is not None:
+            d["connect_timeout"] = _duration(f"{where}.connect_timeout", d["connect_timeout"])
 
     @property
     def all_ips(self) -> bool:
         return all(is_ip(e.host) for e in self.endpoints)
+
+
+for _cls in (Backend, Service):
+    fast_init(_cls)
+_KINDS: tuple[tuple[str, type], ...] = (("sticky", Sticky), ("health", Health),
+                                        ("outlier", Outlier), ("limits", Limits),
+                                        ("tls", UpstreamTLS))
