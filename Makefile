@@ -32,9 +32,12 @@ unit: $(STAMP)
 	$(PY) -m pytest tests/unit
 
 bench: $(STAMP) bench-deps
-	@failed=""; for b in bench/*.py; do case "$$(basename $$b)" in _*) continue;; esac; \
-	  echo "== $$b"; $(PY) $$b || failed="$$failed $$b"; done; \
-	  if [ -n "$$failed" ]; then echo "== missed a target or failed:$$failed" >&2; exit 1; fi
+	@mkdir -p .bench; failed=""; for b in bench/*.py; do case "$$(basename $$b)" in _*) continue;; esac; \
+	  out=.bench/$$(basename $$b .py).txt; echo "== $$b"; \
+	  { $(PY) $$b; echo $$? > $$out.rc; } 2>&1 | tee $$out; \
+	  [ "$$(cat $$out.rc)" = 0 ] || failed="$$failed $$b"; done; \
+	  echo "== summary (each bench's target_met)"; $(PY) scripts/bench_summary.py .bench/*.txt; \
+	  if [ -n "$$failed" ]; then echo "== could not measure:$$failed" >&2; exit 1; fi
 
 # nginx, wrk and h2load for bench/dataplane.py (Debian packages; installing needs root)
 bench-deps:
