@@ -20,9 +20,9 @@ Last line: JSON with ``sites``, ``build_render_s``, ``envoy_validate_s``, ``rati
 ``routes``, ``routed_build_render_s``, ``routed_envoy_validate_s``, ``routed_ratio``,
 ``linear``, ``cpu_ratio``, ``routed_cpu_ratio``, ``shared_ratio``, ``shared_cpu_ratio`` and
 ``target_met``. A missed target is reported there (exit status 0); a run that fails
-(envoy rejects the config, check() finds a problem) exits non-zero. The targets are judged on wall time; the CPU columns (this
-process's CPU time against envoy's, threads included) show the ratio without the machine's
-load, which inflates the two sides unequally on a shared machine.
+(envoy rejects the config, check() finds a problem) exits non-zero. The targets are
+judged on wall time; the CPU columns (this process's CPU time against envoy's, threads
+included) show the ratio without the machine's load, which inflates the two sides unequally on a shared machine.
 """
 
 from __future__ import annotations
