@@ -22,7 +22,8 @@ Last line: JSON with ``sites``, ``build_render_s``, ``envoy_validate_s``, ``rati
 ``target_met``. A missed target is reported there (exit status 0); a run that fails
 (envoy rejects the config, check() finds a problem) exits non-zero. The targets are
 judged on wall time; the CPU columns (this process's CPU time against envoy's, threads
-included) show the ratio without the machine's load, which inflates the two sides unequally on a shared machine.
+included) show the ratio without the machine's load, which inflates the two sides
+unequally on a shared machine.
 """
 
 from __future__ import annotations
