@@ -223,25 +223,31 @@ def sites_of(config_dump: Mapping[str, Any]) -> list[Target]:
     has one without the router's per-upstream stats, else one per site and cluster."""
     fronts = _fronts(config_dump)
     found: dict[Target, None] = {}
-    for vhost in _virtual_hosts(config_dump):
-        domains = vhost.get("domains") or [vhost.get("name", "?")]
-        site = str(domains[0])
-        clusters = [str(c) for c in _clusters(vhost)]
-        front = fronts.get(id(vhost))
-        if front and clusters:
-            found[Target(site, ", ".join(dict.fromkeys(clusters)), None, f"http.{front}",
-                         front=True)] = None
-        for route in vhost.get("routes", []):
-            cluster = (route.get("route") or {}).get("cluster")
-            if not cluster:
-                continue
-            if not front:
-                found[Target(site, str(cluster), None, f"cluster.{cluster}")] = None
-            if route.get("stat_prefix"):
-                prefix = str(route["stat_prefix"])
-                base = f"vhost.{vhost.get('name', '')}.route.{prefix}"
-                found[Target(site, str(cluster), prefix, base)] = None
+    for table in _route_tables(config_dump):
+        front = fronts.get(_table_key(table))
+        for vhost in table["virtual_hosts"]:
+            if isinstance(vhost, Mapping):
+                found.update(dict.fromkeys(_targets(vhost, front)))
     return list(found)
+
+
+def _targets(vhost: Mapping[str, Any], front: str | None) -> Iterator[Target]:
+    domains = vhost.get("domains") or [vhost.get("name", "?")]
+    site = str(domains[0])
+    clusters = [str(c) for c in _clusters(vhost)]
+    if front and clusters:
+        yield Target(site, ", ".join(dict.fromkeys(clusters)), None, f"http.{front}",
+                     front=True)
+    for route in vhost.get("routes", []):
+        cluster = (route.get("route") or {}).get("cluster")
+        if not cluster:
+            continue
+        if not front:
+            yield Target(site, str(cluster), None, f"cluster.{cluster}")
+        if route.get("stat_prefix"):
+            prefix = str(route["stat_prefix"])
+            yield Target(site, str(cluster), prefix,
+                         f"vhost.{vhost.get('name', '')}.route.{prefix}")
 
 
 def _clusters(vhost: Mapping[str, Any]) -> Iterator[Any]:
@@ -251,14 +257,21 @@ def _clusters(vhost: Mapping[str, Any]) -> Iterator[Any]:
             yield cluster
 
 
-def _fronts(node: Any) -> dict[int, str]:
-    """``id(virtual host)`` → stat prefix, for the virtual hosts alone in an inline route
-    table of a connection manager whose router has ``dynamic_stats: false``."""
-    found: dict[int, str] = {}
+def _table_key(table: Mapping[str, Any]) -> object:
+    """A route table by name (``/config_dump`` lists an inline table twice: in its
+    listener and among the static route configs), by identity when it has none."""
+    return table.get("name") or id(table)
+
+
+def _fronts(node: Any) -> dict[object, str]:
+    """Route table → stat prefix, for the tables of one virtual host inline in a
+    connection manager whose router has ``dynamic_stats: false``."""
+    found: dict[object, str] = {}
     for hcm in _connection_managers(node):
-        hosts = (hcm.get("route_config") or {}).get("virtual_hosts") or []
+        table = hcm.get("route_config") or {}
+        hosts = table.get("virtual_hosts") or []
         if len(hosts) == 1 and isinstance(hosts[0], Mapping) and _no_dynamic_stats(hcm):
-            found[id(hosts[0])] = str(hcm["stat_prefix"])
+            found[_table_key(table)] = str(hcm["stat_prefix"])
     return found
 
 
@@ -268,26 +281,22 @@ def _no_dynamic_stats(hcm: Mapping[str, Any]) -> bool:
 
 
 def _connection_managers(node: Any) -> Iterator[Mapping[str, Any]]:
-    if isinstance(node, Mapping):
-        if "stat_prefix" in node and "http_filters" in node:
-            yield node
-        for value in node.values():
-            yield from _connection_managers(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _connection_managers(item)
+    return (m for m in _mappings(node) if "stat_prefix" in m and "http_filters" in m)
 
 
-def _virtual_hosts(node: Any) -> Iterator[Mapping[str, Any]]:
+def _route_tables(node: Any) -> Iterator[Mapping[str, Any]]:
+    return (m for m in _mappings(node) if isinstance(m.get("virtual_hosts"), list))
+
+
+def _mappings(node: Any) -> Iterator[Mapping[str, Any]]:
+    """Every mapping in a JSON tree, outer first."""
     if isinstance(node, Mapping):
-        hosts = node.get("virtual_hosts")
-        if isinstance(hosts, list):
-            yield from (h for h in hosts if isinstance(h, Mapping))
+        yield node
         for value in node.values():
-            yield from _virtual_hosts(value)
+            yield from _mappings(value)
     elif isinstance(node, list):
         for item in node:
-            yield from _virtual_hosts(item)
+            yield from _mappings(item)
 
 
 def select(frame: dict[str, Any], sort: str, text: str) -> dict[str, Any]:

@@ -19,9 +19,11 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from envoykit import EdgeProxy, to_dict
+from envoykit import EdgeProxy, HttpRoute, RateLimit, Respond, to_dict
 from envoykit.process import Supervisor
 from envoykit.testing import Upstream, wait_until
+from envoykit.testing.http import resolving_client
+from envoykit.testing.tls import TestCA
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 HEALTH_CHECK = {"timeout": "1s", "interval": "0.2s", "no_traffic_interval": "0.2s",
@@ -210,3 +212,39 @@ def test_the_live_view_needs_a_terminal(edge: Edge) -> None:
     done = top(edge)
     assert done.returncode == 2
     assert "top needs a terminal; use --once or --json" in done.stderr
+
+
+def test_https_sites_are_read_from_their_own_connection_manager(test_ca: TestCA) -> None:
+    """By default an HTTPS site's router keeps no per-upstream stats: ``top`` reads the
+    site's row from its connection manager, which also counts the answers no upstream gave
+    (a 404 direct answer, the 429s of the flood limit), and names every cluster it uses."""
+    with Upstream("web") as web, Upstream("api") as api:
+        edge = (EdgeProxy().service("web", web.address).service("api", api.address)
+                .site("shop.example.com", cert=test_ca.issue("shop.example.com").as_cert(),
+                      routes=[HttpRoute("/api/", to="api"),
+                              HttpRoute(path="/gone", respond=Respond(404)),
+                              HttpRoute("/", to="web")],
+                      rate_limit=RateLimit(4, per="1h"))
+                .https(0, address="127.0.0.1").admin(0))
+        config = to_dict(edge.build())
+        config["stats_flush_interval"] = "0.2s"
+        with Supervisor(config, concurrency=1, log_level="warning") as proxy, \
+                resolving_client("shop.example.com", verify=test_ca.ca_file, timeout=30) as c:
+            base = proxy.url_of("https", "https").replace("127.0.0.1", "shop.example.com")
+            codes = [c.get(base + path).status_code
+                     for path in ("/", "/api/x", "/gone", "/", "/", "/")]
+            assert codes == [200, 200, 404, 200, 429, 429]
+            with proxy.admin() as admin:
+                wait_until(lambda: admin.histogram(
+                    "http.https_shop_example_com.downstream_rq_time").count, expected=6,
+                    what="the site's latency samples")
+            edge_view = Edge(proxy, "")
+            done = top(edge_view, "--once", "--json")
+    assert done.returncode == 0, done.stderr
+    sites = json.loads(done.stdout)["sites"]
+    assert len(sites) == 1, sites
+    [row] = sites
+    assert all(row.pop(q) is not None for q in ("p50", "p95", "p99"))
+    assert row == {"site": "shop.example.com", "route": None, "cluster": "api, web",
+                   "rps": 0.0, "requests": 6, "2xx": 3, "3xx": 0, "4xx": 3, "5xx": 0,
+                   "rate_limited": 2, "history": [0.0]}

@@ -176,7 +176,7 @@ ROUTER_NO_DYNAMIC = {"name": "envoy.filters.http.router",
 FRONT_DUMP = {"configs": [{"static_listeners": [{"listener": {"filter_chains": [
     {"filters": [{"typed_config": {  # an HTTPS site's own connection manager
         "stat_prefix": "https_shop_example_com", "http_filters": [ROUTER_NO_DYNAMIC],
-        "route_config": {"virtual_hosts": [
+        "route_config": {"name": "https_shop_example_com", "virtual_hosts": [
             {"name": "shop", "domains": ["shop.example.com"], "routes": [
                 {"match": {"prefix": "/api"}, "route": {"cluster": "api"}, "stat_prefix": "a"},
                 {"match": {"prefix": "/"}, "route": {"cluster": "web"}},
@@ -189,6 +189,10 @@ FRONT_DUMP = {"configs": [{"static_listeners": [{"listener": {"filter_chains": [
             {"name": "q", "domains": ["q.example.com"],
              "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "q"}}]}]}}}]},
 ]}}]}]}
+# /config_dump lists an inline route table again among the static route configs
+FRONT_DUMP["configs"].append({"static_route_configs": [{"route_config": json.loads(json.dumps(
+    FRONT_DUMP["configs"][0]["static_listeners"][0]["listener"]["filter_chains"][0]["filters"][0]
+    ["typed_config"]["route_config"]))}]})
 
 
 def test_a_site_with_its_own_connection_manager_is_one_row_from_its_stats() -> None:
