@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from envoykit._util import write_atomic
-from envoykit.errors import ConfigLoadError
-from envoykit.process import Backoff, SupervisorState
+from envoykit.errors import AdminError, ConfigLoadError
+from envoykit.process import Backoff, SupervisorState, _epoch
 from envoykit.process._launch import (
     EpochPaths,
     LaunchOptions,
@@ -28,6 +28,7 @@ from envoykit.process._launch import (
 )
 from envoykit.process._output import OutputPump, RingBuffer, envoy_level
 from envoykit.process._ports import port_in_use
+from envoykit.testing.net import free_port
 
 PATHS = EpochPaths(config=Path("/run/c.json"), admin_address=Path("/run/a.txt"),
                    base_id=Path("/run/b.txt"))
@@ -307,3 +308,36 @@ def test_validation_memo_keys_on_content_flags_and_named_files(tmp_path: Path) -
     memo.remember("b")
     memo.remember("c")  # the oldest of more than `size` keys is forgotten
     assert key not in memo and "b" in memo and "c" in memo
+
+
+def _serve_once(status: int, body: bytes) -> tuple[str, threading.Thread]:
+    """A one-request HTTP server on loopback answering ``status`` with ``body``."""
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def answer() -> None:
+        conn, _ = server.accept()
+        with conn, server:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 %d X\r\ncontent-length: %d\r\n\r\n%s"
+                         % (status, len(body), body))
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    return f"127.0.0.1:{server.getsockname()[1]}", thread
+
+
+def test_listeners_of_a_starting_epoch_over_plain_http() -> None:
+    """``start()`` reads the bound listeners with one plain GET; every failure is an
+    AdminError (which ``start()`` turns into NotReady), never a stray OSError."""
+    good = b'{"listener_statuses": [{"name": "ingress", "local_address": ' \
+           b'{"socket_address": {"address": "127.0.0.1", "port_value": 8080}}}]}'
+    address, thread = _serve_once(200, good)
+    assert _epoch._listeners(address) == {"ingress": ("127.0.0.1", 8080)}
+    thread.join(10)
+    for status, body, message in ((503, b"", "answered 503"), (200, b"{", "/listeners")):
+        address, thread = _serve_once(status, body)
+        with pytest.raises(AdminError, match=message):
+            _epoch._listeners(address)
+        thread.join(10)
+    with pytest.raises(AdminError, match="/listeners"):
+        _epoch._listeners(f"127.0.0.1:{free_port()}")  # nobody listens
