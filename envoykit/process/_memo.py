@@ -27,12 +27,19 @@ class ValidationMemo:
         self.size = size
         self._keys: OrderedDict[str, None] = OrderedDict()
 
-    def key(self, data: Mapping[str, Any]) -> str:
-        """The rendered config, the override flags, and the state of every named file."""
+    def key(self, data: Mapping[str, Any], files: str | None = None) -> str:
+        """The rendered config, the override flags, and the state of every named file
+        (``files``: as :meth:`files` saw them earlier; now if not given)."""
         rendered = render_config(with_admin(data, self.options.config_yaml))
         extra = "\0".join(self.options.override_args())
-        files = "\0".join(_file_state(name) for name in sorted(_filenames(data)))
+        files = self.files(data) if files is None else files
         return hashlib.sha256(f"{rendered}\0{extra}\0{files}".encode()).hexdigest()
+
+    @staticmethod
+    def files(data: Mapping[str, Any]) -> str:
+        """The state of every file ``data`` names, now (a key made later from it remembers
+        the files as they were when envoy read them, not as they are by then)."""
+        return "\0".join(_file_state(name) for name in sorted(_filenames(data)))
 
     def remember(self, key: str) -> None:
         self._keys[key] = None

@@ -154,7 +154,7 @@ class Supervisor:
         self._stopping = threading.Event()
         self._epochs = EpochBook(self._lock, self._stopping)
         self._memo = ValidationMemo(self.options)  # configs envoy accepted, see validate()
-        self._started: dict[str, Any] | None = None  # the config start() ran, to memo
+        self._started: tuple[dict[str, Any], str] | None = None  # start()'s, to memo
         self.prewarm_validation = prewarm_validation
         self._warm: WarmValidator | None = None  # see _prewarm()
         self._warm_lock = threading.Lock()
@@ -260,7 +260,8 @@ class Supervisor:
                 self._prepare_runtime()
                 self._epochs.current = self._cold_start(self._config, check_ports=self.check_ports)
                 self.backoff.reset()
-                self._started = self._config  # valid: envoy runs it (memo'd by the monitor)
+                # valid: envoy runs it; memo'd by the monitor, with its files as they are now
+                self._started = (self._config, self._memo.files(self._config))
                 self._set_state(State.LIVE, "started",
                                 f"epoch {self._epochs.current.number} is live")
                 self._start_monitor()  # which prewarms the first validator
@@ -658,7 +659,7 @@ class Supervisor:
     def _after_start(self) -> None:
         started, self._started = self._started, None
         if started is not None:
-            self._memo.remember(self._memo.key(started))
+            self._memo.remember(self._memo.key(*started))
         self._prewarm()
 
     def _run_locked(self, work: Callable[[], None], failure: str) -> bool:

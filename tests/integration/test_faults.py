@@ -16,6 +16,7 @@ supervisor, a hot restart onto a missing certificate is shown here to keep the o
 from __future__ import annotations
 
 import shutil
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,11 +149,25 @@ def test_hot_restart_onto_a_missing_certificate_keeps_the_old_epoch(tmp_path: Pa
             return EdgeProxy("faults").site(HOSTS[0], a.address, cert=(cert, a_cert.key)) \
                 .https(0).admin(0)
 
-        with Supervisor(validate(edge(str(spare))), run_dir=tmp_path / "run",
-                        log_level="warning") as proxy:
+        proxy = Supervisor(validate(edge(str(spare))), run_dir=tmp_path / "run",
+                           log_level="warning")
+        # The monitor memos the started config (an identical config later skips the
+        # checks), after start() returns; on a loaded machine that can be after the unlink
+        # below. Held back here until then, it must still remember the files as envoy read
+        # them at start, not as they are by then.
+        unlinked, first_prewarm = threading.Event(), proxy._first_prewarm
+
+        def late_memo() -> None:  # (the monitor's first step, before it takes the lock)
+            unlinked.wait(30)
+            first_prewarm()
+
+        proxy._first_prewarm = late_memo  # type: ignore[method-assign]
+        with proxy:
             epoch, pid = proxy.epoch, proxy.pid
             built = edge(str(spare)).build()
             spare.unlink()  # the new epoch's certificate is gone by the time we restart
+            unlinked.set()
+            wait_until(lambda: proxy._started is None, what="the started config memo'd")
             with pytest.raises(SemanticError, match=r"certificate_chain\.filename: no such file"):
                 proxy.hot_restart(built)
             assert (proxy.epoch, proxy.pid) == (epoch, pid)
