@@ -73,6 +73,11 @@ def test_different_values_are_different() -> None:
     assert HttpRoute("/", to="a", retries=two).retries is two
     assert HttpRoute("/a", to="x") is not HttpRoute("/b", to="x")
     assert HttpRoute("/a", to="x") is not HttpRoute(path="/a", to="x")
+    # the same values under other keywords (the names are part of the key)
+    assert HttpRoute(prefix="/a", to="x").path is None
+    assert HttpRoute(path="/a", to="x").path == "/a"
+    assert Header("x-env", exact="1").regex is None
+    assert Header("x-env", regex="1").regex == "1"
     assert HttpRoute("/", to={"a": 90, "b": 10}).split == (("a", 90), ("b", 10))
     assert HttpRoute("/", to={"b": 10, "a": 90}).split == (("b", 10), ("a", 90))
     limit = RateLimit(5)
