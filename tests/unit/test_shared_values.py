@@ -78,6 +78,11 @@ def test_different_values_are_different() -> None:
     assert HttpRoute(path="/a", to="x").path == "/a"
     assert Header("x-env", exact="1").regex is None
     assert Header("x-env", regex="1").regex == "1"
+    # containers keyed by every key and element, not by their shape
+    assert HttpRoute("/", to={"a": 90, "b": 10}).split == (("a", 90), ("b", 10))
+    assert HttpRoute("/", to={"c": 90, "d": 10}).split == (("c", 90), ("d", 10))
+    assert HttpRoute("/", to="a", methods=["GET"]).methods == ("GET",)
+    assert HttpRoute("/", to="a", methods=["POST"]).methods == ("POST",)
     assert HttpRoute("/", to={"a": 90, "b": 10}).split == (("a", 90), ("b", 10))
     assert HttpRoute("/", to={"b": 10, "a": 90}).split == (("b", 10), ("a", 90))
     limit = RateLimit(5)
