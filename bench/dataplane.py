@@ -594,7 +594,8 @@ def run_paired(args: argparse.Namespace, proxies: list[str], schemes: list[str],
 
     pairs = [_paired.Pair("envoykit", "handwritten", s) for s in schemes]
     pairs += [_paired.Pair("envoykit", MINIMAL, s) for s in schemes]
-    pairs += [_paired.Pair(p, "envoykit", s) for p in proxies[3:] for s in schemes]
+    variants = [p for p in proxies if p not in ("envoykit", "handwritten", MINIMAL)]
+    pairs += [_paired.Pair(p, "envoykit", s) for p in variants for s in schemes]
     for pair in pairs:  # warm-up, not counted
         load_one(pair.a, pair.scheme, args.connections // 2, args.warmup)
         load_one(pair.b, pair.scheme, args.connections // 2, args.warmup)

@@ -234,27 +234,24 @@ def sites_of(config_dump: Mapping[str, Any]) -> list[Target]:
 def _targets(vhost: Mapping[str, Any], front: str | None) -> Iterator[Target]:
     domains = vhost.get("domains") or [vhost.get("name", "?")]
     site = str(domains[0])
-    clusters = [str(c) for c in _clusters(vhost)]
-    if front and clusters:
-        yield Target(site, ", ".join(dict.fromkeys(clusters)), None, f"http.{front}",
-                     front=True)
-    for route in vhost.get("routes", []):
-        cluster = (route.get("route") or {}).get("cluster")
-        if not cluster:
-            continue
+    routed = list(_routed(vhost))
+    if front and routed:
+        clusters = dict.fromkeys(cluster for _, cluster in routed)
+        yield Target(site, ", ".join(clusters), None, f"http.{front}", front=True)
+    for route, cluster in routed:
         if not front:
-            yield Target(site, str(cluster), None, f"cluster.{cluster}")
+            yield Target(site, cluster, None, f"cluster.{cluster}")
         if route.get("stat_prefix"):
             prefix = str(route["stat_prefix"])
-            yield Target(site, str(cluster), prefix,
-                         f"vhost.{vhost.get('name', '')}.route.{prefix}")
+            yield Target(site, cluster, prefix, f"vhost.{vhost.get('name', '')}.route.{prefix}")
 
 
-def _clusters(vhost: Mapping[str, Any]) -> Iterator[Any]:
+def _routed(vhost: Mapping[str, Any]) -> Iterator[tuple[Mapping[str, Any], str]]:
+    """The routes of a virtual host that forward to a cluster, with the cluster."""
     for route in vhost.get("routes", []):
         cluster = (route.get("route") or {}).get("cluster")
         if cluster:
-            yield cluster
+            yield route, str(cluster)
 
 
 def _table_key(table: Mapping[str, Any]) -> object:
